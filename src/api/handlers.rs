@@ -1,0 +1,310 @@
+//! The API's endpoints. Each is a thin translation between JSON and a service call.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use bytes::Bytes;
+
+use super::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
+use super::model::*;
+use crate::app::AppState;
+use crate::auth::Visitor;
+use crate::db::cart::CartOwner;
+use crate::db::catalog::CatalogFilter;
+use crate::domain::geo::Coordinates;
+use crate::error::{AppError, AppResult};
+use crate::services::accounts::{self, ProfileEdit, Registration};
+use crate::services::{radar, shop};
+
+type Created<T> = (StatusCode, Json<T>);
+
+/// Register a new shopper.
+#[utoipa::path(post, path = "/api/v1/users", request_body = Registration, tag = "accounts",
+    responses((status = 201, body = UserOut), (status = 409, body = ErrorOut, description = "Username or email taken"),
+               (status = 422, body = ErrorOut, description = "Invalid fields, with a message per field")))]
+pub async fn register(
+    State(state): State<AppState>,
+    ApiJson(form): ApiJson<Registration>,
+) -> AppResult<Created<UserOut>> {
+    let user = accounts::register(&state, &form).await?;
+    Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
+}
+
+/// Sign in: answers with the session cookie.
+#[utoipa::path(post, path = "/api/v1/sessions", request_body = SignIn, tag = "accounts",
+    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut), (status = 429, body = ErrorOut)))]
+pub async fn sign_in(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    ApiJson(form): ApiJson<SignIn>,
+) -> AppResult<(CookieJar, Json<UserOut>)> {
+    let user =
+        accounts::authenticate(&state, &form.username, &form.password, visitor.client_ip).await?;
+    let jar = accounts::start_session(&state, &visitor, &user, jar).await?;
+    Ok((jar, Json(UserOut::from(&user))))
+}
+
+/// Sign out.
+#[utoipa::path(delete, path = "/api/v1/sessions", tag = "accounts", responses((status = 204)))]
+pub async fn sign_out(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+) -> AppResult<(CookieJar, StatusCode)> {
+    let jar = accounts::sign_out(&state, &visitor, jar).await?;
+    Ok((jar, StatusCode::NO_CONTENT))
+}
+
+/// The signed-in user's profile.
+#[utoipa::path(get, path = "/api/v1/me", tag = "profile", security(("session" = [])),
+    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut)))]
+pub async fn me(ApiUser { user, .. }: ApiUser) -> Json<UserOut> {
+    Json(UserOut::from(&user))
+}
+
+/// Change first name, email or address (fields left out keep their value).
+#[utoipa::path(patch, path = "/api/v1/me", request_body = ProfileEdit, tag = "profile", security(("session" = [])),
+    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn update_me(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    ApiJson(edit): ApiJson<ProfileEdit>,
+) -> AppResult<Json<UserOut>> {
+    let user = accounts::update_profile(&state, &user, &edit).await?;
+    Ok(Json(UserOut::from(&user)))
+}
+
+/// Upload a profile picture: a JPEG, PNG or WebP image up to 5 MB as the request body.
+#[utoipa::path(put, path = "/api/v1/me/photo", tag = "profile", security(("session" = [])),
+    request_body(content = Vec<u8>, content_type = "image/jpeg"),
+    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn upload_photo(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Json<UserOut>> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !matches!(content_type, "image/jpeg" | "image/png" | "image/webp") {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the picture as image/jpeg, image/png or image/webp.".into(),
+        ));
+    }
+    accounts::set_photo(&state, &user, body).await?;
+    let user = state
+        .db
+        .user_by_id(user.id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Your account"))?;
+    Ok(Json(UserOut::from(&user)))
+}
+
+/// The catalog, with variants and stock.
+#[utoipa::path(get, path = "/api/v1/products", params(ProductSearch), tag = "shop",
+    responses((status = 200, body = Vec<ProductOut>)))]
+pub async fn products(
+    State(state): State<AppState>,
+    ApiQuery(search): ApiQuery<ProductSearch>,
+) -> AppResult<Json<Vec<ProductOut>>> {
+    let filter = CatalogFilter {
+        category: search.category.as_deref().filter(|c| !c.is_empty()),
+        search: search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
+        include_hidden: false,
+    };
+    let products = state.db.list_products(&filter).await?;
+    Ok(Json(products.iter().map(ProductOut::from).collect()))
+}
+
+/// One product.
+#[utoipa::path(get, path = "/api/v1/products/{id}", params(("id" = i64, Path)), tag = "shop",
+    responses((status = 200, body = ProductOut), (status = 404, body = ErrorOut)))]
+pub async fn product(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> AppResult<Json<ProductOut>> {
+    let product = state
+        .db
+        .product_by_id(id, false)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product"))?;
+    Ok(Json(ProductOut::from(&product)))
+}
+
+/// The visitor's cart (a guest's or the signed-in user's).
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", responses((status = 200, body = CartOut)))]
+pub async fn cart(State(state): State<AppState>, visitor: Visitor) -> AppResult<Json<CartOut>> {
+    let lines = shop::cart(&state, visitor.cart_owner().as_ref()).await?;
+    Ok(Json(CartOut::from(lines.as_slice())))
+}
+
+/// Add a variant to the cart; a guest gets a session cookie for their cart.
+#[utoipa::path(post, path = "/api/v1/cart/items", request_body = AddItem, tag = "cart",
+    responses((status = 201, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut, description = "Not enough stock"),
+               (status = 422, body = ErrorOut)))]
+pub async fn add_cart_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    jar: CookieJar,
+    ApiJson(item): ApiJson<AddItem>,
+) -> AppResult<(StatusCode, CookieJar, Json<CartOut>)> {
+    let (owner, jar) = match visitor.cart_owner() {
+        Some(owner) => (owner, jar),
+        None => {
+            let (session_id, jar) = accounts::start_guest_session(&state, &visitor, jar).await?;
+            (CartOwner::Guest(session_id), jar)
+        }
+    };
+    shop::add_to_cart(&state, &owner, item.variant_id, item.quantity).await?;
+    let lines = state.db.cart_lines(&owner).await?;
+    Ok((
+        StatusCode::CREATED,
+        jar,
+        Json(CartOut::from(lines.as_slice())),
+    ))
+}
+
+fn owner_of(visitor: &Visitor) -> AppResult<CartOwner> {
+    visitor
+        .cart_owner()
+        .ok_or_else(|| AppError::not_found("That item in your cart"))
+}
+
+/// Change the quantity of a cart line.
+#[utoipa::path(patch, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), request_body = SetQuantity, tag = "cart",
+    responses((status = 200, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn update_cart_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ApiPath(variant_id): ApiPath<i64>,
+    ApiJson(body): ApiJson<SetQuantity>,
+) -> AppResult<Json<CartOut>> {
+    let owner = owner_of(&visitor)?;
+    shop::set_cart_quantity(&state, &owner, variant_id, body.quantity).await?;
+    Ok(Json(CartOut::from(
+        state.db.cart_lines(&owner).await?.as_slice(),
+    )))
+}
+
+/// Remove a cart line.
+#[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), tag = "cart",
+    responses((status = 200, body = CartOut), (status = 404, body = ErrorOut)))]
+pub async fn remove_cart_item(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ApiPath(variant_id): ApiPath<i64>,
+) -> AppResult<Json<CartOut>> {
+    let owner = owner_of(&visitor)?;
+    shop::remove_from_cart(&state, &owner, variant_id).await?;
+    Ok(Json(CartOut::from(
+        state.db.cart_lines(&owner).await?.as_slice(),
+    )))
+}
+
+/// Place the cart as an order. The Idempotency-Key header is required: a retry with the
+/// same key returns the first order and creates none.
+#[utoipa::path(post, path = "/api/v1/orders", request_body(content = Option<PlaceOrder>), tag = "orders", security(("session" = [])),
+    params(("Idempotency-Key" = String, Header, description = "1 to 100 visible ASCII characters, unique per checkout")),
+    responses((status = 201, body = OrderOut), (status = 400, body = ErrorOut), (status = 401, body = ErrorOut),
+               (status = 409, body = ErrorOut, description = "Empty cart or not enough stock"), (status = 422, body = ErrorOut)))]
+pub async fn place_order(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let key = headers
+        .get("idempotency-key")
+        .ok_or_else(|| {
+            AppError::BadRequest("Send an Idempotency-Key header, unique for this checkout.".into())
+        })?
+        .to_str()
+        .map_err(|_| {
+            AppError::BadRequest("The Idempotency-Key must be visible ASCII characters.".into())
+        })?
+        .to_owned();
+    let request: PlaceOrder = if body.iter().all(u8::is_ascii_whitespace) {
+        PlaceOrder::default()
+    } else {
+        let is_json = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        if !is_json {
+            return Err(AppError::UnsupportedMediaType(
+                "Send JSON with Content-Type: application/json.".into(),
+            ));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            AppError::BadRequest(format!("The request body is not the expected JSON: {e}"))
+        })?
+    };
+    let (order, new) = shop::checkout(
+        &state,
+        &user,
+        request.shipping_address.as_deref(),
+        Some(&key),
+    )
+    .await?;
+    let mut response = (StatusCode::CREATED, Json(OrderOut::from(&order))).into_response();
+    if !new {
+        response.headers_mut().insert(
+            "idempotent-replayed",
+            axum::http::HeaderValue::from_static("true"),
+        );
+    }
+    Ok(response)
+}
+
+/// The signed-in user's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders", security(("session" = [])),
+    responses((status = 200, body = Vec<OrderOut>), (status = 401, body = ErrorOut)))]
+pub async fn orders(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+) -> AppResult<Json<Vec<OrderOut>>> {
+    let orders = state.db.orders_of_user(user.id).await?;
+    Ok(Json(orders.iter().map(OrderOut::from).collect()))
+}
+
+/// One of the user's orders; someone else's is 404.
+#[utoipa::path(get, path = "/api/v1/orders/{code}", params(("code" = String, Path)), tag = "orders", security(("session" = [])),
+    responses((status = 200, body = OrderOut), (status = 401, body = ErrorOut), (status = 404, body = ErrorOut)))]
+pub async fn order(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    ApiPath(code): ApiPath<String>,
+) -> AppResult<Json<OrderOut>> {
+    let order = shop::own_order(&state, &user, &code).await?;
+    Ok(Json(OrderOut::from(&order)))
+}
+
+/// Cancel an order that has not shipped; its stock returns.
+#[utoipa::path(post, path = "/api/v1/orders/{code}/cancel", params(("code" = String, Path)), tag = "orders", security(("session" = [])),
+    responses((status = 200, body = OrderOut), (status = 401, body = ErrorOut), (status = 404, body = ErrorOut),
+               (status = 409, body = ErrorOut, description = "Already shipped or cancelled")))]
+pub async fn cancel_order(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    ApiPath(code): ApiPath<String>,
+) -> AppResult<Json<OrderOut>> {
+    let order = shop::cancel_own_order(&state, &user, &code).await?;
+    Ok(Json(OrderOut::from(&order)))
+}
+
+/// Coffee places sorted by distance from a point.
+#[utoipa::path(get, path = "/api/v1/places", params(Near), tag = "radar",
+    responses((status = 200, body = Vec<PlaceOut>), (status = 400, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn places(
+    State(state): State<AppState>,
+    ApiQuery(near): ApiQuery<Near>,
+) -> AppResult<Json<Vec<PlaceOut>>> {
+    let from = Coordinates::parse(near.lat, near.lon).map_err(|m| AppError::invalid("lat", m))?;
+    let places = radar::nearby(&state, from, 50).await?;
+    Ok(Json(places.iter().map(PlaceOut::from).collect()))
+}

@@ -1,0 +1,74 @@
+//! JSON API v1, for mobile clients and automated testing. It calls the same services as
+//! the pages; errors are `{"error": "..."}` with the right status.
+
+pub mod extract;
+pub mod handlers;
+pub mod model;
+pub mod openapi;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{Method, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
+
+use crate::app::AppState;
+use crate::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    use handlers::*;
+    let v1 = Router::new()
+        .route("/users", post(register))
+        .route("/sessions", post(sign_in).delete(sign_out))
+        .route("/me", get(me).patch(update_me))
+        .route("/me/photo", put(upload_photo))
+        .route("/products", get(products))
+        .route("/products/{id}", get(product))
+        .route("/cart", get(cart))
+        .route("/cart/items", post(add_cart_item))
+        .route(
+            "/cart/items/{variant_id}",
+            patch(update_cart_item).delete(remove_cart_item),
+        )
+        .route("/orders", get(orders).post(place_order))
+        .route("/orders/{code}", get(order))
+        .route("/orders/{code}/cancel", post(cancel_order))
+        .route("/places", get(places))
+        .fallback(|| async { AppError::NotFound("There is no such API endpoint.".into()) })
+        .layer(middleware::from_fn(refuse_form_content_types));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/openapi.json", get(openapi::document))
+}
+
+/// Cookie-authenticated writes must not be sendable by a cross-site HTML form, so the API
+/// refuses the content types such a form can send. (JSON and image bodies need a CORS
+/// preflight that this API never grants.)
+async fn refuse_form_content_types(request: Request, next: Next) -> Response {
+    let unsafe_method = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    let form_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.to_ascii_lowercase())
+        .is_some_and(|v| {
+            [
+                "application/x-www-form-urlencoded",
+                "multipart/form-data",
+                "text/plain",
+            ]
+            .iter()
+            .any(|t| v.starts_with(t))
+        });
+    if unsafe_method && form_type {
+        return AppError::UnsupportedMediaType(
+            "The API takes JSON (or an image for photos), not form data.".into(),
+        )
+        .into_response();
+    }
+    next.run(request).await
+}

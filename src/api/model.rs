@@ -1,0 +1,247 @@
+//! What the API sends: plain data, money in integer cents, times in RFC 3339 UTC.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::db::cart::{CartLine, cart_total};
+use crate::db::catalog::{Product, VariantRow};
+use crate::db::orders::Order;
+use crate::db::users::UserRow;
+use crate::services::radar::NearbyPlace;
+
+#[derive(Serialize, ToSchema)]
+pub struct UserOut {
+    pub id: i64,
+    pub username: String,
+    pub email: String,
+    pub first_name: String,
+    pub address: Option<String>,
+    pub photo_url: Option<String>,
+    pub role: String,
+}
+
+impl From<&UserRow> for UserOut {
+    fn from(user: &UserRow) -> Self {
+        Self {
+            id: user.id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            first_name: user.first_name.clone(),
+            address: user.address.clone(),
+            photo_url: user.photo_url(),
+            role: user.role.clone(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VariantOut {
+    pub id: i64,
+    pub color: String,
+    pub size: String,
+    pub price_cents: i64,
+    pub stock: i64,
+}
+
+impl From<&VariantRow> for VariantOut {
+    fn from(v: &VariantRow) -> Self {
+        Self {
+            id: v.id,
+            color: v.color.clone(),
+            size: v.size.clone(),
+            price_cents: v.price_cents,
+            stock: v.stock,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProductOut {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub image_url: String,
+    pub variants: Vec<VariantOut>,
+}
+
+impl From<&Product> for ProductOut {
+    fn from(p: &Product) -> Self {
+        Self {
+            id: p.product.id,
+            slug: p.product.slug.clone(),
+            name: p.product.name.clone(),
+            description: p.product.description.clone(),
+            category: p.product.category.clone(),
+            price_cents: p.product.price_cents,
+            image_url: p.product.image_url(),
+            variants: p.variants.iter().map(VariantOut::from).collect(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CartLineOut {
+    pub variant_id: i64,
+    pub product_id: i64,
+    pub product: String,
+    pub color: String,
+    pub size: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+    pub line_total_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CartOut {
+    pub items: Vec<CartLineOut>,
+    pub total_cents: i64,
+}
+
+impl From<&[CartLine]> for CartOut {
+    fn from(lines: &[CartLine]) -> Self {
+        Self {
+            items: lines
+                .iter()
+                .map(|l| CartLineOut {
+                    variant_id: l.variant_id,
+                    product_id: l.product_id,
+                    product: l.product_name.clone(),
+                    color: l.color.clone(),
+                    size: l.size.clone(),
+                    unit_price_cents: l.unit_price_cents,
+                    quantity: l.quantity,
+                    line_total_cents: l.line_total().get(),
+                })
+                .collect(),
+            total_cents: cart_total(lines).get(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderLineOut {
+    pub product: String,
+    pub color: String,
+    pub size: String,
+    pub quantity: i64,
+    pub unit_price_cents: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrderOut {
+    pub code: String,
+    pub status: String,
+    pub total_cents: i64,
+    pub created_at: String,
+    pub shipping_address: String,
+    pub lines: Vec<OrderLineOut>,
+}
+
+impl From<&Order> for OrderOut {
+    fn from(o: &Order) -> Self {
+        Self {
+            code: o.order.code.clone(),
+            status: o.order.status.clone(),
+            total_cents: o.order.total_cents,
+            created_at: rfc3339(o.order.created_at),
+            shipping_address: o.order.shipping_address.clone(),
+            lines: o
+                .lines
+                .iter()
+                .map(|l| OrderLineOut {
+                    product: l.product_name.clone(),
+                    color: l.color.clone(),
+                    size: l.size.clone(),
+                    quantity: l.quantity,
+                    unit_price_cents: l.unit_price_cents,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PlaceOut {
+    pub id: i64,
+    pub name: String,
+    pub address: String,
+    pub city: String,
+    pub lat: f64,
+    pub lon: f64,
+    pub description: String,
+    pub distance_km: f64,
+}
+
+impl From<&NearbyPlace> for PlaceOut {
+    fn from(n: &NearbyPlace) -> Self {
+        Self {
+            id: n.place.id,
+            name: n.place.name.clone(),
+            address: n.place.address.clone(),
+            city: n.place.city.clone(),
+            lat: n.place.lat,
+            lon: n.place.lon,
+            description: n.place.description.clone(),
+            distance_km: (n.distance_km * 100.0).round() / 100.0,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorOut {
+    /// What went wrong, for people.
+    pub error: String,
+    /// A message per field, for validation errors.
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SignIn {
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AddItem {
+    pub variant_id: i64,
+    pub quantity: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SetQuantity {
+    pub quantity: i64,
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct PlaceOrder {
+    pub shipping_address: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct Near {
+    /// Latitude, -90 to 90.
+    pub lat: f64,
+    /// Longitude, -180 to 180.
+    pub lon: f64,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ProductSearch {
+    /// Only this category.
+    pub category: Option<String>,
+    /// Words in the name or description.
+    pub q: Option<String>,
+}

@@ -1,0 +1,216 @@
+//! The application: its shared state, its router and the middleware stack, in one place.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::middleware;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::csrf::CsrfLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::{CommonSettings, ServeSettings};
+use crate::db::{Db, PoolSettings};
+use crate::mail::Mailer;
+use crate::ops::{self, Lifecycle};
+use crate::storage::Storage;
+use crate::{api, assets, catalog_seed, web};
+
+/// Settings the handlers read while serving.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub instance_id: String,
+    pub public_url: String,
+    pub behind_proxy: bool,
+}
+
+impl RuntimeConfig {
+    /// Whether the client reached us over HTTPS: TLS ends at the load balancer, which says
+    /// so in X-Forwarded-Proto.
+    pub fn is_https(&self, headers: &axum::http::HeaderMap) -> bool {
+        self.behind_proxy
+            && headers
+                .get("x-forwarded-proto")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub storage: Storage,
+    pub mailer: Mailer,
+    pub config: Arc<RuntimeConfig>,
+    pub lifecycle: Arc<Lifecycle>,
+}
+
+/// A bound, ready-to-serve application. Tests and `main` start it the same way.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    drain_timeout: Duration,
+}
+
+impl Application {
+    pub async fn build(common: &CommonSettings, serve: &ServeSettings) -> anyhow::Result<Self> {
+        let db = Db::open(
+            &common.database_url(),
+            &PoolSettings {
+                max_connections: common.database_pool_size,
+                acquire_timeout: Duration::from_millis(common.database_acquire_timeout_ms),
+            },
+        )?;
+        if !serve.skip_migrations {
+            db.migrate().await?;
+        }
+        let storage_url = match &serve.storage_url {
+            Some(url) => url.clone(),
+            None => {
+                let dir = std::path::absolute(common.data_dir.join("objects"))?;
+                format!("file://{}", dir.display())
+            }
+        };
+        let storage = Storage::from_url(&storage_url)?;
+        if !serve.no_demo_catalog {
+            catalog_seed::seed_if_empty(&db, &storage).await?;
+        }
+        let mailer = Mailer::new(&serve.mail, common.data_dir.join("outbox"))?;
+        let listener = TcpListener::bind(serve.listen_addr).await?;
+        let local = listener.local_addr()?;
+        let config = RuntimeConfig {
+            instance_id: serve
+                .instance_id
+                .clone()
+                .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
+            public_url: serve
+                .public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{local}"))
+                .trim_end_matches('/')
+                .to_owned(),
+            behind_proxy: serve.behind_proxy,
+        };
+        let state = AppState {
+            db,
+            storage,
+            mailer,
+            config: Arc::new(config),
+            lifecycle: Arc::new(Lifecycle::default()),
+        };
+        let router = router(
+            state.clone(),
+            Duration::from_secs(serve.request_timeout_secs),
+        );
+        Ok(Self {
+            listener,
+            router,
+            state,
+            drain_timeout: Duration::from_secs(serve.drain_timeout_secs),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains (see [`ops::shutdown`]).
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let shutdown =
+            ops::shutdown::drain_on_signal(self.state.lifecycle.clone(), self.drain_timeout);
+        self.serve(shutdown).await
+    }
+
+    /// Serves until `shutdown` completes.
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(
+            address = %self.listener.local_addr()?,
+            instance = %self.state.config.instance_id,
+            database = ?self.state.db.backend(),
+            storage = %self.state.storage.description(),
+            "serving"
+        );
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await?;
+        Ok(())
+    }
+}
+
+/// Every route and the middleware around them. Layers run top to bottom on the way in.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let served_by = HeaderValue::from_str(&state.config.instance_id)
+        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
+    let middleware = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+        .layer(ops::logging::layer())
+        .layer(PropagateRequestIdLayer::new(request_id))
+        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn(ops::metrics::track))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-served-by"),
+            served_by,
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+                 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+            ),
+        ))
+        .layer(CompressionLayer::new())
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            request_timeout,
+        ))
+        .layer(CsrfLayer::new())
+        .layer(DefaultBodyLimit::max(
+            crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024,
+        ));
+
+    Router::new()
+        .merge(web::router(state.clone()))
+        .nest("/api", api::router())
+        .route("/static/{*name}", get(assets::serve))
+        .route("/media/{*key}", get(web::media::serve))
+        .merge(ops::router())
+        .layer(middleware)
+        .with_state(state)
+}

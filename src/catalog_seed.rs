@@ -1,0 +1,183 @@
+//! The demo catalog and the Radar's coffee places, loaded from the fixture files compiled
+//! into the binary. Seeding is idempotent: what is already there is left alone.
+
+use std::sync::LazyLock;
+
+use bytes::Bytes;
+use serde::Deserialize;
+
+use crate::db::places::PlaceRow;
+use crate::db::{Db, now_ms};
+use crate::storage::Storage;
+
+#[derive(Deserialize)]
+struct CatalogFixture {
+    products: Vec<ProductFixture>,
+}
+
+#[derive(Deserialize)]
+struct ProductFixture {
+    slug: String,
+    name: String,
+    description: String,
+    category: String,
+    price_cents: i64,
+    image: String,
+    variants: Vec<VariantFixture>,
+}
+
+#[derive(Deserialize)]
+struct VariantFixture {
+    color: String,
+    size: String,
+    price_cents: Option<i64>,
+    stock: i64,
+}
+
+#[derive(Deserialize)]
+struct PlacesFixture {
+    cities: Vec<City>,
+    places: Vec<PlaceFixture>,
+}
+
+/// A city the Radar can search from.
+#[derive(Debug, Clone, Deserialize)]
+pub struct City {
+    pub slug: String,
+    pub name: String,
+    pub lat: f64,
+    pub lon: f64,
+}
+
+#[derive(Deserialize)]
+struct PlaceFixture {
+    name: String,
+    address: String,
+    city: String,
+    lat: f64,
+    lon: f64,
+    description: String,
+}
+
+static PLACES: LazyLock<PlacesFixture> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../fixtures/places.json"))
+        .expect("fixtures/places.json is checked by a unit test")
+});
+
+pub fn cities() -> &'static [City] {
+    &PLACES.cities
+}
+
+/// Seeds whatever is missing: the catalog into an empty products table, the places into an
+/// empty places table. Safe to run on every start and from several instances at once.
+pub async fn seed_if_empty(db: &Db, storage: &Storage) -> anyhow::Result<()> {
+    if db.product_count().await? == 0 {
+        seed_catalog(db, storage).await?;
+    }
+    if db.place_count().await? == 0 {
+        seed_places(db).await?;
+    }
+    Ok(())
+}
+
+async fn seed_catalog(db: &Db, storage: &Storage) -> anyhow::Result<()> {
+    let catalog: CatalogFixture = serde_json::from_str(include_str!("../fixtures/catalog.json"))?;
+    let mut tx = db.begin_write().await?;
+    let mut variant_id = 0;
+    for (product_id, product) in (1_i64..).zip(&catalog.products) {
+        let image_key = match crate::assets::bytes(&product.image) {
+            Some(bytes) => Some(
+                storage
+                    .put_content_addressed("products", "svg", Bytes::from_static(bytes))
+                    .await?,
+            ),
+            None => None,
+        };
+        let inserted = db
+            .query(
+                "INSERT INTO products (id, slug, name, description, category, price_cents, image_key, hidden, sort_order, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+            )
+            .bind(product_id)
+            .bind(&product.slug)
+            .bind(&product.name)
+            .bind(&product.description)
+            .bind(&product.category)
+            .bind(product.price_cents)
+            .bind(image_key)
+            .bind(product_id)
+            .bind(now_ms())
+            .execute(&mut *tx)
+            .await;
+        if let Err(sqlx::Error::Database(e)) = &inserted
+            && e.is_unique_violation()
+        {
+            // Another instance seeded the catalog first.
+            return Ok(());
+        }
+        inserted?;
+        for variant in &product.variants {
+            variant_id += 1;
+            db.query(
+                "INSERT INTO variants (id, product_id, color, size, price_cents, stock, hidden) VALUES (?, ?, ?, ?, ?, ?, 0)",
+            )
+            .bind(variant_id)
+            .bind(product_id)
+            .bind(&variant.color)
+            .bind(&variant.size)
+            .bind(variant.price_cents)
+            .bind(variant.stock)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(products = catalog.products.len(), "demo catalog loaded");
+    Ok(())
+}
+
+async fn seed_places(db: &Db) -> anyhow::Result<()> {
+    for (id, place) in (1_i64..).zip(&PLACES.places) {
+        let row = PlaceRow {
+            id,
+            name: place.name.clone(),
+            address: place.address.clone(),
+            city: place.city.clone(),
+            lat: place.lat,
+            lon: place.lon,
+            description: place.description.clone(),
+        };
+        if let Err(error) = db.insert_place(&row).await {
+            // Another instance seeded the places first.
+            tracing::debug!(%error, "place already present");
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixtures_parse_and_every_place_is_in_a_known_city() {
+        let catalog: CatalogFixture =
+            serde_json::from_str(include_str!("../fixtures/catalog.json")).unwrap();
+        assert_eq!(catalog.products.len(), 5);
+        for product in &catalog.products {
+            assert!(
+                crate::assets::bytes(&product.image).is_some(),
+                "{}",
+                product.image
+            );
+        }
+        for place in &PLACES.places {
+            assert!(
+                cities().iter().any(|c| c.name == place.city),
+                "{}",
+                place.city
+            );
+        }
+    }
+}

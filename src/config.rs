@@ -1,0 +1,186 @@
+//! Typed configuration: every setting is a command-line flag with an environment variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "coffee-radar",
+    version,
+    about = "Coffee Radar: the coffee shop web store"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonSettings,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the shop (the default when no command is given).
+    Serve(ServeSettings),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo catalog and coffee places (skips what is already there).
+    Seed,
+    /// Staff administration.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminAction {
+    /// Give a registered user the admin role.
+    Grant { username: String },
+    /// Take the admin role away from a user.
+    Revoke { username: String },
+}
+
+/// Settings every command needs: where the data lives and how to log.
+#[derive(Debug, Clone, Args)]
+pub struct CommonSettings {
+    /// Folder for the embedded database, the local file store and the mail outbox.
+    #[arg(long, env = "DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Database URL: sqlite://FILE, mysql://… or postgres://… (default: SQLite in DATA_DIR).
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Largest number of open database connections.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value_t = 16, global = true)]
+    pub database_pool_size: u32,
+
+    /// How long a request waits for a database connection before answering 503.
+    #[arg(
+        long,
+        env = "DATABASE_ACQUIRE_TIMEOUT_MS",
+        default_value_t = 2000,
+        global = true
+    )]
+    pub database_acquire_timeout_ms: u64,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long = "listen", env = "LISTEN_ADDR", default_value = "127.0.0.1:8080")]
+    pub listen_addr: SocketAddr,
+
+    /// Object storage for pictures: file:///path or s3://bucket/prefix (default: DATA_DIR/objects).
+    #[arg(long, env = "STORAGE_URL")]
+    pub storage_url: Option<String>,
+
+    /// Name of this instance, shown in the page footer and the X-Served-By header (default: host name).
+    #[arg(long, env = "INSTANCE_ID")]
+    pub instance_id: Option<String>,
+
+    /// Base URL of the shop in links sent by mail (default: http://LISTEN_ADDR).
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Do not run migrations at start (for operators who run `coffee-radar migrate` separately).
+    #[arg(long, env = "SKIP_MIGRATIONS")]
+    pub skip_migrations: bool,
+
+    /// Do not load the demo catalog into an empty database at start.
+    #[arg(long, env = "NO_DEMO_CATALOG")]
+    pub no_demo_catalog: bool,
+
+    /// Trust X-Forwarded-For and X-Forwarded-Proto (set when behind a load balancer).
+    #[arg(long, env = "BEHIND_PROXY")]
+    pub behind_proxy: bool,
+
+    /// Seconds to keep serving in-flight requests after SIGTERM before exiting.
+    #[arg(long, env = "DRAIN_TIMEOUT_SECS", default_value_t = 10)]
+    pub drain_timeout_secs: u64,
+
+    /// Seconds before a request is abandoned with 408/503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
+    pub request_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub mail: MailSettings,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MailSettings {
+    /// SMTP server host; without it, mail is written to DATA_DIR/outbox as .eml files.
+    #[arg(long, env = "SMTP_HOST")]
+    pub smtp_host: Option<String>,
+
+    #[arg(long, env = "SMTP_PORT", default_value_t = 587)]
+    pub smtp_port: u16,
+
+    #[arg(long, env = "SMTP_USERNAME")]
+    pub smtp_username: Option<String>,
+
+    #[arg(long, env = "SMTP_PASSWORD", hide_env_values = true)]
+    pub smtp_password: Option<String>,
+
+    /// Sender address of the shop's mail.
+    #[arg(
+        long,
+        env = "MAIL_FROM",
+        default_value = "Coffee Radar <shop@coffee-radar.local>"
+    )]
+    pub mail_from: String,
+}
+
+impl CommonSettings {
+    /// The configured database, or an SQLite file inside the data folder.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("shop.db").display()
+            ),
+        }
+    }
+}
+
+impl ServeSettings {
+    pub fn defaults() -> Self {
+        match Cli::parse_from(["coffee-radar", "serve"]).command {
+            Some(Command::Serve(settings)) => settings,
+            _ => unreachable!("`serve` always parses to Command::Serve"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_default_database_is_sqlite_inside_the_data_dir() {
+        let cli = Cli::parse_from(["coffee-radar", "--data-dir", "/tmp/x"]);
+        assert_eq!(
+            cli.common.database_url(),
+            "sqlite:///tmp/x/shop.db?mode=rwc"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! Products and their variants (colour × size, each with its own stock).
+
+use sqlx::FromRow;
+
+use super::{Db, now_ms, placeholders};
+use crate::domain::Cents;
+use crate::error::{AppError, AppResult, on_unique_violation};
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct ProductRow {
+    pub id: i64,
+    pub slug: String,
+    pub name: String,
+    pub description: String,
+    pub category: String,
+    pub price_cents: i64,
+    pub image_key: Option<String>,
+    pub hidden: i64,
+    pub sort_order: i64,
+}
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct VariantRow {
+    pub id: i64,
+    pub product_id: i64,
+    pub color: String,
+    pub size: String,
+    /// The variant's own price when it has one, else the product's.
+    pub price_cents: i64,
+    /// The variant's own price, `None` when it follows the product's.
+    pub own_price_cents: Option<i64>,
+    pub stock: i64,
+    pub hidden: i64,
+}
+
+/// A product with its variants, as the shop shows it.
+#[derive(Debug, Clone)]
+pub struct Product {
+    pub product: ProductRow,
+    pub variants: Vec<VariantRow>,
+}
+
+impl Product {
+    pub fn in_stock(&self) -> bool {
+        self.variants.iter().any(|v| v.stock > 0)
+    }
+
+    pub fn price(&self) -> Cents {
+        Cents::new(self.product.price_cents)
+    }
+
+    pub fn variant(&self, id: i64) -> Option<&VariantRow> {
+        self.variants.iter().find(|v| v.id == id)
+    }
+}
+
+/// What the shop list shows: which products, filtered how.
+#[derive(Debug, Default, Clone)]
+pub struct CatalogFilter<'a> {
+    pub category: Option<&'a str>,
+    pub search: Option<&'a str>,
+    /// Staff see hidden products and variants; shoppers do not.
+    pub include_hidden: bool,
+}
+
+pub struct ProductInput<'a> {
+    pub name: &'a str,
+    pub slug: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub price: Cents,
+    pub hidden: bool,
+}
+
+pub struct VariantInput<'a> {
+    pub color: &'a str,
+    pub size: &'a str,
+    pub price: Option<Cents>,
+    pub stock: i64,
+    pub hidden: bool,
+}
+
+const PRODUCT_COLUMNS: &str =
+    "id, slug, name, description, category, price_cents, image_key, hidden, sort_order";
+const VARIANT_COLUMNS: &str = "v.id, v.product_id, v.color, v.size, \
+     COALESCE(v.price_cents, p.price_cents) AS price_cents, v.price_cents AS own_price_cents, \
+     v.stock, v.hidden";
+
+impl Db {
+    /// The products matching `filter` with their variants: two queries, whatever the count.
+    pub async fn list_products(&self, filter: &CatalogFilter<'_>) -> AppResult<Vec<Product>> {
+        let mut sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1");
+        if !filter.include_hidden {
+            sql.push_str(" AND hidden = 0");
+        }
+        if filter.category.is_some() {
+            sql.push_str(" AND category = ?");
+        }
+        if filter.search.is_some() {
+            sql.push_str(
+                " AND (LOWER(name) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')",
+            );
+        }
+        sql.push_str(" ORDER BY sort_order, name");
+        let mut query = self.query_as::<ProductRow>(&sql);
+        if let Some(category) = filter.category {
+            query = query.bind(category.to_owned());
+        }
+        if let Some(search) = filter.search {
+            let pattern = format!("%{}%", super::users::like_escape(&search.to_lowercase()));
+            query = query.bind(pattern.clone()).bind(pattern);
+        }
+        let products = query.fetch_all(self.pool()).await?;
+        self.with_variants(products, filter.include_hidden).await
+    }
+
+    pub async fn product_by_id(&self, id: i64, include_hidden: bool) -> AppResult<Option<Product>> {
+        let row = self
+            .query_as::<ProductRow>(&format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?"
+            ))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        self.single_with_variants(row, include_hidden).await
+    }
+
+    pub async fn product_by_slug(
+        &self,
+        slug: &str,
+        include_hidden: bool,
+    ) -> AppResult<Option<Product>> {
+        let row = self
+            .query_as::<ProductRow>(&format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE slug = ?"
+            ))
+            .bind(slug)
+            .fetch_optional(self.pool())
+            .await?;
+        self.single_with_variants(row, include_hidden).await
+    }
+
+    async fn single_with_variants(
+        &self,
+        row: Option<ProductRow>,
+        include_hidden: bool,
+    ) -> AppResult<Option<Product>> {
+        match row {
+            Some(row) if include_hidden || row.hidden == 0 => {
+                Ok(self.with_variants(vec![row], include_hidden).await?.pop())
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn with_variants(
+        &self,
+        products: Vec<ProductRow>,
+        include_hidden: bool,
+    ) -> AppResult<Vec<Product>> {
+        if products.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hidden_clause = if include_hidden {
+            ""
+        } else {
+            " AND v.hidden = 0"
+        };
+        let sql = format!(
+            "SELECT {VARIANT_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
+             WHERE v.product_id IN ({}){hidden_clause} ORDER BY v.product_id, v.id",
+            placeholders(products.len())
+        );
+        let mut query = self.query_as::<VariantRow>(&sql);
+        for product in &products {
+            query = query.bind(product.id);
+        }
+        let mut variants = query.fetch_all(self.pool()).await?;
+        Ok(products
+            .into_iter()
+            .map(|product| {
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    variants.drain(..).partition(|v| v.product_id == product.id);
+                variants = rest;
+                Product {
+                    product,
+                    variants: mine,
+                }
+            })
+            .collect())
+    }
+
+    pub async fn categories(&self) -> AppResult<Vec<String>> {
+        let rows: Vec<(String,)> = self
+            .query_as("SELECT DISTINCT category FROM products WHERE hidden = 0 ORDER BY category")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|r| r.0).collect())
+    }
+
+    pub async fn variant_by_id(&self, id: i64) -> AppResult<Option<VariantRow>> {
+        Ok(self
+            .query_as(&format!(
+                "SELECT {VARIANT_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
+                 WHERE v.id = ? AND v.hidden = 0 AND p.hidden = 0"
+            ))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    // --- staff edits ---
+
+    pub async fn create_product(&self, input: &ProductInput<'_>) -> AppResult<i64> {
+        let id = self.next_catalog_id("products").await?;
+        self.query(
+            "INSERT INTO products (id, slug, name, description, category, price_cents, hidden, sort_order, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(input.slug)
+        .bind(input.name)
+        .bind(input.description)
+        .bind(input.category)
+        .bind(input.price.get())
+        .bind(i64::from(input.hidden))
+        .bind(id)
+        .bind(now_ms())
+        .execute(self.pool())
+        .await
+        .map_err(|e| on_unique_violation(e, "A product with that name already exists."))?;
+        Ok(id)
+    }
+
+    pub async fn update_product(&self, id: i64, input: &ProductInput<'_>) -> AppResult<()> {
+        let done = self
+            .query(
+                "UPDATE products SET slug = ?, name = ?, description = ?, category = ?, price_cents = ?, hidden = ? \
+                 WHERE id = ?",
+            )
+            .bind(input.slug)
+            .bind(input.name)
+            .bind(input.description)
+            .bind(input.category)
+            .bind(input.price.get())
+            .bind(i64::from(input.hidden))
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| on_unique_violation(e, "A product with that name already exists."))?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::not_found("That product"));
+        }
+        Ok(())
+    }
+
+    pub async fn set_product_image(&self, id: i64, key: &str) -> AppResult<()> {
+        self.query("UPDATE products SET image_key = ? WHERE id = ?")
+            .bind(key)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn create_variant(
+        &self,
+        product_id: i64,
+        input: &VariantInput<'_>,
+    ) -> AppResult<i64> {
+        let id = self.next_catalog_id("variants").await?;
+        self.query(
+            "INSERT INTO variants (id, product_id, color, size, price_cents, stock, hidden) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(product_id)
+        .bind(input.color)
+        .bind(input.size)
+        .bind(input.price.map(Cents::get))
+        .bind(input.stock)
+        .bind(i64::from(input.hidden))
+        .execute(self.pool())
+        .await
+        .map_err(|e| {
+            on_unique_violation(
+                e,
+                "That product already has a variant in that colour and size.",
+            )
+        })?;
+        Ok(id)
+    }
+
+    pub async fn update_variant(&self, id: i64, input: &VariantInput<'_>) -> AppResult<()> {
+        let done = self
+            .query(
+                "UPDATE variants SET color = ?, size = ?, price_cents = ?, stock = ?, hidden = ? WHERE id = ?",
+            )
+            .bind(input.color)
+            .bind(input.size)
+            .bind(input.price.map(Cents::get))
+            .bind(input.stock)
+            .bind(i64::from(input.hidden))
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| on_unique_violation(e, "That product already has a variant in that colour and size."))?;
+        if done.rows_affected() == 0 {
+            return Err(AppError::not_found("That variant"));
+        }
+        Ok(())
+    }
+
+    /// Catalog ids stay small and readable (1, 2, 3 …): staff create products rarely, and a
+    /// collision between two instances is retried by the unique key.
+    async fn next_catalog_id(&self, table: &'static str) -> AppResult<i64> {
+        let sql = match table {
+            "products" => "SELECT COALESCE(MAX(id), 0) + 1 FROM products",
+            _ => "SELECT COALESCE(MAX(id), 0) + 1 FROM variants",
+        };
+        let (id,): (i64,) = self.query_as(sql).fetch_one(self.pool()).await?;
+        Ok(id)
+    }
+
+    pub async fn product_count(&self) -> AppResult<i64> {
+        let (count,): (i64,) = self
+            .query_as("SELECT COUNT(*) FROM products")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(count)
+    }
+}
+
+impl ProductRow {
+    pub fn image_url(&self) -> String {
+        crate::storage::image_url(self.image_key.as_deref())
+    }
+
+    pub fn price(&self) -> Cents {
+        Cents::new(self.price_cents)
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        self.hidden != 0
+    }
+}
+
+impl VariantRow {
+    pub fn price(&self) -> Cents {
+        Cents::new(self.price_cents)
+    }
+
+    pub fn own_price_text(&self) -> String {
+        self.own_price_cents
+            .map(|c| format!("{}.{:02}", c / 100, c % 100))
+            .unwrap_or_default()
+    }
+
+    pub fn is_hidden(&self) -> bool {
+        self.hidden != 0
+    }
+}
+
+impl Product {
+    pub fn total_stock(&self) -> i64 {
+        self.variants.iter().map(|v| v.stock).sum()
+    }
+}

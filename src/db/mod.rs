@@ -1,0 +1,224 @@
+//! Data access over one connection pool that speaks SQLite, MySQL/MariaDB or PostgreSQL,
+//! chosen by the database URL. Queries are written once, in the SQL the three share, with
+//! `?` placeholders; PostgreSQL gets them renumbered as `$1, $2, …`.
+
+pub mod cart;
+pub mod catalog;
+pub mod orders;
+pub mod places;
+pub mod sessions;
+pub mod users;
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use sqlx::any::{AnyArguments, AnyPoolOptions};
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    MySql,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let scheme = url.split(':').next().unwrap_or_default();
+        match scheme {
+            "sqlite" => Ok(Self::Sqlite),
+            "mysql" | "mariadb" => Ok(Self::MySql),
+            "postgres" | "postgresql" => Ok(Self::Postgres),
+            other => anyhow::bail!(
+                "unsupported database URL scheme {other:?}: use sqlite://, mysql:// or postgres://"
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+pub type Tx = sqlx::Transaction<'static, Any>;
+
+impl Db {
+    /// Opens the pool lazily, so that an instance starts (and answers /healthz) even while
+    /// its database is down, and connects once it returns.
+    pub fn connect_lazy(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let url = match backend {
+            Backend::MySql => url.replacen("mariadb:", "mysql:", 1),
+            _ => url.to_owned(),
+        };
+        let options = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .min_connections(0)
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Duration::from_secs(300))
+            .test_before_acquire(backend != Backend::Sqlite)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout makes
+                        // writers queue instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            });
+        let pool = options.connect_lazy(&url)?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Creates the SQLite file's folder when needed, then opens the pool.
+    pub fn open(url: &str, settings: &PoolSettings) -> anyhow::Result<Self> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(dir) = std::path::Path::new(path).parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        Self::connect_lazy(url, settings)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies pending migrations. The migrator takes a database-wide lock (an advisory lock
+    /// on PostgreSQL, GET_LOCK on MySQL, the file lock on SQLite), so instances that start
+    /// together apply each migration once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Starts a transaction that takes the write lock at once on SQLite, so that two
+    /// writers never deadlock upgrading read locks.
+    pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            _ => self.pool.begin().await,
+        }
+    }
+
+    /// A query in the shared dialect. Built strings hold only placeholders (see
+    /// [`placeholders`]); values always travel as bind parameters.
+    pub fn query(&self, sql: &str) -> Query<'static, Any, AnyArguments> {
+        sqlx::query(AssertSqlSafe(self.dialect(sql).into_owned()))
+    }
+
+    /// A query in the shared dialect mapped to a row type.
+    pub fn query_as<T>(&self, sql: &str) -> QueryAs<'static, Any, T, AnyArguments>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_as(AssertSqlSafe(self.dialect(sql).into_owned()))
+    }
+
+    /// Runs a trivial query: the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    fn dialect<'a>(&self, sql: &'a str) -> Cow<'a, str> {
+        match self.backend {
+            Backend::Postgres => Cow::Owned(numbered_placeholders(sql)),
+            _ => Cow::Borrowed(sql),
+        }
+    }
+}
+
+/// Rewrites `?` placeholders as `$1, $2, …` (no query of ours has a `?` inside a literal).
+fn numbered_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut n = 0;
+    for c in sql.chars() {
+        if c == '?' {
+            n += 1;
+            out.push('$');
+            out.push_str(&n.to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// A list of `n` placeholders for an `IN (…)` clause: `?, ?, ?`.
+pub fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(", ")
+}
+
+/// Milliseconds since the Unix epoch, UTC: how every timestamp is stored.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+/// A timestamp as people read it: `2026-11-28 08:24 UTC`.
+pub fn format_ms(ms: i64) -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// A random row id below 2^53, so that JavaScript clients read it exactly.
+pub fn new_id() -> i64 {
+    use rand::Rng;
+    rand::rng().random_range(1..(1_i64 << 53))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_placeholders_are_numbered_in_order() {
+        assert_eq!(
+            numbered_placeholders("SELECT a FROM t WHERE b = ? AND c IN (?, ?)"),
+            "SELECT a FROM t WHERE b = $1 AND c IN ($2, $3)"
+        );
+    }
+
+    #[test]
+    fn backends_are_chosen_by_url_scheme() {
+        assert_eq!(Backend::from_url("sqlite://x.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("mariadb://h/db").unwrap(), Backend::MySql);
+        assert_eq!(
+            Backend::from_url("postgres://h/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::from_url("redis://h").is_err());
+    }
+}

@@ -1,0 +1,402 @@
+//! Orders: placed from a cart in one transaction, never overselling, never twice for one
+//! idempotency key.
+
+use sqlx::FromRow;
+
+use super::cart::{CartOwner, cart_total};
+use super::{Db, new_id, now_ms, placeholders};
+use crate::domain::{Address, Cents, OrderCode, OrderStatus};
+use crate::error::{AppError, AppResult};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrderRow {
+    pub id: i64,
+    pub code: String,
+    pub user_id: Option<i64>,
+    pub username: String,
+    pub status: String,
+    pub total_cents: i64,
+    pub shipping_address: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl OrderRow {
+    pub fn status(&self) -> OrderStatus {
+        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Placed)
+    }
+
+    pub fn total(&self) -> Cents {
+        Cents::new(self.total_cents)
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct OrderLineRow {
+    pub order_id: i64,
+    pub line_no: i64,
+    pub product_id: i64,
+    pub variant_id: i64,
+    pub product_name: String,
+    pub color: String,
+    pub size: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+}
+
+impl OrderLineRow {
+    pub fn unit_price(&self) -> Cents {
+        Cents::new(self.unit_price_cents)
+    }
+
+    pub fn line_total(&self) -> Cents {
+        self.unit_price().times(self.quantity)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub order: OrderRow,
+    pub lines: Vec<OrderLineRow>,
+}
+
+pub struct Checkout<'a> {
+    pub user_id: i64,
+    pub username: &'a str,
+    pub shipping_address: &'a Address,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// The result of a checkout: a new order, or the one an earlier request with the same
+/// idempotency key already created.
+pub enum Placed {
+    New(Order),
+    Replayed(Order),
+}
+
+const ORDER_COLUMNS: &str =
+    "id, code, user_id, username, status, total_cents, shipping_address, created_at, updated_at";
+const LINE_COLUMNS: &str = "order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity";
+
+impl Db {
+    /// Turns the user's cart into an order in one transaction: stock is checked and taken
+    /// with a guarded UPDATE (so concurrent buyers can never oversell), the order and its
+    /// lines are written with a price snapshot, and the cart is emptied.
+    pub async fn place_order(&self, checkout: &Checkout<'_>) -> AppResult<Placed> {
+        if let Some(key) = checkout.idempotency_key
+            && let Some(order) = self.order_by_idempotency_key(checkout.user_id, key).await?
+        {
+            return Ok(Placed::Replayed(order));
+        }
+        match self.place_order_once(checkout).await {
+            Err(AppError::Conflict(message)) if message == DUPLICATE_KEY => {
+                // A concurrent request with the same key won the race; answer with its order.
+                let key = checkout.idempotency_key.unwrap_or_default();
+                self.order_by_idempotency_key(checkout.user_id, key)
+                    .await?
+                    .map(Placed::Replayed)
+                    .ok_or_else(|| {
+                        AppError::Conflict("Your order is being placed; please refresh.".into())
+                    })
+            }
+            other => other.map(Placed::New),
+        }
+    }
+
+    async fn place_order_once(&self, checkout: &Checkout<'_>) -> AppResult<Order> {
+        let owner = CartOwner::User(checkout.user_id);
+        let mut tx = self.begin_write().await?;
+        let lines = self.cart_lines_in(&mut tx, &owner).await?;
+        if lines.is_empty() {
+            return Err(AppError::Conflict("Your cart is empty.".into()));
+        }
+        for line in &lines {
+            let taken = self
+                .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
+                .bind(line.quantity)
+                .bind(line.variant_id)
+                .bind(line.quantity)
+                .execute(&mut *tx)
+                .await?;
+            if taken.rows_affected() != 1 {
+                let left: Option<(i64,)> = self
+                    .query_as("SELECT stock FROM variants WHERE id = ?")
+                    .bind(line.variant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let left = left.map_or(0, |r| r.0);
+                return Err(AppError::Conflict(out_of_stock_message(
+                    &line.product_name,
+                    &line.color,
+                    &line.size,
+                    left,
+                )));
+            }
+        }
+        let now = now_ms();
+        let order = OrderRow {
+            id: new_id(),
+            code: OrderCode::generate().to_string(),
+            user_id: Some(checkout.user_id),
+            username: checkout.username.to_owned(),
+            status: OrderStatus::Placed.as_str().to_owned(),
+            total_cents: cart_total(&lines).get(),
+            shipping_address: checkout.shipping_address.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        let inserted = self
+            .query(
+                "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, \
+                 idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(order.id)
+            .bind(&order.code)
+            .bind(order.user_id)
+            .bind(&order.username)
+            .bind(&order.status)
+            .bind(order.total_cents)
+            .bind(&order.shipping_address)
+            .bind(checkout.idempotency_key)
+            .bind(order.created_at)
+            .bind(order.updated_at)
+            .execute(&mut *tx)
+            .await;
+        if let Err(sqlx::Error::Database(e)) = &inserted
+            && e.is_unique_violation()
+        {
+            // Either the idempotency key was used meanwhile, or (one in two billion) the
+            // code collided: both end this attempt without taking any stock.
+            return Err(AppError::Conflict(DUPLICATE_KEY.into()));
+        }
+        inserted?;
+        let sql = format!(
+            "INSERT INTO order_lines ({LINE_COLUMNS}) VALUES {}",
+            vec![format!("({})", placeholders(9)); lines.len()].join(", ")
+        );
+        let mut insert_lines = self.query(&sql);
+        let mut order_lines = Vec::with_capacity(lines.len());
+        for (line_no, line) in (1_i64..).zip(&lines) {
+            let row = OrderLineRow {
+                order_id: order.id,
+                line_no,
+                product_id: line.product_id,
+                variant_id: line.variant_id,
+                product_name: line.product_name.clone(),
+                color: line.color.clone(),
+                size: line.size.clone(),
+                unit_price_cents: line.unit_price_cents,
+                quantity: line.quantity,
+            };
+            insert_lines = insert_lines
+                .bind(row.order_id)
+                .bind(row.line_no)
+                .bind(row.product_id)
+                .bind(row.variant_id)
+                .bind(row.product_name.clone())
+                .bind(row.color.clone())
+                .bind(row.size.clone())
+                .bind(row.unit_price_cents)
+                .bind(row.quantity);
+            order_lines.push(row);
+        }
+        insert_lines.execute(&mut *tx).await?;
+        self.clear_cart_in(&mut tx, &owner).await?;
+        tx.commit().await?;
+        Ok(Order {
+            order,
+            lines: order_lines,
+        })
+    }
+
+    async fn order_by_idempotency_key(&self, user_id: i64, key: &str) -> AppResult<Option<Order>> {
+        let row = self
+            .query_as::<OrderRow>(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? AND idempotency_key = ?"
+            ))
+            .bind(user_id)
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        self.with_lines(row).await
+    }
+
+    /// One order by code; `user_id` limits it to that shopper's orders (staff pass `None`).
+    pub async fn order_by_code(
+        &self,
+        code: &OrderCode,
+        user_id: Option<i64>,
+    ) -> AppResult<Option<Order>> {
+        let row = self
+            .query_as::<OrderRow>(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE code = ?"
+            ))
+            .bind(code.as_str())
+            .fetch_optional(self.pool())
+            .await?
+            .filter(|order| user_id.is_none() || order.user_id == user_id);
+        self.with_lines(row).await
+    }
+
+    async fn with_lines(&self, row: Option<OrderRow>) -> AppResult<Option<Order>> {
+        let Some(order) = row else { return Ok(None) };
+        let lines = self
+            .query_as::<OrderLineRow>(&format!(
+                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = ? ORDER BY line_no"
+            ))
+            .bind(order.id)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(Some(Order { order, lines }))
+    }
+
+    /// A shopper's orders, newest first, with their lines: two queries.
+    pub async fn orders_of_user(&self, user_id: i64) -> AppResult<Vec<Order>> {
+        let rows = self
+            .query_as::<OrderRow>(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC"
+            ))
+            .bind(user_id)
+            .fetch_all(self.pool())
+            .await?;
+        self.orders_with_lines(rows).await
+    }
+
+    /// Orders for staff, newest first, optionally of one status.
+    pub async fn all_orders(
+        &self,
+        status: Option<OrderStatus>,
+        limit: i64,
+    ) -> AppResult<Vec<Order>> {
+        let rows = match status {
+            Some(status) => {
+                self.query_as::<OrderRow>(&format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+                ))
+                .bind(status.as_str())
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                self.query_as::<OrderRow>(&format!(
+                    "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, id DESC LIMIT ?"
+                ))
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
+        };
+        self.orders_with_lines(rows).await
+    }
+
+    async fn orders_with_lines(&self, rows: Vec<OrderRow>) -> AppResult<Vec<Order>> {
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
+            placeholders(rows.len())
+        );
+        let mut query = self.query_as::<OrderLineRow>(&sql);
+        for row in &rows {
+            query = query.bind(row.id);
+        }
+        let mut lines = query.fetch_all(self.pool()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|order| {
+                let (mine, rest): (Vec<_>, Vec<_>) =
+                    lines.drain(..).partition(|l| l.order_id == order.id);
+                lines = rest;
+                Order { order, lines: mine }
+            })
+            .collect())
+    }
+
+    /// Cancels an order that has not shipped and returns its stock, in one transaction.
+    /// The status guard in the UPDATE makes a second cancel (or a race with shipping) a no-op.
+    pub async fn cancel_order(&self, order_id: i64) -> AppResult<()> {
+        let mut tx = self.begin_write().await?;
+        let cancelled = self
+            .query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)")
+            .bind(OrderStatus::Cancelled.as_str())
+            .bind(now_ms())
+            .bind(order_id)
+            .bind(OrderStatus::CANCELLABLE[0].as_str())
+            .bind(OrderStatus::CANCELLABLE[1].as_str())
+            .execute(&mut *tx)
+            .await?;
+        if cancelled.rows_affected() != 1 {
+            return Err(AppError::Conflict(
+                "This order has already shipped or been cancelled, so it can no longer be cancelled.".into(),
+            ));
+        }
+        let lines: Vec<(i64, i64)> = self
+            .query_as("SELECT variant_id, quantity FROM order_lines WHERE order_id = ?")
+            .bind(order_id)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (variant_id, quantity) in lines {
+            self.query("UPDATE variants SET stock = stock + ? WHERE id = ?")
+                .bind(quantity)
+                .bind(variant_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Moves an order one step along placed → paid → shipped → delivered.
+    pub async fn advance_order(&self, order_id: i64, from: OrderStatus) -> AppResult<OrderStatus> {
+        let Some(to) = from.next() else {
+            return Err(AppError::Conflict(format!(
+                "A {from} order has no next step."
+            )));
+        };
+        let done = self
+            .query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
+            .bind(to.as_str())
+            .bind(now_ms())
+            .bind(order_id)
+            .bind(from.as_str())
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(AppError::Conflict(
+                "This order changed meanwhile; reload to see its status.".into(),
+            ));
+        }
+        Ok(to)
+    }
+}
+
+const DUPLICATE_KEY: &str = "duplicate order key";
+
+fn out_of_stock_message(name: &str, color: &str, size: &str, left: i64) -> String {
+    match left {
+        0 => format!(
+            "Sorry, {name} ({color}, {size}) is sold out. Remove it from your cart to continue."
+        ),
+        n => format!(
+            "Only {n} of {name} ({color}, {size}) left. Lower the quantity in your cart to continue."
+        ),
+    }
+}
+
+impl OrderRow {
+    pub fn created_label(&self) -> String {
+        super::format_ms(self.created_at)
+    }
+
+    pub fn item_count(lines: &[OrderLineRow]) -> i64 {
+        lines.iter().map(|l| l.quantity).sum()
+    }
+}
+
+impl Order {
+    pub fn item_count(&self) -> i64 {
+        OrderRow::item_count(&self.lines)
+    }
+}

@@ -1,0 +1,11 @@
+//! Rules of the shop without I/O: each newtype's `parse` is the only way in, so a value
+//! of that type is valid wherever it travels.
+
+pub mod fields;
+pub mod geo;
+pub mod money;
+pub mod order;
+
+pub use fields::{Address, Email, FieldErrors, FirstName, Password, Username};
+pub use money::Cents;
+pub use order::{OrderCode, OrderStatus, Quantity};

@@ -1,0 +1,153 @@
+//! Orders: their codes, their life cycle and the quantities shoppers may ask for.
+
+use std::fmt;
+
+use rand::Rng;
+
+/// The 6-character order code of the original shop, such as `KNKUJ1`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct OrderCode(String);
+
+impl OrderCode {
+    const ALPHABET: &'static [u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const LEN: usize = 6;
+
+    pub fn generate() -> Self {
+        let mut rng = rand::rng();
+        let code = (0..Self::LEN)
+            .map(|_| Self::ALPHABET[rng.random_range(0..Self::ALPHABET.len())] as char)
+            .collect();
+        Self(code)
+    }
+
+    /// Codes are case-insensitive in URLs; anything but six letters or digits is no code.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let code = raw.trim().to_ascii_uppercase();
+        (code.len() == Self::LEN && code.bytes().all(|b| b.is_ascii_alphanumeric()))
+            .then_some(Self(code))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for OrderCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OrderStatus {
+    Placed,
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub const ALL: [OrderStatus; 5] = [
+        Self::Placed,
+        Self::Paid,
+        Self::Shipped,
+        Self::Delivered,
+        Self::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Placed => "placed",
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+
+    /// The step staff take next: placed → paid → shipped → delivered.
+    pub fn next(self) -> Option<Self> {
+        match self {
+            Self::Placed => Some(Self::Paid),
+            Self::Paid => Some(Self::Shipped),
+            Self::Shipped => Some(Self::Delivered),
+            Self::Delivered | Self::Cancelled => None,
+        }
+    }
+
+    /// An order can be cancelled (and its stock returned) until it ships.
+    pub fn can_cancel(self) -> bool {
+        matches!(self, Self::Placed | Self::Paid)
+    }
+
+    /// Statuses from which a cancellation is allowed, for the guarded UPDATE.
+    pub const CANCELLABLE: [OrderStatus; 2] = [Self::Placed, Self::Paid];
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How many of one variant a shopper puts in the cart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quantity(i64);
+
+impl Quantity {
+    pub const MAX: i64 = 99;
+
+    pub fn parse(raw: i64) -> Result<Self, String> {
+        if raw < 1 {
+            return Err("Quantity must be at least 1.".into());
+        }
+        if raw > Self::MAX {
+            return Err(format!("You can order at most {} of one item.", Self::MAX));
+        }
+        Ok(Self(raw))
+    }
+
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_codes_are_six_upper_case_letters_or_digits() {
+        for _ in 0..100 {
+            let code = OrderCode::generate();
+            assert_eq!(OrderCode::parse(code.as_str()), Some(code));
+        }
+        assert_eq!(OrderCode::parse("knkuj1").unwrap().as_str(), "KNKUJ1");
+        assert_eq!(OrderCode::parse("KNKUJ"), None);
+        assert_eq!(OrderCode::parse("KNK'J1"), None);
+    }
+
+    #[test]
+    fn orders_advance_in_order_and_cancel_only_before_shipping() {
+        assert_eq!(OrderStatus::Placed.next(), Some(OrderStatus::Paid));
+        assert_eq!(OrderStatus::Delivered.next(), None);
+        assert!(OrderStatus::Paid.can_cancel());
+        assert!(!OrderStatus::Shipped.can_cancel());
+        assert!(!OrderStatus::Cancelled.can_cancel());
+    }
+
+    #[test]
+    fn quantities_are_between_one_and_the_maximum() {
+        assert!(Quantity::parse(0).is_err());
+        assert!(Quantity::parse(-3).is_err());
+        assert!(Quantity::parse(100).is_err());
+        assert_eq!(Quantity::parse(2).unwrap().get(), 2);
+    }
+}

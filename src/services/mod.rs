@@ -1,0 +1,6 @@
+//! Use cases shared by the HTML pages and the JSON API: each rule lives here once, and both
+//! front doors call it.
+
+pub mod accounts;
+pub mod radar;
+pub mod shop;

@@ -1,0 +1,174 @@
+//! Object storage for pictures, selected by URL: `file:///path` (the default, under the
+//! data folder), `s3://bucket/prefix` in production, `memory://` for unit tests.
+//!
+//! Keys are content-addressed (`photos/<sha256>.jpg`): an object never changes once
+//! written, so it can be cached forever by browsers and CloudFront.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use object_store::memory::InMemory;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use sha2::{Digest, Sha256};
+use url::Url;
+
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    prefix: Path,
+    description: String,
+}
+
+/// Storage calls give up after this long, so a dead store cannot hang a request.
+const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Storage {
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let parsed =
+            Url::parse(url).map_err(|e| anyhow::anyhow!("invalid STORAGE_URL {url:?}: {e}"))?;
+        let (store, prefix): (Arc<dyn ObjectStore>, Path) = match parsed.scheme() {
+            "memory" => (Arc::new(InMemory::new()), Path::default()),
+            "file" => {
+                let dir = parsed
+                    .to_file_path()
+                    .map_err(|_| anyhow::anyhow!("STORAGE_URL {url:?} is not a local path"))?;
+                std::fs::create_dir_all(&dir)?;
+                let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)?;
+                (Arc::new(store), Path::default())
+            }
+            "s3" => {
+                let bucket = parsed
+                    .host_str()
+                    .ok_or_else(|| anyhow::anyhow!("STORAGE_URL {url:?} names no bucket"))?;
+                let store = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()?;
+                (Arc::new(store), Path::from(parsed.path().trim_matches('/')))
+            }
+            other => anyhow::bail!(
+                "unsupported STORAGE_URL scheme {other:?}: use file://, s3:// or memory://"
+            ),
+        };
+        Ok(Self {
+            store,
+            prefix,
+            description: url.to_owned(),
+        })
+    }
+
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    fn location(&self, key: &str) -> Path {
+        let mut location = self.prefix.clone();
+        for part in key.split('/') {
+            location = location.join(part);
+        }
+        location
+    }
+
+    /// Stores `bytes` under `folder/<sha256>.<ext>` and returns that key.
+    pub async fn put_content_addressed(
+        &self,
+        folder: &str,
+        ext: &str,
+        bytes: Bytes,
+    ) -> Result<String, object_store::Error> {
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let key = format!("{folder}/{hash}.{ext}");
+        let location = self.location(&key);
+        with_timeout(self.store.put(&location, PutPayload::from_bytes(bytes))).await?;
+        Ok(key)
+    }
+
+    pub async fn get(&self, key: &str) -> Result<Bytes, object_store::Error> {
+        let location = self.location(key);
+        with_timeout(async { self.store.get(&location).await?.bytes().await }).await
+    }
+
+    /// Storage answers: used by the readiness check.
+    pub async fn ping(&self) -> Result<(), object_store::Error> {
+        use futures::StreamExt;
+        let probe = async {
+            let mut listing = self.store.list(Some(&self.prefix));
+            match listing.next().await {
+                Some(Err(e)) => Err(e),
+                _ => Ok(()),
+            }
+        };
+        with_timeout(probe).await
+    }
+}
+
+async fn with_timeout<T>(
+    work: impl Future<Output = Result<T, object_store::Error>>,
+) -> Result<T, object_store::Error> {
+    match tokio::time::timeout(STORAGE_TIMEOUT, work).await {
+        Ok(result) => result,
+        Err(_) => Err(object_store::Error::Generic {
+            store: "storage",
+            source: "the object store did not answer in time".into(),
+        }),
+    }
+}
+
+/// Whether a key is one this application writes: `folder/<64 hex>.<ext>`, nothing else.
+pub fn is_valid_key(key: &str) -> bool {
+    let Some((folder, file)) = key.split_once('/') else {
+        return false;
+    };
+    let Some((hash, ext)) = file.split_once('.') else {
+        return false;
+    };
+    matches!(folder, "photos" | "products")
+        && hash.len() == 64
+        && hash.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(ext, "jpg" | "png" | "svg")
+}
+
+pub fn content_type_of(key: &str) -> &'static str {
+    match key.rsplit('.').next() {
+        Some("jpg") => "image/jpeg",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// A picture's URL, or the shop's logo when there is none.
+pub fn image_url(key: Option<&str>) -> String {
+    key.map_or_else(|| crate::assets::url("favicon.svg").to_owned(), public_url)
+}
+
+/// Where a browser fetches an object.
+pub fn public_url(key: &str) -> String {
+    format!("/media/{key}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn content_addressed_objects_round_trip() {
+        let storage = Storage::from_url("memory://").unwrap();
+        let key = storage
+            .put_content_addressed("photos", "jpg", Bytes::from_static(b"abc"))
+            .await
+            .unwrap();
+        assert!(is_valid_key(&key), "{key}");
+        assert_eq!(storage.get(&key).await.unwrap(), Bytes::from_static(b"abc"));
+    }
+
+    #[test]
+    fn only_keys_the_shop_writes_are_valid() {
+        let hash = "a".repeat(64);
+        assert!(is_valid_key(&format!("photos/{hash}.jpg")));
+        assert!(!is_valid_key(&format!("../{hash}.jpg")));
+        assert!(!is_valid_key(&format!("photos/{hash}.exe")));
+        assert!(!is_valid_key("photos/../../etc/passwd"));
+    }
+}

@@ -1,0 +1,455 @@
+//! Staff pages: products and variants, orders, users.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+
+use super::forms::Upload;
+use super::{
+    CsrfForm, Flash, Layout, PageResult, Staff, redirect_with, render, render_with_status,
+};
+use crate::app::AppState;
+use crate::auth::CsrfToken;
+use crate::db::catalog::{CatalogFilter, Product, ProductInput, VariantInput};
+use crate::db::orders::Order;
+use crate::db::users::UserRow;
+use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus};
+use crate::error::AppError;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(products))
+        .route("/admin/products", get(products).post(create_product))
+        .route("/admin/products/new", get(new_product))
+        .route(
+            "/admin/products/{id}",
+            get(edit_product).post(update_product),
+        )
+        .route("/admin/products/{id}/picture", post(upload_picture))
+        .route("/admin/products/{id}/variants", post(create_variant))
+        .route("/admin/variants/{id}", post(update_variant))
+        .route("/admin/orders", get(orders))
+        .route("/admin/orders/{code}/advance", post(advance_order))
+        .route("/admin/orders/{code}/cancel", post(cancel_order))
+        .route("/admin/users", get(users))
+}
+
+#[derive(Template)]
+#[template(path = "admin/products.html")]
+struct ProductsPage {
+    layout: Layout,
+    products: Vec<Product>,
+}
+
+async fn products(State(state): State<AppState>, Staff(staff): Staff) -> PageResult<Response> {
+    let products = state
+        .db
+        .list_products(&CatalogFilter {
+            include_hidden: true,
+            ..Default::default()
+        })
+        .await?;
+    Ok(render(&ProductsPage {
+        layout: Layout::load(&state, &staff.visitor, "Products", "admin").await?,
+        products,
+    }))
+}
+
+/// The product form as typed, so that a refused form comes back filled in.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ProductForm {
+    name: String,
+    description: String,
+    category: String,
+    price: String,
+    #[serde(default)]
+    hidden: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/product.html")]
+struct ProductEditPage {
+    layout: Layout,
+    /// `None` while creating a product.
+    product: Option<Product>,
+    form: ProductForm,
+    errors: FieldErrors,
+}
+
+async fn new_product(State(state): State<AppState>, Staff(staff): Staff) -> PageResult<Response> {
+    Ok(render(&ProductEditPage {
+        layout: Layout::load(&state, &staff.visitor, "New product", "admin").await?,
+        product: None,
+        form: ProductForm::default(),
+        errors: FieldErrors::default(),
+    }))
+}
+
+async fn edit_product(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let product = state
+        .db
+        .product_by_id(id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product"))?;
+    let form = ProductForm {
+        name: product.product.name.clone(),
+        description: product.product.description.clone(),
+        category: product.product.category.clone(),
+        price: format!(
+            "{}.{:02}",
+            product.product.price_cents / 100,
+            product.product.price_cents % 100
+        ),
+        hidden: (product.product.hidden != 0).then(|| "on".to_owned()),
+    };
+    Ok(render(&ProductEditPage {
+        layout: Layout::load(
+            &state,
+            &staff.visitor,
+            format!("Edit {}", product.product.name),
+            "admin",
+        )
+        .await?,
+        product: Some(product),
+        form,
+        errors: FieldErrors::default(),
+    }))
+}
+
+/// Checks a product form; the slug for URLs is derived from the name.
+fn parse_product(form: &ProductForm) -> Result<(String, Cents), FieldErrors> {
+    let mut errors = FieldErrors::default();
+    let name = form.name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        errors.add("name", "Give the product a name of at most 200 characters.");
+    }
+    if form.category.trim().is_empty() || form.category.chars().count() > 60 {
+        errors.add("category", "Give a category of at most 60 characters.");
+    }
+    if form.description.chars().count() > 5000 {
+        errors.add(
+            "description",
+            "The description may have at most 5000 characters.",
+        );
+    }
+    let price = errors.check("price", Cents::parse_price(&form.price));
+    let slug = slugify(name);
+    if slug.is_empty() && !name.is_empty() {
+        errors.add("name", "The name needs at least one letter or digit.");
+    }
+    match price {
+        Some(price) if errors.is_empty() => Ok((slug, price)),
+        _ => Err(errors),
+    }
+}
+
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.to_lowercase().chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    slug.trim_end_matches('-').chars().take(100).collect()
+}
+
+async fn save_product(
+    state: &AppState,
+    staff: &super::SignedIn,
+    id: Option<i64>,
+    form: ProductForm,
+) -> PageResult<Response> {
+    let refused = |errors: FieldErrors, form: ProductForm| async move {
+        let product = match id {
+            Some(id) => state.db.product_by_id(id, true).await?,
+            None => None,
+        };
+        let page = ProductEditPage {
+            layout: Layout::load(state, &staff.visitor, "Product", "admin").await?,
+            product,
+            form,
+            errors,
+        };
+        Ok::<_, super::PageError>(render_with_status(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            &page,
+        ))
+    };
+    let (slug, price) = match parse_product(&form) {
+        Ok(parsed) => parsed,
+        Err(errors) => return refused(errors, form).await,
+    };
+    let input = ProductInput {
+        name: form.name.trim(),
+        slug: &slug,
+        description: form.description.trim(),
+        category: form.category.trim(),
+        price,
+        hidden: form.hidden.is_some(),
+    };
+    let saved = match id {
+        Some(id) => state.db.update_product(id, &input).await.map(|()| id),
+        None => state.db.create_product(&input).await,
+    };
+    match saved {
+        Ok(id) => Ok(redirect_with(
+            CookieJar::new(),
+            &format!("/admin/products/{id}"),
+            Flash::Saved,
+        )),
+        Err(AppError::Conflict(message)) => {
+            refused(FieldErrors::single("name", message), form).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+async fn create_product(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    CsrfForm(form): CsrfForm<ProductForm>,
+) -> PageResult<Response> {
+    save_product(&state, &staff, None, form).await
+}
+
+async fn update_product(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<ProductForm>,
+) -> PageResult<Response> {
+    save_product(&state, &staff, Some(id), form).await
+}
+
+async fn upload_picture(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    multipart: Multipart,
+) -> PageResult<Response> {
+    state
+        .db
+        .product_by_id(id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product"))?;
+    let upload = Upload::read(multipart, CsrfToken::from_jar(&jar).as_ref(), "picture").await?;
+    let picture = crate::pictures::process_upload(upload.file).await?;
+    let key = state
+        .storage
+        .put_content_addressed("products", picture.ext, picture.bytes)
+        .await?;
+    state.db.set_product_image(id, &key).await?;
+    Ok(redirect_with(
+        jar,
+        &format!("/admin/products/{id}"),
+        Flash::Saved,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct VariantForm {
+    color: String,
+    size: String,
+    #[serde(default)]
+    price: String,
+    stock: String,
+    #[serde(default)]
+    hidden: Option<String>,
+}
+
+fn parse_variant(form: &VariantForm) -> Result<VariantInput<'_>, AppError> {
+    let color = form.color.trim();
+    let size = form.size.trim();
+    if color.is_empty() || color.chars().count() > 60 {
+        return Err(AppError::invalid(
+            "color",
+            "Give a colour of at most 60 characters.",
+        ));
+    }
+    if size.is_empty() || size.chars().count() > 30 {
+        return Err(AppError::invalid(
+            "size",
+            "Give a size of at most 30 characters, such as M or U.",
+        ));
+    }
+    let price = match form.price.trim() {
+        "" => None,
+        price => Some(Cents::parse_price(price).map_err(|m| AppError::invalid("price", m))?),
+    };
+    let stock: i64 = form
+        .stock
+        .trim()
+        .parse()
+        .ok()
+        .filter(|s| (0..=1_000_000).contains(s))
+        .ok_or_else(|| {
+            AppError::invalid("stock", "Stock must be a whole number from 0 to 1000000.")
+        })?;
+    Ok(VariantInput {
+        color,
+        size,
+        price,
+        stock,
+        hidden: form.hidden.is_some(),
+    })
+}
+
+async fn create_variant(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(product_id): Path<i64>,
+    CsrfForm(form): CsrfForm<VariantForm>,
+) -> PageResult<Response> {
+    state
+        .db
+        .product_by_id(product_id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product"))?;
+    state
+        .db
+        .create_variant(product_id, &parse_variant(&form)?)
+        .await?;
+    Ok(redirect_with(
+        jar,
+        &format!("/admin/products/{product_id}"),
+        Flash::Saved,
+    ))
+}
+
+async fn update_variant(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<VariantForm>,
+) -> PageResult<Response> {
+    state.db.update_variant(id, &parse_variant(&form)?).await?;
+    let (product_id,): (i64,) = state
+        .db
+        .query_as("SELECT product_id FROM variants WHERE id = ?")
+        .bind(id)
+        .fetch_one(state.db.pool())
+        .await
+        .map_err(AppError::from)?;
+    Ok(redirect_with(
+        jar,
+        &format!("/admin/products/{product_id}"),
+        Flash::Saved,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct OrdersQuery {
+    status: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/orders.html")]
+struct OrdersPage {
+    layout: Layout,
+    orders: Vec<Order>,
+    statuses: [OrderStatus; 5],
+    selected: String,
+}
+
+async fn orders(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Query(query): Query<OrdersQuery>,
+) -> PageResult<Response> {
+    let selected = query.status.unwrap_or_default();
+    let status = match selected.as_str() {
+        "" => None,
+        other => Some(
+            OrderStatus::parse(other)
+                .ok_or_else(|| AppError::BadRequest("Unknown order status.".into()))?,
+        ),
+    };
+    let orders = state.db.all_orders(status, 200).await?;
+    Ok(render(&OrdersPage {
+        layout: Layout::load(&state, &staff.visitor, "Orders", "admin").await?,
+        orders,
+        statuses: OrderStatus::ALL,
+        selected,
+    }))
+}
+
+async fn staff_order(state: &AppState, code: &str) -> Result<Order, AppError> {
+    let code = OrderCode::parse(code).ok_or_else(|| AppError::not_found("That order"))?;
+    state
+        .db
+        .order_by_code(&code, None)
+        .await?
+        .ok_or_else(|| AppError::not_found("That order"))
+}
+
+async fn advance_order(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(code): Path<String>,
+    CsrfForm(_): CsrfForm<super::cart::EmptyForm>,
+) -> PageResult<Response> {
+    let order = staff_order(&state, &code).await?;
+    state
+        .db
+        .advance_order(order.order.id, order.order.status())
+        .await?;
+    Ok(redirect_with(jar, "/admin/orders", Flash::OrderAdvanced))
+}
+
+async fn cancel_order(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(code): Path<String>,
+    CsrfForm(_): CsrfForm<super::cart::EmptyForm>,
+) -> PageResult<Response> {
+    let order = staff_order(&state, &code).await?;
+    state.db.cancel_order(order.order.id).await?;
+    Ok(redirect_with(jar, "/admin/orders", Flash::OrderCancelled))
+}
+
+#[derive(serde::Deserialize)]
+pub struct UsersQuery {
+    q: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/users.html")]
+struct UsersPage {
+    layout: Layout,
+    users: Vec<UserRow>,
+    search: String,
+}
+
+async fn users(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Query(query): Query<UsersQuery>,
+) -> PageResult<Response> {
+    let search: String = query
+        .q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(100)
+        .collect();
+    let users = state.db.search_users(&search, 200).await?;
+    Ok(render(&UsersPage {
+        layout: Layout::load(&state, &staff.visitor, "Users", "admin").await?,
+        users,
+        search,
+    }))
+}

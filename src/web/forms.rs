@@ -1,0 +1,115 @@
+//! Reading forms safely: every state-changing form carries the browser's CSRF token, and a
+//! form that cannot be read is answered with a page, not a stack trace.
+
+use axum::extract::{FromRequest, Multipart, Request};
+use axum_extra::extract::CookieJar;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::PageError;
+use crate::app::AppState;
+use crate::auth::CsrfToken;
+use crate::error::AppError;
+
+/// A URL-encoded form whose `csrf` field matches the browser's CSRF cookie.
+pub struct CsrfForm<T>(pub T);
+
+#[derive(serde::Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let cookie = CsrfToken::from_jar(&CookieJar::from_headers(request.headers()));
+        let is_form = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(
+                AppError::UnsupportedMediaType("This address takes a web form.".into()).into(),
+            );
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge("That form is too large.".into()))?;
+        let field: CsrfField = serde_urlencoded::from_bytes(&body).unwrap_or(CsrfField {
+            csrf: String::new(),
+        });
+        check_token(cookie.as_ref(), &field.csrf)?;
+        serde_urlencoded::from_bytes(&body).map(CsrfForm).map_err(|e| {
+            tracing::debug!(error = %e, "unreadable form");
+            AppError::BadRequest("Some fields of the form are missing or not in the expected format. Go back and check it.".into()).into()
+        })
+    }
+}
+
+/// The token a form carries must be the one in the browser's cookie.
+pub fn check_token(cookie: Option<&CsrfToken>, submitted: &str) -> Result<(), PageError> {
+    match cookie {
+        Some(CsrfToken(expected))
+            if !submitted.is_empty() && bool::from(expected.as_bytes().ct_eq(submitted.as_bytes())) =>
+        {
+            Ok(())
+        }
+        _ => Err(AppError::Forbidden(
+            "This form has expired or did not come from this shop. Go back, reload the page and try again.".into(),
+        )
+        .into()),
+    }
+}
+
+/// An uploaded file and the CSRF token from a multipart form.
+pub struct Upload {
+    pub file: Bytes,
+}
+
+impl Upload {
+    /// Reads a multipart form with a `csrf` field and one file field named `field`.
+    pub async fn read(
+        mut multipart: Multipart,
+        cookie: Option<&CsrfToken>,
+        field: &str,
+    ) -> Result<Self, PageError> {
+        let mut csrf = String::new();
+        let mut file = None;
+        let unreadable =
+            || AppError::BadRequest("The upload could not be read. Choose the file again.".into());
+        while let Some(part) = multipart
+            .next_field()
+            .await
+            .map_err(|e| upload_error(&e.body_text()))?
+        {
+            match part.name() {
+                Some("csrf") => csrf = part.text().await.map_err(|_| unreadable())?,
+                Some(name) if name == field => {
+                    file = Some(
+                        part.bytes()
+                            .await
+                            .map_err(|e| upload_error(&e.body_text()))?,
+                    );
+                }
+                _ => {}
+            }
+        }
+        check_token(cookie, &csrf)?;
+        let file = file
+            .filter(|f| !f.is_empty())
+            .ok_or_else(|| AppError::invalid(field, "Choose a picture to upload."))?;
+        Ok(Self { file })
+    }
+}
+
+fn upload_error(detail: &str) -> AppError {
+    if detail.contains("limit") || detail.contains("large") {
+        crate::pictures::too_large()
+    } else {
+        AppError::BadRequest("The upload could not be read. Choose the file again.".into())
+    }
+}

@@ -1,0 +1,439 @@
+//! The HTML side of the shop: server-rendered pages that work without JavaScript.
+
+pub mod account;
+pub mod admin;
+pub mod cart;
+pub mod forms;
+pub mod media;
+pub mod orders;
+pub mod pages;
+pub mod profile;
+pub mod shop;
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum_extra::extract::CookieJar;
+
+use crate::app::AppState;
+use crate::auth::{self, CsrfToken, Visitor};
+use crate::db::users::UserRow;
+use crate::error::AppError;
+
+pub use forms::CsrfForm;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/radar", get(pages::radar))
+        .route("/shop", get(shop::list))
+        .route("/shop/{slug}", get(shop::product))
+        .route("/cart", get(cart::show))
+        .route("/cart/items", post(cart::add))
+        .route("/cart/items/{variant_id}", post(cart::update))
+        .route("/cart/items/{variant_id}/remove", post(cart::remove))
+        .route("/checkout", get(cart::checkout_form).post(cart::checkout))
+        .route("/orders", get(orders::list))
+        .route("/orders/{code}", get(orders::show))
+        .route("/orders/{code}/cancel", post(orders::cancel))
+        .route(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
+        .route("/signin", get(account::sign_in_form).post(account::sign_in))
+        .route("/signout", post(account::sign_out))
+        .route(
+            "/password/forgot",
+            get(account::forgot_form).post(account::forgot),
+        )
+        .route(
+            "/password/reset/{token}",
+            get(account::reset_form).post(account::reset),
+        )
+        .route("/profile", get(profile::show).post(profile::update))
+        .route("/profile/password", post(profile::change_password))
+        .route("/profile/photo", post(profile::upload_photo))
+        .route("/profile/delete", post(profile::delete))
+        .merge(admin::router())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state, page_middleware))
+}
+
+async fn not_found() -> PageError {
+    PageError(AppError::NotFound(
+        "There is no page at this address.".into(),
+    ))
+}
+
+// --- the layout every page shares ---
+
+/// Which navigation entry is the current page.
+pub type Nav = &'static str;
+
+pub struct NavUser {
+    pub username: String,
+    pub first_name: String,
+    pub is_admin: bool,
+}
+
+pub struct Layout {
+    pub title: String,
+    pub nav: Nav,
+    pub user: Option<NavUser>,
+    pub csrf: String,
+    pub cart_count: i64,
+    pub instance: String,
+    pub css_url: &'static str,
+    pub favicon_url: &'static str,
+    pub flash: Option<Flash>,
+}
+
+impl Layout {
+    /// The layout for `visitor`: one query for the cart badge when they have a session.
+    pub async fn load(
+        state: &AppState,
+        visitor: &Visitor,
+        title: impl Into<String>,
+        nav: Nav,
+    ) -> Result<Self, AppError> {
+        let cart_count = match visitor.cart_owner() {
+            Some(owner) => state.db.cart_count(&owner).await?,
+            None => 0,
+        };
+        let mut layout = Self::anonymous(state, title, nav);
+        layout.user = visitor.user().map(|u| NavUser {
+            username: u.username.clone(),
+            first_name: u.first_name.clone(),
+            is_admin: u.is_admin(),
+        });
+        layout.csrf = visitor.csrf.0.clone();
+        layout.cart_count = cart_count;
+        layout.flash = visitor.flash;
+        Ok(layout)
+    }
+
+    /// The layout without any database access, for error pages.
+    pub fn anonymous(state: &AppState, title: impl Into<String>, nav: Nav) -> Self {
+        Self {
+            title: title.into(),
+            nav,
+            user: None,
+            csrf: String::new(),
+            cart_count: 0,
+            instance: state.config.instance_id.clone(),
+            css_url: crate::assets::url("app.css"),
+            favicon_url: crate::assets::url("favicon.svg"),
+            flash: None,
+        }
+    }
+}
+
+/// Renders a template as an HTML response.
+pub fn render(template: &impl Template) -> Response {
+    render_with_status(StatusCode::OK, template)
+}
+
+pub fn render_with_status(status: StatusCode, template: &impl Template) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(error) => PageError(AppError::from(error)).into_response(),
+    }
+}
+
+// --- one-time messages after a redirect ---
+
+pub const FLASH_COOKIE: &str = "cr_flash";
+
+/// Messages shown once on the page after a redirect. Only these fixed texts can be shown,
+/// so a forged cookie cannot put words in the shop's mouth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flash {
+    Registered,
+    SignedIn,
+    SignedOut,
+    AddedToCart,
+    CartUpdated,
+    OrderPlaced,
+    OrderCancelled,
+    ProfileSaved,
+    PasswordChanged,
+    PhotoUpdated,
+    ResetSent,
+    PasswordReset,
+    AccountDeleted,
+    Saved,
+    OrderAdvanced,
+}
+
+impl Flash {
+    const ALL: [Flash; 15] = [
+        Self::Registered,
+        Self::SignedIn,
+        Self::SignedOut,
+        Self::AddedToCart,
+        Self::CartUpdated,
+        Self::OrderPlaced,
+        Self::OrderCancelled,
+        Self::ProfileSaved,
+        Self::PasswordChanged,
+        Self::PhotoUpdated,
+        Self::ResetSent,
+        Self::PasswordReset,
+        Self::AccountDeleted,
+        Self::Saved,
+        Self::OrderAdvanced,
+    ];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::SignedIn => "signed-in",
+            Self::SignedOut => "signed-out",
+            Self::AddedToCart => "added",
+            Self::CartUpdated => "cart",
+            Self::OrderPlaced => "placed",
+            Self::OrderCancelled => "cancelled",
+            Self::ProfileSaved => "profile",
+            Self::PasswordChanged => "password",
+            Self::PhotoUpdated => "photo",
+            Self::ResetSent => "reset-sent",
+            Self::PasswordReset => "reset",
+            Self::AccountDeleted => "deleted",
+            Self::Saved => "saved",
+            Self::OrderAdvanced => "advanced",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::Registered => "Welcome to Coffee Radar! Your account is ready.",
+            Self::SignedIn => "You are signed in.",
+            Self::SignedOut => "You are signed out. See you soon!",
+            Self::AddedToCart => "Added to your cart.",
+            Self::CartUpdated => "Your cart is updated.",
+            Self::OrderPlaced => {
+                "Thank you! Your order is placed; a confirmation is on its way by mail."
+            }
+            Self::OrderCancelled => "Your order is cancelled.",
+            Self::ProfileSaved => "Your profile is saved.",
+            Self::PasswordChanged => "Your password is changed.",
+            Self::PhotoUpdated => "Your profile picture is updated.",
+            Self::ResetSent => {
+                "If an account uses that email, a reset link is on its way. It works once, for 30 minutes."
+            }
+            Self::PasswordReset => "Your password is changed. Sign in with the new one.",
+            Self::AccountDeleted => "Your account is deleted. Thank you for shopping with us.",
+            Self::Saved => "Saved.",
+            Self::OrderAdvanced => "The order moved to its next step.",
+        }
+    }
+
+    fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.code() == code)
+    }
+
+    pub fn from_jar(jar: &CookieJar) -> Option<Self> {
+        jar.get(FLASH_COOKIE)
+            .and_then(|c| Self::from_code(c.value()))
+    }
+}
+
+/// Redirects (303, so the browser follows with GET) and shows `flash` on the next page.
+pub fn redirect_with(jar: CookieJar, to: &str, flash: Flash) -> Response {
+    let cookie = axum_extra::extract::cookie::Cookie::build((FLASH_COOKIE, flash.code()))
+        .path("/")
+        .http_only(true)
+        .same_site(axum_extra::extract::cookie::SameSite::Lax)
+        .build();
+    (jar.add(cookie), Redirect::to(to)).into_response()
+}
+
+// --- errors as pages ---
+
+/// An error answered with an HTML page; the page itself is drawn by [`page_middleware`],
+/// which knows the layout.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+#[derive(Clone)]
+struct ErrorMessage(String);
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        self.0.log();
+        let mut response = self.0.status().into_response();
+        response
+            .extensions_mut()
+            .insert(ErrorMessage(self.0.public_message()));
+        response
+    }
+}
+
+pub type PageResult<T = Response> = Result<T, PageError>;
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    layout: Layout,
+    status: u16,
+    message: String,
+}
+
+/// Around every HTML route: makes sure the browser has a CSRF token, spends a shown flash
+/// message, and draws error pages for error responses that have no body of their own.
+async fn page_middleware(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let jar = CookieJar::from_headers(request.headers());
+    let existing = CsrfToken::from_jar(&jar);
+    let token = existing
+        .clone()
+        .unwrap_or_else(|| CsrfToken(auth::new_token()));
+    let secure = state.config.is_https(request.headers());
+    let had_flash = jar.get(FLASH_COOKIE).is_some();
+    request.extensions_mut().insert(token.clone());
+    request.extensions_mut().insert(Flash::from_jar(&jar));
+
+    let mut response = next.run(request).await;
+
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error()) && !is_html(&response) {
+        let message = response
+            .extensions()
+            .get::<ErrorMessage>()
+            .map(|m| m.0.clone())
+            .unwrap_or_else(|| default_message(status).to_owned());
+        let page = ErrorPage {
+            layout: Layout::anonymous(&state, status.canonical_reason().unwrap_or("Error"), ""),
+            status: status.as_u16(),
+            message,
+        };
+        let headers = response.headers().clone();
+        response = render_with_status(status, &page);
+        for name in [header::RETRY_AFTER, header::SET_COOKIE] {
+            for value in headers.get_all(&name) {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+    }
+    let mut jar = CookieJar::new();
+    if existing.is_none() {
+        jar = jar.add(auth::csrf_cookie(token.0, secure));
+    }
+    if had_flash && status.is_success() {
+        jar = jar.add(auth::removal_cookie(FLASH_COOKIE));
+    }
+    for cookie in jar.iter() {
+        if let Ok(value) = HeaderValue::from_str(&cookie.encoded().to_string()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+fn default_message(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "The request could not be understood. Go back and check the form.",
+        403 => {
+            "This form could not be accepted: it came from another site or has expired. Go back, reload the page and try again."
+        }
+        404 => "There is nothing here.",
+        405 => "That action is not possible at this address.",
+        408 | 503 => {
+            "The shop is busy or one of its services is down. Please try again in a moment."
+        }
+        413 => "That upload is too large.",
+        415 => "That kind of upload is not accepted here.",
+        422 => "Some of what you entered could not be accepted.",
+        429 => "Too many attempts. Please wait a little and try again.",
+        _ => "Something went wrong on our side. Please try again.",
+    }
+}
+
+// --- who may see a page ---
+
+/// A signed-in shopper; others are sent to the sign-in page and brought back afterwards.
+pub struct SignedIn {
+    pub user: UserRow,
+    pub visitor: Visitor,
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let visitor = Visitor::from_request_parts(parts, state)
+            .await
+            .map_err(|e| PageError(e).into_response())?;
+        match visitor.user().cloned() {
+            Some(user) => Ok(Self { user, visitor }),
+            None => {
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                let target = if parts.method == axum::http::Method::GET {
+                    format!(
+                        "/signin?next={}",
+                        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+                    )
+                } else {
+                    "/signin".to_owned()
+                };
+                Err(Redirect::to(&target).into_response())
+            }
+        }
+    }
+}
+
+/// A staff member; signed-in shoppers get 403, others the sign-in page.
+pub struct Staff(pub SignedIn);
+
+impl FromRequestParts<AppState> for Staff {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let signed_in = SignedIn::from_request_parts(parts, state).await?;
+        if signed_in.user.is_admin() {
+            Ok(Self(signed_in))
+        } else {
+            Err(PageError(AppError::Forbidden(
+                "This page is for the shop's staff.".into(),
+            ))
+            .into_response())
+        }
+    }
+}
+
+/// Only local paths may be redirect targets after sign-in, never another site.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
+        _ => "/shop".to_owned(),
+    }
+}

@@ -1,0 +1,112 @@
+//! Home and Radar.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::response::Response;
+
+use super::{Layout, PageResult, render};
+use crate::app::AppState;
+use crate::auth::Visitor;
+use crate::catalog_seed::{City, cities};
+use crate::db::catalog::{CatalogFilter, Product};
+use crate::domain::geo::Coordinates;
+use crate::services::radar::{self, NearbyPlace};
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    featured: Vec<Product>,
+}
+
+pub async fn home(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
+    let mut featured = state.db.list_products(&CatalogFilter::default()).await?;
+    featured.truncate(3);
+    Ok(render(&HomePage {
+        layout: Layout::load(&state, &visitor, "Coffee Radar", "home").await?,
+        featured,
+    }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct RadarQuery {
+    city: Option<String>,
+    lat: Option<String>,
+    lon: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "radar.html")]
+struct RadarPage {
+    layout: Layout,
+    cities: &'static [City],
+    selected_city: String,
+    origin: Option<String>,
+    places: Vec<NearbyPlace>,
+    error: Option<String>,
+    script_url: &'static str,
+}
+
+pub async fn radar(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<RadarQuery>,
+) -> PageResult<Response> {
+    let mut error = None;
+    let mut selected_city = String::new();
+    let origin = match (&query.lat, &query.lon, &query.city) {
+        (Some(lat), Some(lon), _) => match parse_coordinates(lat, lon) {
+            Ok(coordinates) => Some((coordinates, "your location".to_owned())),
+            Err(message) => {
+                error = Some(message);
+                None
+            }
+        },
+        (_, _, Some(slug)) if !slug.is_empty() => match cities().iter().find(|c| &c.slug == slug) {
+            Some(city) => {
+                selected_city = city.slug.clone();
+                Some((
+                    Coordinates {
+                        lat: city.lat,
+                        lon: city.lon,
+                    },
+                    city.name.clone(),
+                ))
+            }
+            None => {
+                error = Some("Pick a city from the list.".to_owned());
+                None
+            }
+        },
+        _ => None,
+    };
+    let places = match &origin {
+        Some((from, _)) => radar::nearby(&state, *from, 10).await?,
+        None => Vec::new(),
+    };
+    let page = RadarPage {
+        layout: Layout::load(&state, &visitor, "Radar", "radar").await?,
+        cities: cities(),
+        selected_city,
+        origin: origin.map(|(_, name)| name),
+        places,
+        error,
+        script_url: crate::assets::url("radar.js"),
+    };
+    if page.error.is_some() {
+        return Ok(super::render_with_status(
+            axum::http::StatusCode::BAD_REQUEST,
+            &page,
+        ));
+    }
+    Ok(render(&page))
+}
+
+pub fn parse_coordinates(lat: &str, lon: &str) -> Result<Coordinates, String> {
+    let number = |s: &str| {
+        s.trim()
+            .parse::<f64>()
+            .map_err(|_| "Latitude and longitude must be numbers.".to_owned())
+    };
+    Coordinates::parse(number(lat)?, number(lon)?)
+}

@@ -1,0 +1,87 @@
+//! The shop: the catalog with categories and search, and product pages.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+
+use super::{Layout, PageResult, render};
+use crate::app::AppState;
+use crate::auth::Visitor;
+use crate::db::catalog::{CatalogFilter, Product};
+use crate::error::AppError;
+
+#[derive(serde::Deserialize)]
+pub struct ShopQuery {
+    category: Option<String>,
+    q: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "shop.html")]
+struct ShopPage {
+    layout: Layout,
+    products: Vec<Product>,
+    categories: Vec<String>,
+    category: String,
+    search: String,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Query(query): Query<ShopQuery>,
+) -> PageResult<Response> {
+    let category = query.category.unwrap_or_default();
+    let search: String = query
+        .q
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(100)
+        .collect();
+    let filter = CatalogFilter {
+        category: Some(category.as_str()).filter(|c| !c.is_empty()),
+        search: Some(search.as_str()).filter(|s| !s.is_empty()),
+        include_hidden: false,
+    };
+    let (products, categories) =
+        tokio::try_join!(state.db.list_products(&filter), state.db.categories())?;
+    Ok(render(&ShopPage {
+        layout: Layout::load(&state, &visitor, "Shop", "shop").await?,
+        products,
+        categories,
+        category,
+        search,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "product.html")]
+struct ProductPage {
+    layout: Layout,
+    product: Product,
+    /// The variant picked first: the first one in stock.
+    default_variant: i64,
+}
+
+pub async fn product(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(slug): Path<String>,
+) -> PageResult<Response> {
+    let product = state
+        .db
+        .product_by_slug(&slug, false)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product"))?;
+    let default_variant = product
+        .variants
+        .iter()
+        .find(|v| v.stock > 0)
+        .map_or(0, |v| v.id);
+    Ok(render(&ProductPage {
+        layout: Layout::load(&state, &visitor, product.product.name.clone(), "shop").await?,
+        product,
+        default_variant,
+    }))
+}
