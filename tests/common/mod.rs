@@ -1,0 +1,266 @@
+//! The test harness: each test starts the real application on a random port with its own
+//! temporary database, object store and mail outbox, and talks to it over HTTP.
+//!
+//! The database is SQLite by default; set TEST_DATABASE_URL to a MySQL/MariaDB or
+//! PostgreSQL server URL (whose user may create databases) to run the same tests there:
+//! each test then gets a database of its own, dropped at the end.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use coffee_radar::app::{AppState, Application};
+use coffee_radar::config::{Cli, Command};
+use reqwest::{Client, StatusCode, redirect};
+use scraper::{Html, Selector};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse 42";
+
+pub struct TestApp {
+    pub base: String,
+    pub state: AppState,
+    pub data_dir: TempDir,
+    pub database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// Starts the app with extra `serve` flags.
+    pub async fn spawn_with(extra: &[&str]) -> Self {
+        let data_dir = tempfile::tempdir().expect("temporary folder");
+        let database_url = test_database_url(&data_dir).await;
+        let mut args: Vec<String> = [
+            "coffee-radar",
+            "--data-dir",
+            data_dir.path().to_str().unwrap(),
+            "--database-url",
+            &database_url,
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--instance-id",
+            "test-a1",
+            "--drain-timeout-secs",
+            "0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let cli = Cli::parse_from(args);
+        let Some(Command::Serve(serve)) = cli.command else {
+            unreachable!("the arguments name the serve command")
+        };
+        let app = Application::build(&cli.common, &serve)
+            .await
+            .expect("the application starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state().clone();
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(app.serve(async {
+            let _ = rx.await;
+        }));
+        Self { base, state, data_dir, database_url, shutdown: Some(tx) }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects (tests check them).
+    pub fn client(&self) -> Client {
+        Client::builder()
+            .cookie_store(true)
+            .redirect(redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Registers `username` through the API and returns a client signed in as them.
+    pub async fn signed_in(&self, username: &str) -> Client {
+        let client = self.client();
+        let created = client
+            .post(self.url("/api/v1/users"))
+            .json(&json!({
+                "username": username,
+                "email": format!("{username}@example.com"),
+                "password": PASSWORD,
+                "first_name": "Test",
+                "address": "1 Coffee Street, Madrid",
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap());
+        let signed_in = client
+            .post(self.url("/api/v1/sessions"))
+            .json(&json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), StatusCode::OK);
+        client
+    }
+
+    /// Makes `username` an admin with the real command line, as an operator would.
+    pub fn grant_admin(&self, username: &str) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"))
+            .args(["--data-dir", self.data_dir.path().to_str().unwrap()])
+            .args(["--database-url", &self.database_url])
+            .args(["admin", "grant", username])
+            .output()
+            .expect("coffee-radar runs");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// The mails written to the outbox, oldest first.
+    pub fn outbox(&self) -> Vec<String> {
+        let dir: PathBuf = self.data_dir.path().join("outbox");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(Result::ok).map(|e| e.path()).collect())
+            .unwrap_or_default();
+        files.sort_by_key(|path| std::fs::metadata(path).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+            .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+            .collect()
+    }
+
+    /// Sets a variant's stock directly, as staff would.
+    pub async fn set_stock(&self, variant_id: i64, stock: i64) {
+        self.state
+            .db
+            .query("UPDATE variants SET stock = ? WHERE id = ?")
+            .bind(stock)
+            .bind(variant_id)
+            .execute(self.state.db.pool())
+            .await
+            .unwrap();
+    }
+
+    pub async fn stock_of(&self, variant_id: i64) -> i64 {
+        let (stock,): (i64,) = self
+            .state
+            .db
+            .query_as("SELECT stock FROM variants WHERE id = ?")
+            .bind(variant_id)
+            .fetch_one(self.state.db.pool())
+            .await
+            .unwrap();
+        stock
+    }
+
+    pub async fn count(&self, table: &'static str) -> i64 {
+        let sql = match table {
+            "orders" => "SELECT COUNT(*) FROM orders",
+            "order_lines" => "SELECT COUNT(*) FROM order_lines",
+            "users" => "SELECT COUNT(*) FROM users",
+            "cart_items" => "SELECT COUNT(*) FROM cart_items",
+            "products" => "SELECT COUNT(*) FROM products",
+            other => panic!("no count for {other}"),
+        };
+        let (n,): (i64,) = self.state.db.query_as(sql).fetch_one(self.state.db.pool()).await.unwrap();
+        n
+    }
+
+    /// The first variant of a product that has stock, from the API.
+    pub async fn variant_of(&self, product_name: &str) -> i64 {
+        let products: Value = self.client().get(self.url("/api/v1/products")).send().await.unwrap().json().await.unwrap();
+        products
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == product_name)
+            .and_then(|p| p["variants"].as_array().unwrap().iter().find(|v| v["stock"].as_i64() > Some(0)))
+            .and_then(|v| v["id"].as_i64())
+            .unwrap_or_else(|| panic!("{product_name} has a variant in stock"))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// SQLite in the test's folder, or a fresh database on the server named by TEST_DATABASE_URL.
+async fn test_database_url(data_dir: &TempDir) -> String {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(server) if !server.is_empty() => {
+            use sqlx::Connection;
+            sqlx::any::install_default_drivers();
+            let name = format!("test_{}", uuid_like());
+            let mut conn = sqlx::AnyConnection::connect(&server).await.expect("test database server answers");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            let (base, query) = server.split_once('?').map_or((server.as_str(), ""), |(b, q)| (b, q));
+            let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+            if query.is_empty() { format!("{base}/{name}") } else { format!("{base}/{name}?{query}") }
+        }
+        _ => format!("sqlite://{}?mode=rwc", data_dir.path().join("shop.db").display()),
+    }
+}
+
+fn uuid_like() -> String {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    format!("{:x}{:04x}", nanos, std::process::id() & 0xffff)
+}
+
+// --- HTML helpers ---
+
+pub fn document(html: &str) -> Html {
+    Html::parse_document(html)
+}
+
+/// Text of the first element matching `selector`.
+pub fn text_of(html: &Html, selector: &str) -> Option<String> {
+    let selector = Selector::parse(selector).expect("valid selector");
+    html.select(&selector).next().map(|e| e.text().collect::<String>().trim().to_owned())
+}
+
+pub fn count_of(html: &Html, selector: &str) -> usize {
+    let selector = Selector::parse(selector).expect("valid selector");
+    html.select(&selector).count()
+}
+
+pub fn attr_of(html: &Html, selector: &str, attr: &str) -> Option<String> {
+    let selector = Selector::parse(selector).expect("valid selector");
+    html.select(&selector).next().and_then(|e| e.value().attr(attr)).map(str::to_owned)
+}
+
+/// Fetches a page and returns the CSRF token its forms carry.
+pub async fn csrf_token(client: &Client, url: &str) -> String {
+    let html = client.get(url).send().await.unwrap().text().await.unwrap();
+    attr_of(&document(&html), "input[name=csrf]", "value").expect("the page has a form with a CSRF token")
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// A real PNG picture of the given size.
+pub fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
