@@ -35,11 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/orders/{code}", get(order))
         .route("/orders/{code}/cancel", post(cancel_order))
         .route("/places", get(places))
-        .fallback(|| async { AppError::NotFound("There is no such API endpoint.".into()) })
         .layer(middleware::from_fn(refuse_form_content_types));
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi::document))
+        .fallback(|| async { AppError::NotFound("There is no such API endpoint.".into()) })
 }
 
 /// Cookie-authenticated writes must not be sendable by a cross-site HTML form, so the API
