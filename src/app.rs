@@ -22,6 +22,7 @@ use crate::config::{CommonSettings, ServeSettings};
 use crate::db::{Db, PoolSettings};
 use crate::mail::Mailer;
 use crate::ops::{self, Lifecycle};
+use crate::services::catalog::CatalogCache;
 use crate::storage::Storage;
 use crate::{api, assets, catalog_seed, web};
 
@@ -52,6 +53,7 @@ pub struct AppState {
     pub mailer: Mailer,
     pub config: Arc<RuntimeConfig>,
     pub lifecycle: Arc<Lifecycle>,
+    pub catalog: Arc<CatalogCache>,
 }
 
 /// A bound, ready-to-serve application. Tests and `main` start it the same way.
@@ -107,6 +109,9 @@ impl Application {
             mailer,
             config: Arc::new(config),
             lifecycle: Arc::new(Lifecycle::default()),
+            catalog: Arc::new(CatalogCache::new(Duration::from_millis(
+                serve.catalog_cache_ms,
+            ))),
         };
         let router = router(
             state.clone(),

@@ -111,6 +111,10 @@ pub struct ServeSettings {
     #[arg(long, env = "DRAIN_TIMEOUT_SECS", default_value_t = 10)]
     pub drain_timeout_secs: u64,
 
+    /// How long each instance may show a catalog snapshot before reloading it (0: never cache).
+    #[arg(long, env = "CATALOG_CACHE_MS", default_value_t = 1000)]
+    pub catalog_cache_ms: u64,
+
     /// Seconds before a request is abandoned with 408/503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,

@@ -10,21 +10,54 @@ use serde_json::{Value, json};
 async fn the_admin_command_promotes_users_and_names_unknown_ones() {
     let app = TestApp::spawn().await;
     let shopper = app.signed_in("clerk").await;
-    assert_eq!(shopper.get(app.url("/admin/products")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        shopper
+            .get(app.url("/admin/products"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
 
     let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"))
-        .args(["--data-dir", app.data_dir.path().to_str().unwrap(), "--database-url", &app.database_url])
+        .args([
+            "--data-dir",
+            app.data_dir.path().to_str().unwrap(),
+            "--database-url",
+            &app.database_url,
+        ])
         .args(["admin", "grant", "nobody"])
         .output()
         .unwrap();
     assert!(!unknown.status.success());
-    assert!(String::from_utf8_lossy(&unknown.stderr).contains("No user is registered as \"nobody\""));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("No user is registered as \"nobody\"")
+    );
 
     app.grant_admin("clerk");
-    let page = shopper.get(app.url("/admin/products")).send().await.unwrap();
+    let page = shopper
+        .get(app.url("/admin/products"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    assert_eq!(count_of(&document(&page.text().await.unwrap()), "table.data tbody tr"), 5);
-    assert_eq!(app.client().get(app.url("/admin/orders")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        count_of(
+            &document(&page.text().await.unwrap()),
+            "table.data tbody tr"
+        ),
+        5
+    );
+    assert_eq!(
+        app.client()
+            .get(app.url("/admin/orders"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -36,7 +69,13 @@ async fn staff_create_a_product_with_a_variant_and_a_picture() {
 
     let invalid = staff
         .post(app.url("/admin/products"))
-        .form(&[("csrf", csrf.as_str()), ("name", ""), ("description", ""), ("category", "Brewing"), ("price", "abc")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", ""),
+            ("description", ""),
+            ("category", "Brewing"),
+            ("price", "abc"),
+        ])
         .send()
         .await
         .unwrap();
@@ -45,7 +84,13 @@ async fn staff_create_a_product_with_a_variant_and_a_picture() {
 
     let created = staff
         .post(app.url("/admin/products"))
-        .form(&[("csrf", csrf.as_str()), ("name", "Pour-over Kettle"), ("description", "Gooseneck, 1 litre."), ("category", "Brewing"), ("price", "39.90")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Pour-over Kettle"),
+            ("description", "Gooseneck, 1 litre."),
+            ("category", "Brewing"),
+            ("price", "39.90"),
+        ])
         .send()
         .await
         .unwrap();
@@ -55,14 +100,26 @@ async fn staff_create_a_product_with_a_variant_and_a_picture() {
 
     let variant = staff
         .post(app.url(&format!("/admin/products/{id}/variants")))
-        .form(&[("csrf", csrf.as_str()), ("color", "Steel"), ("size", "1 l"), ("price", ""), ("stock", "7")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("color", "Steel"),
+            ("size", "1 l"),
+            ("price", ""),
+            ("stock", "7"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(variant.status(), StatusCode::SEE_OTHER);
     let bad_stock = staff
         .post(app.url(&format!("/admin/products/{id}/variants")))
-        .form(&[("csrf", csrf.as_str()), ("color", "Black"), ("size", "1 l"), ("price", ""), ("stock", "-1")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("color", "Black"),
+            ("size", "1 l"),
+            ("price", ""),
+            ("stock", "-1"),
+        ])
         .send()
         .await
         .unwrap();
@@ -70,29 +127,79 @@ async fn staff_create_a_product_with_a_variant_and_a_picture() {
 
     let form = reqwest::multipart::Form::new()
         .text("csrf", csrf.clone())
-        .part("picture", reqwest::multipart::Part::bytes(png(900, 900)).file_name("kettle.png").mime_str("image/png").unwrap());
-    let uploaded = staff.post(app.url(&format!("/admin/products/{id}/picture"))).multipart(form).send().await.unwrap();
+        .part(
+            "picture",
+            reqwest::multipart::Part::bytes(png(900, 900))
+                .file_name("kettle.png")
+                .mime_str("image/png")
+                .unwrap(),
+        );
+    let uploaded = staff
+        .post(app.url(&format!("/admin/products/{id}/picture")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
 
-    let product: Value = app.client().get(app.url(&format!("/api/v1/products/{id}"))).send().await.unwrap().json().await.unwrap();
+    let product: Value = app
+        .client()
+        .get(app.url(&format!("/api/v1/products/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(product["name"], "Pour-over Kettle");
     assert_eq!(product["slug"], "pour-over-kettle");
     assert_eq!(product["price_cents"], 3990);
-    assert_eq!(product["variants"], json!([{"id": product["variants"][0]["id"], "color": "Steel", "size": "1 l", "price_cents": 3990, "stock": 7}]));
-    let picture = app.client().get(app.url(product["image_url"].as_str().unwrap())).send().await.unwrap();
+    assert_eq!(
+        product["variants"],
+        json!([{"id": product["variants"][0]["id"], "color": "Steel", "size": "1 l", "price_cents": 3990, "stock": 7}])
+    );
+    let picture = app
+        .client()
+        .get(app.url(product["image_url"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(picture.status(), StatusCode::OK);
     assert_eq!(picture.headers()["content-type"], "image/jpeg");
 
     // Hiding the product takes it out of the shop.
     let hidden = staff
         .post(app.url(&format!("/admin/products/{id}")))
-        .form(&[("csrf", csrf.as_str()), ("name", "Pour-over Kettle"), ("description", "Gooseneck."), ("category", "Brewing"), ("price", "42"), ("hidden", "on")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Pour-over Kettle"),
+            ("description", "Gooseneck."),
+            ("category", "Brewing"),
+            ("price", "42"),
+            ("hidden", "on"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(hidden.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.client().get(app.url(&format!("/api/v1/products/{id}"))).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.client().get(app.url("/shop/pour-over-kettle")).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.client()
+            .get(app.url(&format!("/api/v1/products/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.client()
+            .get(app.url("/shop/pour-over-kettle"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
 }
 
 #[tokio::test]
@@ -105,34 +212,115 @@ async fn staff_advance_orders_and_cancel_with_restock() {
     let stock = app.stock_of(variant).await;
     let mut codes = Vec::new();
     for key in ["o1", "o2"] {
-        shopper.post(app.url("/api/v1/cart/items")).json(&json!({"variant_id": variant, "quantity": 1})).send().await.unwrap();
-        let order: Value = shopper.post(app.url("/api/v1/orders")).header("idempotency-key", key).send().await.unwrap().json().await.unwrap();
+        shopper
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        let order: Value = shopper
+            .post(app.url("/api/v1/orders"))
+            .header("idempotency-key", key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         codes.push(order["code"].as_str().unwrap().to_owned());
     }
     assert_eq!(app.stock_of(variant).await, stock - 2);
     let csrf = csrf_token(&staff, &app.url("/admin/orders")).await;
     for _ in 0..3 {
-        let advanced = staff.post(app.url(&format!("/admin/orders/{}/advance", codes[0]))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+        let advanced = staff
+            .post(app.url(&format!("/admin/orders/{}/advance", codes[0])))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
         assert_eq!(advanced.status(), StatusCode::SEE_OTHER);
     }
-    let delivered: Value = shopper.get(app.url(&format!("/api/v1/orders/{}", codes[0]))).send().await.unwrap().json().await.unwrap();
+    let delivered: Value = shopper
+        .get(app.url(&format!("/api/v1/orders/{}", codes[0])))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(delivered["status"], "delivered");
-    let beyond = staff.post(app.url(&format!("/admin/orders/{}/advance", codes[0]))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let beyond = staff
+        .post(app.url(&format!("/admin/orders/{}/advance", codes[0])))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(beyond.status(), StatusCode::CONFLICT);
-    let late_cancel = staff.post(app.url(&format!("/admin/orders/{}/cancel", codes[0]))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
-    assert_eq!(late_cancel.status(), StatusCode::CONFLICT, "a delivered order cannot be cancelled");
+    let late_cancel = staff
+        .post(app.url(&format!("/admin/orders/{}/cancel", codes[0])))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        late_cancel.status(),
+        StatusCode::CONFLICT,
+        "a delivered order cannot be cancelled"
+    );
 
-    let cancelled = staff.post(app.url(&format!("/admin/orders/{}/cancel", codes[1]))).form(&[("csrf", csrf.as_str())]).send().await.unwrap();
+    let cancelled = staff
+        .post(app.url(&format!("/admin/orders/{}/cancel", codes[1])))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cancelled.status(), StatusCode::SEE_OTHER);
-    assert_eq!(app.stock_of(variant).await, stock - 1, "the cancelled order's stock is back");
+    assert_eq!(
+        app.stock_of(variant).await,
+        stock - 1,
+        "the cancelled order's stock is back"
+    );
 
-    let filtered = document(&staff.get(app.url("/admin/orders?status=cancelled")).send().await.unwrap().text().await.unwrap());
+    let filtered = document(
+        &staff
+            .get(app.url("/admin/orders?status=cancelled"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
     assert_eq!(count_of(&filtered, "table.data tbody tr"), 1);
-    assert!(text_of(&filtered, "table.data tbody tr td").unwrap().starts_with(&codes[1]));
-    assert_eq!(staff.get(app.url("/admin/orders?status=bogus")).send().await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert!(
+        text_of(&filtered, "table.data tbody tr td")
+            .unwrap()
+            .starts_with(&codes[1])
+    );
+    assert_eq!(
+        staff
+            .get(app.url("/admin/orders?status=bogus"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
 
-    let users = document(&staff.get(app.url("/admin/users?q=CUSTOM")).send().await.unwrap().text().await.unwrap());
+    let users = document(
+        &staff
+            .get(app.url("/admin/users?q=CUSTOM"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
     assert_eq!(count_of(&users, "table.data tbody tr"), 1);
-    assert_eq!(text_of(&users, "table.data tbody td").as_deref(), Some("customer"));
+    assert_eq!(
+        text_of(&users, "table.data tbody td").as_deref(),
+        Some("customer")
+    );
     let _ = attr_of(&users, "input[name=q]", "value");
 }

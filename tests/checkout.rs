@@ -15,19 +15,33 @@ async fn fifty_concurrent_checkouts_of_ten_in_stock_make_exactly_ten_orders() {
     let mut buyers = Vec::new();
     for i in 0..50 {
         let client = app.signed_in(&format!("buyer{i:02}")).await;
-        let added = client.post(app.url("/api/v1/cart/items")).json(&json!({"variant_id": variant, "quantity": 1})).send().await.unwrap();
+        let added = client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(added.status(), StatusCode::CREATED);
         buyers.push(client);
     }
     app.set_stock(variant, 10).await;
 
     let responses = join_all(buyers.iter().enumerate().map(|(i, client)| {
-        client.post(app.url("/api/v1/orders")).header("idempotency-key", format!("rush-{i}")).send()
+        client
+            .post(app.url("/api/v1/orders"))
+            .header("idempotency-key", format!("rush-{i}"))
+            .send()
     }))
     .await;
     let statuses: Vec<StatusCode> = responses.into_iter().map(|r| r.unwrap().status()).collect();
-    let placed = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
-    let refused = statuses.iter().filter(|s| matches!(**s, StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY)).count();
+    let placed = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let refused = statuses
+        .iter()
+        .filter(|s| matches!(**s, StatusCode::CONFLICT | StatusCode::UNPROCESSABLE_ENTITY))
+        .count();
     assert_eq!(placed, 10, "{statuses:?}");
     assert_eq!(refused, 40, "{statuses:?}");
     assert_eq!(app.stock_of(variant).await, 0);
@@ -41,27 +55,56 @@ async fn a_replayed_idempotency_key_returns_the_same_order_and_creates_none() {
     let client = app.signed_in("retry").await;
     let variant = app.variant_of("Coffee Radar Mug").await;
     let stock = app.stock_of(variant).await;
-    client.post(app.url("/api/v1/cart/items")).json(&json!({"variant_id": variant, "quantity": 2})).send().await.unwrap();
+    client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 2}))
+        .send()
+        .await
+        .unwrap();
 
     // The client's first attempt and its retries arrive together.
-    let attempts = join_all((0..5).map(|_| client.post(app.url("/api/v1/orders")).header("idempotency-key", "checkout-42").send())).await;
+    let attempts = join_all((0..5).map(|_| {
+        client
+            .post(app.url("/api/v1/orders"))
+            .header("idempotency-key", "checkout-42")
+            .send()
+    }))
+    .await;
     let mut orders = Vec::new();
     for response in attempts {
         let response = response.unwrap();
         assert_eq!(response.status(), StatusCode::CREATED);
         orders.push(response.json::<Value>().await.unwrap());
     }
-    assert!(orders.iter().all(|o| o == &orders[0]), "every retry answers with the same order");
+    assert!(
+        orders.iter().all(|o| o == &orders[0]),
+        "every retry answers with the same order"
+    );
     assert_eq!(app.count("orders").await, 1);
     assert_eq!(app.stock_of(variant).await, stock - 2);
 
     // Later, with a new cart, the same key still names the first order.
-    client.post(app.url("/api/v1/cart/items")).json(&json!({"variant_id": variant, "quantity": 1})).send().await.unwrap();
-    let replay = client.post(app.url("/api/v1/orders")).header("idempotency-key", "checkout-42").send().await.unwrap();
+    client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    let replay = client
+        .post(app.url("/api/v1/orders"))
+        .header("idempotency-key", "checkout-42")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
     assert_eq!(replay.json::<Value>().await.unwrap(), orders[0]);
     assert_eq!(app.count("orders").await, 1);
-    let fresh = client.post(app.url("/api/v1/orders")).header("idempotency-key", "checkout-43").send().await.unwrap();
+    let fresh = client
+        .post(app.url("/api/v1/orders"))
+        .header("idempotency-key", "checkout-43")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(fresh.status(), StatusCode::CREATED);
     assert_eq!(app.count("orders").await, 2);
 }
@@ -72,7 +115,12 @@ async fn a_shopper_cannot_read_or_cancel_another_shoppers_order() {
     let alice = app.signed_in("alice").await;
     let mallory = app.signed_in("mallory").await;
     let variant = app.variant_of("Coffee Radar Bag").await;
-    alice.post(app.url("/api/v1/cart/items")).json(&json!({"variant_id": variant, "quantity": 1})).send().await.unwrap();
+    alice
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
     let order: Value = alice
         .post(app.url("/api/v1/orders"))
         .header("idempotency-key", "a1")
@@ -84,17 +132,48 @@ async fn a_shopper_cannot_read_or_cancel_another_shoppers_order() {
         .unwrap();
     let code = order["code"].as_str().unwrap();
 
-    let read = mallory.get(app.url(&format!("/api/v1/orders/{code}"))).send().await.unwrap();
+    let read = mallory
+        .get(app.url(&format!("/api/v1/orders/{code}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(read.status(), StatusCode::NOT_FOUND);
-    let cancel = mallory.post(app.url(&format!("/api/v1/orders/{code}/cancel"))).send().await.unwrap();
+    let cancel = mallory
+        .post(app.url(&format!("/api/v1/orders/{code}/cancel")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(cancel.status(), StatusCode::NOT_FOUND);
-    let page = mallory.get(app.url(&format!("/orders/{code}"))).send().await.unwrap();
+    let page = mallory
+        .get(app.url(&format!("/orders/{code}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    let list: Value = mallory.get(app.url("/api/v1/orders")).send().await.unwrap().json().await.unwrap();
+    let list: Value = mallory
+        .get(app.url("/api/v1/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list, json!([]));
-    let anonymous = app.client().get(app.url(&format!("/api/v1/orders/{code}"))).send().await.unwrap();
+    let anonymous = app
+        .client()
+        .get(app.url(&format!("/api/v1/orders/{code}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 
-    let still: Value = alice.get(app.url(&format!("/api/v1/orders/{code}"))).send().await.unwrap().json().await.unwrap();
+    let still: Value = alice
+        .get(app.url(&format!("/api/v1/orders/{code}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(still["status"], "placed");
 }

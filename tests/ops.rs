@@ -20,7 +20,15 @@ async fn health_is_shallow_and_readiness_checks_database_and_storage() {
     assert_eq!(body["instance"], "test-a1");
 
     app.state.lifecycle.start_draining();
-    assert_eq!(client.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
     let draining = client.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(draining.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(draining.json::<Value>().await.unwrap()["draining"], true);
@@ -35,21 +43,51 @@ async fn every_response_names_the_instance_and_metrics_count_requests() {
         assert_eq!(response.headers()["x-served-by"], "test-a1", "{path}");
         assert!(response.headers().contains_key("x-request-id"));
     }
-    let metrics = client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(metrics.contains("http_requests_total{method=\"GET\",route=\"/api/v1/products\",status=\"200\"}"), "{metrics}");
+    let metrics = client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "http_requests_total{method=\"GET\",route=\"/api/v1/products\",status=\"200\"}"
+        ),
+        "{metrics}"
+    );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
 }
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_endpoint() {
     let app = TestApp::spawn().await;
-    let doc: Value = app.client().get(app.url("/api/openapi.json")).send().await.unwrap().json().await.unwrap();
+    let doc: Value = app
+        .client()
+        .get(app.url("/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let paths = doc["paths"].as_object().unwrap();
     for path in [
-        "/api/v1/users", "/api/v1/sessions", "/api/v1/me", "/api/v1/me/photo", "/api/v1/products", "/api/v1/products/{id}",
-        "/api/v1/cart", "/api/v1/cart/items", "/api/v1/cart/items/{variant_id}", "/api/v1/orders", "/api/v1/orders/{code}",
-        "/api/v1/orders/{code}/cancel", "/api/v1/places",
+        "/api/v1/users",
+        "/api/v1/sessions",
+        "/api/v1/me",
+        "/api/v1/me/photo",
+        "/api/v1/products",
+        "/api/v1/products/{id}",
+        "/api/v1/cart",
+        "/api/v1/cart/items",
+        "/api/v1/cart/items/{variant_id}",
+        "/api/v1/orders",
+        "/api/v1/orders/{code}",
+        "/api/v1/orders/{code}/cancel",
+        "/api/v1/places",
     ] {
         assert!(paths.contains_key(path), "{path} is documented");
     }
@@ -60,11 +98,28 @@ async fn the_openapi_document_describes_every_endpoint() {
 async fn static_files_are_fingerprinted_and_cached() {
     let app = TestApp::spawn().await;
     let client = app.client();
-    let home = client.get(app.url("/")).send().await.unwrap().text().await.unwrap();
+    let home = client
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let css = common::attr_of(&common::document(&home), "link[rel=stylesheet]", "href").unwrap();
     assert!(css.starts_with("/static/app.css?v="));
-    let response = client.get(app.url(&css)).header("accept-encoding", "gzip").send().await.unwrap();
+    let response = client
+        .get(app.url(&css))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["cache-control"].to_str().unwrap().contains("immutable"));
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     assert_eq!(response.headers()["content-encoding"], "gzip");
 }

@@ -9,8 +9,14 @@ use serde_json::json;
 fn reset_link(mail: &str) -> String {
     // Quoted-printable may wrap long lines with "=\r\n"; undo that first.
     let unwrapped = mail.replace("=\r\n", "").replace("=\n", "");
-    let start = unwrapped.find("/password/reset/").expect("the mail has a reset link");
-    unwrapped[start..].split_whitespace().next().unwrap().to_owned()
+    let start = unwrapped
+        .find("/password/reset/")
+        .expect("the mail has a reset link");
+    unwrapped[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 #[tokio::test]
@@ -20,10 +26,24 @@ async fn a_password_reset_works_once_from_the_mailed_link() {
     let browser = app.client();
 
     let csrf = csrf_token(&browser, &app.url("/password/forgot")).await;
-    let asked = browser.post(app.url("/password/forgot")).form(&[("csrf", csrf.as_str()), ("email", "Nora@Example.com")]).send().await.unwrap();
+    let asked = browser
+        .post(app.url("/password/forgot"))
+        .form(&[("csrf", csrf.as_str()), ("email", "Nora@Example.com")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(asked.status(), StatusCode::SEE_OTHER);
-    let unknown = browser.post(app.url("/password/forgot")).form(&[("csrf", csrf.as_str()), ("email", "ghost@example.com")]).send().await.unwrap();
-    assert_eq!(unknown.status(), asked.status(), "the answer is the same for an unknown address");
+    let unknown = browser
+        .post(app.url("/password/forgot"))
+        .form(&[("csrf", csrf.as_str()), ("email", "ghost@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown.status(),
+        asked.status(),
+        "the answer is the same for an unknown address"
+    );
     assert_eq!(location(&unknown), location(&asked));
 
     let mails = app.outbox();
@@ -34,23 +54,61 @@ async fn a_password_reset_works_once_from_the_mailed_link() {
     let form = browser.get(app.url(&link)).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
     let csrf = csrf_token(&browser, &app.url(&link)).await;
-    let too_short = browser.post(app.url(&link)).form(&[("csrf", csrf.as_str()), ("password", "short")]).send().await.unwrap();
+    let too_short = browser
+        .post(app.url(&link))
+        .form(&[("csrf", csrf.as_str()), ("password", "short")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(too_short.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let reset = browser.post(app.url(&link)).form(&[("csrf", csrf.as_str()), ("password", "a brand new secret")]).send().await.unwrap();
+    let reset = browser
+        .post(app.url(&link))
+        .form(&[("csrf", csrf.as_str()), ("password", "a brand new secret")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
 
-    let reused = browser.post(app.url(&link)).form(&[("csrf", csrf.as_str()), ("password", "yet another secret")]).send().await.unwrap();
-    assert_eq!(reused.status(), StatusCode::NOT_FOUND, "the link works once");
-    assert_eq!(browser.get(app.url(&link)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    let reused = browser
+        .post(app.url(&link))
+        .form(&[("csrf", csrf.as_str()), ("password", "yet another secret")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reused.status(),
+        StatusCode::NOT_FOUND,
+        "the link works once"
+    );
+    assert_eq!(
+        browser.get(app.url(&link)).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
 
     let sign_in = |password: &'static str| {
-        app.client().post(app.url("/api/v1/sessions")).json(&json!({"username": "nora", "password": password})).send()
+        app.client()
+            .post(app.url("/api/v1/sessions"))
+            .json(&json!({"username": "nora", "password": password}))
+            .send()
     };
-    assert_eq!(sign_in("a brand new secret").await.unwrap().status(), StatusCode::OK);
-    assert_eq!(sign_in(PASSWORD).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(sign_in("yet another secret").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        sign_in("a brand new secret").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        sign_in(PASSWORD).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        sign_in("yet another secret").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 
-    let forged = browser.get(app.url("/password/reset/not-a-real-token")).send().await.unwrap();
+    let forged = browser
+        .get(app.url("/password/reset/not-a-real-token"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
 }
 
@@ -61,19 +119,33 @@ async fn changing_the_password_needs_the_current_one() {
     let csrf = csrf_token(&client, &app.url("/profile")).await;
     let wrong = client
         .post(app.url("/profile/password"))
-        .form(&[("csrf", csrf.as_str()), ("current_password", "guess"), ("new_password", "new secret 123")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current_password", "guess"),
+            ("new_password", "new secret 123"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let right = client
         .post(app.url("/profile/password"))
-        .form(&[("csrf", csrf.as_str()), ("current_password", PASSWORD), ("new_password", "new secret 123")])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("current_password", PASSWORD),
+            ("new_password", "new secret 123"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(right.status(), StatusCode::SEE_OTHER);
-    let again = app.client().post(app.url("/api/v1/sessions")).json(&json!({"username": "oscar", "password": "new secret 123"})).send().await.unwrap();
+    let again = app
+        .client()
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({"username": "oscar", "password": "new secret 123"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), StatusCode::OK);
 }
 
@@ -82,15 +154,43 @@ async fn deleting_the_account_keeps_its_orders_for_the_books() {
     let app = TestApp::spawn().await;
     let client = app.signed_in("paula").await;
     let variant = app.variant_of("Coffee maker").await;
-    client.post(app.url("/api/v1/cart/items")).json(&json!({"variant_id": variant, "quantity": 1})).send().await.unwrap();
-    client.post(app.url("/api/v1/orders")).header("idempotency-key", "p1").send().await.unwrap();
+    client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(app.url("/api/v1/orders"))
+        .header("idempotency-key", "p1")
+        .send()
+        .await
+        .unwrap();
     let csrf = csrf_token(&client, &app.url("/profile")).await;
-    let wrong = client.post(app.url("/profile/delete")).form(&[("csrf", csrf.as_str()), ("password", "nope")]).send().await.unwrap();
+    let wrong = client
+        .post(app.url("/profile/delete"))
+        .form(&[("csrf", csrf.as_str()), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.count("users").await, 1);
-    let deleted = client.post(app.url("/profile/delete")).form(&[("csrf", csrf.as_str()), ("password", PASSWORD)]).send().await.unwrap();
+    let deleted = client
+        .post(app.url("/profile/delete"))
+        .form(&[("csrf", csrf.as_str()), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(deleted.status(), StatusCode::SEE_OTHER);
     assert_eq!(app.count("users").await, 0);
     assert_eq!(app.count("orders").await, 1);
-    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -12,10 +12,10 @@ use super::model::*;
 use crate::app::AppState;
 use crate::auth::Visitor;
 use crate::db::cart::CartOwner;
-use crate::db::catalog::CatalogFilter;
 use crate::domain::geo::Coordinates;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::{self, ProfileEdit, Registration};
+use crate::services::catalog::CatalogFilter;
 use crate::services::{radar, shop};
 
 type Created<T> = (StatusCode, Json<T>);
@@ -115,10 +115,15 @@ pub async fn products(
     let filter = CatalogFilter {
         category: search.category.as_deref().filter(|c| !c.is_empty()),
         search: search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
-        include_hidden: false,
     };
-    let products = state.db.list_products(&filter).await?;
-    Ok(Json(products.iter().map(ProductOut::from).collect()))
+    let catalog = state.catalog.get(&state.db).await?;
+    Ok(Json(
+        catalog
+            .filter(&filter)
+            .into_iter()
+            .map(ProductOut::from)
+            .collect(),
+    ))
 }
 
 /// One product.
@@ -128,12 +133,11 @@ pub async fn product(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ProductOut>> {
-    let product = state
-        .db
-        .product_by_id(id, false)
-        .await?
+    let catalog = state.catalog.get(&state.db).await?;
+    let product = catalog
+        .by_id(id)
         .ok_or_else(|| AppError::not_found("That product"))?;
-    Ok(Json(ProductOut::from(&product)))
+    Ok(Json(ProductOut::from(product)))
 }
 
 /// The visitor's cart (a guest's or the signed-in user's).

@@ -54,15 +54,6 @@ impl Product {
     }
 }
 
-/// What the shop list shows: which products, filtered how.
-#[derive(Debug, Default, Clone)]
-pub struct CatalogFilter<'a> {
-    pub category: Option<&'a str>,
-    pub search: Option<&'a str>,
-    /// Staff see hidden products and variants; shoppers do not.
-    pub include_hidden: bool,
-}
-
 pub struct ProductInput<'a> {
     pub name: &'a str,
     pub slug: &'a str,
@@ -87,31 +78,20 @@ const VARIANT_COLUMNS: &str = "v.id, v.product_id, v.color, v.size, \
      v.stock, v.hidden";
 
 impl Db {
-    /// The products matching `filter` with their variants: two queries, whatever the count.
-    pub async fn list_products(&self, filter: &CatalogFilter<'_>) -> AppResult<Vec<Product>> {
-        let mut sql = format!("SELECT {PRODUCT_COLUMNS} FROM products WHERE 1 = 1");
-        if !filter.include_hidden {
-            sql.push_str(" AND hidden = 0");
-        }
-        if filter.category.is_some() {
-            sql.push_str(" AND category = ?");
-        }
-        if filter.search.is_some() {
-            sql.push_str(
-                " AND (LOWER(name) LIKE ? ESCAPE '!' OR LOWER(description) LIKE ? ESCAPE '!')",
-            );
-        }
-        sql.push_str(" ORDER BY sort_order, name");
-        let mut query = self.query_as::<ProductRow>(&sql);
-        if let Some(category) = filter.category {
-            query = query.bind(category.to_owned());
-        }
-        if let Some(search) = filter.search {
-            let pattern = format!("%{}%", super::users::like_escape(&search.to_lowercase()));
-            query = query.bind(pattern.clone()).bind(pattern);
-        }
-        let products = query.fetch_all(self.pool()).await?;
-        self.with_variants(products, filter.include_hidden).await
+    /// Every product with its variants, in shop order: two queries, whatever the count.
+    pub async fn list_products(&self, include_hidden: bool) -> AppResult<Vec<Product>> {
+        let sql = if include_hidden {
+            format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sort_order, name")
+        } else {
+            format!(
+                "SELECT {PRODUCT_COLUMNS} FROM products WHERE hidden = 0 ORDER BY sort_order, name"
+            )
+        };
+        let products = self
+            .query_as::<ProductRow>(&sql)
+            .fetch_all(self.pool())
+            .await?;
+        self.with_variants(products, include_hidden).await
     }
 
     pub async fn product_by_id(&self, id: i64, include_hidden: bool) -> AppResult<Option<Product>> {
@@ -120,21 +100,6 @@ impl Db {
                 "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?"
             ))
             .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        self.single_with_variants(row, include_hidden).await
-    }
-
-    pub async fn product_by_slug(
-        &self,
-        slug: &str,
-        include_hidden: bool,
-    ) -> AppResult<Option<Product>> {
-        let row = self
-            .query_as::<ProductRow>(&format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE slug = ?"
-            ))
-            .bind(slug)
             .fetch_optional(self.pool())
             .await?;
         self.single_with_variants(row, include_hidden).await
@@ -188,14 +153,6 @@ impl Db {
                 }
             })
             .collect())
-    }
-
-    pub async fn categories(&self) -> AppResult<Vec<String>> {
-        let rows: Vec<(String,)> = self
-            .query_as("SELECT DISTINCT category FROM products WHERE hidden = 0 ORDER BY category")
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.into_iter().map(|r| r.0).collect())
     }
 
     pub async fn variant_by_id(&self, id: i64) -> AppResult<Option<VariantRow>> {

@@ -89,15 +89,20 @@ impl Db {
             return Ok(Placed::Replayed(order));
         }
         match self.place_order_once(checkout).await {
-            Err(AppError::Conflict(message)) if message == DUPLICATE_KEY => {
-                // A concurrent request with the same key won the race; answer with its order.
-                let key = checkout.idempotency_key.unwrap_or_default();
-                self.order_by_idempotency_key(checkout.user_id, key)
-                    .await?
-                    .map(Placed::Replayed)
-                    .ok_or_else(|| {
-                        AppError::Conflict("Your order is being placed; please refresh.".into())
-                    })
+            // A concurrent request with the same key may have won the race (and emptied the
+            // cart, or taken the key): if so, answer with its order.
+            Err(AppError::Conflict(message)) => {
+                let earlier = match checkout.idempotency_key {
+                    Some(key) => self.order_by_idempotency_key(checkout.user_id, key).await?,
+                    None => None,
+                };
+                match earlier {
+                    Some(order) => Ok(Placed::Replayed(order)),
+                    None if message == DUPLICATE_KEY => Err(AppError::Conflict(
+                        "Your order is being placed; please refresh in a moment.".into(),
+                    )),
+                    None => Err(AppError::Conflict(message)),
+                }
             }
             other => other.map(Placed::New),
         }

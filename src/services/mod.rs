@@ -2,5 +2,6 @@
 //! front doors call it.
 
 pub mod accounts;
+pub mod catalog;
 pub mod radar;
 pub mod shop;

@@ -108,6 +108,7 @@ pub async fn checkout(
         .await?;
     Ok(match placed {
         Placed::New(order) => {
+            state.catalog.invalidate();
             ops::metrics::order_placed();
             send_confirmation(state, user, &order);
             (order, true)
@@ -163,5 +164,6 @@ pub async fn own_order(state: &AppState, user: &UserRow, code: &str) -> AppResul
 pub async fn cancel_own_order(state: &AppState, user: &UserRow, code: &str) -> AppResult<Order> {
     let order = own_order(state, user, code).await?;
     state.db.cancel_order(order.order.id).await?;
+    state.catalog.invalidate();
     own_order(state, user, code).await
 }

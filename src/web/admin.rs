@@ -13,13 +13,13 @@ use super::{
 };
 use crate::app::AppState;
 use crate::auth::CsrfToken;
-use crate::db::catalog::{CatalogFilter, Product, ProductInput, VariantInput};
+use crate::db::catalog::{Product, ProductInput, VariantInput};
 use crate::db::orders::Order;
 use crate::db::users::UserRow;
 use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus};
 use crate::error::AppError;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/admin", get(products))
         .route("/admin/products", get(products).post(create_product))
@@ -35,6 +35,24 @@ pub fn router() -> Router<AppState> {
         .route("/admin/orders/{code}/advance", post(advance_order))
         .route("/admin/orders/{code}/cancel", post(cancel_order))
         .route("/admin/users", get(users))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            refresh_catalog_after_writes,
+        ))
+}
+
+/// Staff writes change what shoppers see: this instance drops its catalog snapshot.
+async fn refresh_catalog_after_writes(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_write = request.method() == axum::http::Method::POST;
+    let response = next.run(request).await;
+    if is_write {
+        state.catalog.invalidate();
+    }
+    response
 }
 
 #[derive(Template)]
@@ -45,13 +63,7 @@ struct ProductsPage {
 }
 
 async fn products(State(state): State<AppState>, Staff(staff): Staff) -> PageResult<Response> {
-    let products = state
-        .db
-        .list_products(&CatalogFilter {
-            include_hidden: true,
-            ..Default::default()
-        })
-        .await?;
+    let products = state.db.list_products(true).await?;
     Ok(render(&ProductsPage {
         layout: Layout::load(&state, &staff.visitor, "Products", "admin").await?,
         products,

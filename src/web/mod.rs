@@ -58,7 +58,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/profile/password", post(profile::change_password))
         .route("/profile/photo", post(profile::upload_photo))
         .route("/profile/delete", post(profile::delete))
-        .merge(admin::router())
+        .merge(admin::router(state.clone()))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, page_middleware))
 }

@@ -8,7 +8,7 @@ use super::{Layout, PageResult, render};
 use crate::app::AppState;
 use crate::auth::Visitor;
 use crate::catalog_seed::{City, cities};
-use crate::db::catalog::{CatalogFilter, Product};
+use crate::db::catalog::Product;
 use crate::domain::geo::Coordinates;
 use crate::services::radar::{self, NearbyPlace};
 
@@ -20,8 +20,15 @@ struct HomePage {
 }
 
 pub async fn home(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    let mut featured = state.db.list_products(&CatalogFilter::default()).await?;
-    featured.truncate(3);
+    let featured = state
+        .catalog
+        .get(&state.db)
+        .await?
+        .products
+        .iter()
+        .take(3)
+        .cloned()
+        .collect();
     Ok(render(&HomePage {
         layout: Layout::load(&state, &visitor, "Coffee Radar", "home").await?,
         featured,

@@ -7,8 +7,9 @@ use axum::response::Response;
 use super::{Layout, PageResult, render};
 use crate::app::AppState;
 use crate::auth::Visitor;
-use crate::db::catalog::{CatalogFilter, Product};
+use crate::db::catalog::Product;
 use crate::error::AppError;
+use crate::services::catalog::CatalogFilter;
 
 #[derive(serde::Deserialize)]
 pub struct ShopQuery {
@@ -42,10 +43,10 @@ pub async fn list(
     let filter = CatalogFilter {
         category: Some(category.as_str()).filter(|c| !c.is_empty()),
         search: Some(search.as_str()).filter(|s| !s.is_empty()),
-        include_hidden: false,
     };
-    let (products, categories) =
-        tokio::try_join!(state.db.list_products(&filter), state.db.categories())?;
+    let catalog = state.catalog.get(&state.db).await?;
+    let products = catalog.filter(&filter).into_iter().cloned().collect();
+    let categories = catalog.categories.clone();
     Ok(render(&ShopPage {
         layout: Layout::load(&state, &visitor, "Shop", "shop").await?,
         products,
@@ -70,9 +71,11 @@ pub async fn product(
     Path(slug): Path<String>,
 ) -> PageResult<Response> {
     let product = state
-        .db
-        .product_by_slug(&slug, false)
+        .catalog
+        .get(&state.db)
         .await?
+        .by_slug(&slug)
+        .cloned()
         .ok_or_else(|| AppError::not_found("That product"))?;
     let default_variant = product
         .variants

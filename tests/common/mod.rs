@@ -68,7 +68,13 @@ impl TestApp {
         tokio::spawn(app.serve(async {
             let _ = rx.await;
         }));
-        Self { base, state, data_dir, database_url, shutdown: Some(tx) }
+        Self {
+            base,
+            state,
+            data_dir,
+            database_url,
+            shutdown: Some(tx),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -99,7 +105,12 @@ impl TestApp {
             .send()
             .await
             .unwrap();
-        assert_eq!(created.status(), StatusCode::CREATED, "{}", created.text().await.unwrap());
+        assert_eq!(
+            created.status(),
+            StatusCode::CREATED,
+            "{}",
+            created.text().await.unwrap()
+        );
         let signed_in = client
             .post(self.url("/api/v1/sessions"))
             .json(&json!({ "username": username, "password": PASSWORD }))
@@ -118,7 +129,11 @@ impl TestApp {
             .args(["admin", "grant", username])
             .output()
             .expect("coffee-radar runs");
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// The mails written to the outbox, oldest first.
@@ -168,19 +183,39 @@ impl TestApp {
             "products" => "SELECT COUNT(*) FROM products",
             other => panic!("no count for {other}"),
         };
-        let (n,): (i64,) = self.state.db.query_as(sql).fetch_one(self.state.db.pool()).await.unwrap();
+        let (n,): (i64,) = self
+            .state
+            .db
+            .query_as(sql)
+            .fetch_one(self.state.db.pool())
+            .await
+            .unwrap();
         n
     }
 
     /// The first variant of a product that has stock, from the API.
     pub async fn variant_of(&self, product_name: &str) -> i64 {
-        let products: Value = self.client().get(self.url("/api/v1/products")).send().await.unwrap().json().await.unwrap();
+        let products: Value = self
+            .client()
+            .get(self.url("/api/v1/products"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         products
             .as_array()
             .unwrap()
             .iter()
             .find(|p| p["name"] == product_name)
-            .and_then(|p| p["variants"].as_array().unwrap().iter().find(|v| v["stock"].as_i64() > Some(0)))
+            .and_then(|p| {
+                p["variants"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["stock"].as_i64() > Some(0))
+            })
             .and_then(|v| v["id"].as_i64())
             .unwrap_or_else(|| panic!("{product_name} has a variant in stock"))
     }
@@ -201,22 +236,36 @@ async fn test_database_url(data_dir: &TempDir) -> String {
             use sqlx::Connection;
             sqlx::any::install_default_drivers();
             let name = format!("test_{}", uuid_like());
-            let mut conn = sqlx::AnyConnection::connect(&server).await.expect("test database server answers");
+            let mut conn = sqlx::AnyConnection::connect(&server)
+                .await
+                .expect("test database server answers");
             sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(&mut conn)
                 .await
                 .expect("create test database");
-            let (base, query) = server.split_once('?').map_or((server.as_str(), ""), |(b, q)| (b, q));
+            let (base, query) = server
+                .split_once('?')
+                .map_or((server.as_str(), ""), |(b, q)| (b, q));
             let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-            if query.is_empty() { format!("{base}/{name}") } else { format!("{base}/{name}?{query}") }
+            if query.is_empty() {
+                format!("{base}/{name}")
+            } else {
+                format!("{base}/{name}?{query}")
+            }
         }
-        _ => format!("sqlite://{}?mode=rwc", data_dir.path().join("shop.db").display()),
+        _ => format!(
+            "sqlite://{}?mode=rwc",
+            data_dir.path().join("shop.db").display()
+        ),
     }
 }
 
 fn uuid_like() -> String {
     use std::time::{SystemTime, UNIX_EPOCH};
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
     format!("{:x}{:04x}", nanos, std::process::id() & 0xffff)
 }
 
@@ -229,7 +278,9 @@ pub fn document(html: &str) -> Html {
 /// Text of the first element matching `selector`.
 pub fn text_of(html: &Html, selector: &str) -> Option<String> {
     let selector = Selector::parse(selector).expect("valid selector");
-    html.select(&selector).next().map(|e| e.text().collect::<String>().trim().to_owned())
+    html.select(&selector)
+        .next()
+        .map(|e| e.text().collect::<String>().trim().to_owned())
 }
 
 pub fn count_of(html: &Html, selector: &str) -> usize {
@@ -239,13 +290,17 @@ pub fn count_of(html: &Html, selector: &str) -> usize {
 
 pub fn attr_of(html: &Html, selector: &str, attr: &str) -> Option<String> {
     let selector = Selector::parse(selector).expect("valid selector");
-    html.select(&selector).next().and_then(|e| e.value().attr(attr)).map(str::to_owned)
+    html.select(&selector)
+        .next()
+        .and_then(|e| e.value().attr(attr))
+        .map(str::to_owned)
 }
 
 /// Fetches a page and returns the CSRF token its forms carry.
 pub async fn csrf_token(client: &Client, url: &str) -> String {
     let html = client.get(url).send().await.unwrap().text().await.unwrap();
-    attr_of(&document(&html), "input[name=csrf]", "value").expect("the page has a form with a CSRF token")
+    attr_of(&document(&html), "input[name=csrf]", "value")
+        .expect("the page has a form with a CSRF token")
 }
 
 pub fn location(response: &reqwest::Response) -> String {
@@ -259,7 +314,9 @@ pub fn location(response: &reqwest::Response) -> String {
 
 /// A real PNG picture of the given size.
 pub fn png(width: u32, height: u32) -> Vec<u8> {
-    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([(x % 256) as u8, (y % 256) as u8, 90])
+    });
     let mut out = std::io::Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
