@@ -22,7 +22,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the shop (the default when no command is given).
-    Serve(ServeSettings),
+    Serve(Box<ServeSettings>),
     /// Apply pending database migrations and exit.
     Migrate,
     /// Load the demo catalog and coffee places (skips what is already there).
@@ -163,7 +163,7 @@ impl CommonSettings {
 impl ServeSettings {
     pub fn defaults() -> Self {
         match Cli::parse_from(["coffee-radar", "serve"]).command {
-            Some(Command::Serve(settings)) => settings,
+            Some(Command::Serve(settings)) => *settings,
             _ => unreachable!("`serve` always parses to Command::Serve"),
         }
     }
