@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test of Coffee Radar: the Rust unit and integration tests (each test starts
-# the real server on its own temporary SQLite database and file store) and the browser
-# journey in headless Chromium. Installs what the tests need first (Debian's Chromium,
-# Playwright's client library) when it is missing.
+# Runs every test of Coffee Radar: the Rust unit and integration tests on SQLite, MariaDB
+# and PostgreSQL from one build (each test starts the real server with its own database,
+# picture store and outbox), then the browser journey in headless Chromium. Installs and
+# starts what the tests need (Chromium, MariaDB, PostgreSQL, Playwright's client library).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,10 +17,30 @@ cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 summary=()
 failed=0
+logs=()
 
-log "Rust tests on SQLite"
-if cargo nextest run --locked --no-fail-fast 2>&1 | tee target/nextest-sqlite.log; then :; else failed=1; fi
-summary+=("sqlite: $(grep -E '^ +Summary' target/nextest-sqlite.log | tail -1 | sed 's/^ *//')")
+# The same test binaries against each database: SQLite (a file per test), then a
+# database per test on throwaway MariaDB and PostgreSQL servers.
+run_suite() {
+    local name=$1 url=$2
+    log "Rust tests on $name"
+    if TEST_DATABASE_URL=$url cargo nextest run --locked --no-fail-fast 2>&1 | tee "target/nextest-$name.log"; then :; else failed=1; fi
+    summary+=("$name: $(grep -E '^ +Summary' "target/nextest-$name.log" | tail -1 | sed 's/^ *//')")
+    logs+=("target/nextest-$name.log")
+}
+
+db_run=$(mktemp -d)
+cleanup() {
+    scripts/databases.sh stop "$db_run" >/dev/null 2>&1 || true
+    [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
+}
+trap cleanup EXIT
+log "Starting MariaDB and PostgreSQL"
+eval "$(scripts/databases.sh start "$db_run")"
+
+run_suite sqlite ""
+run_suite mariadb "$MYSQL_TEST_URL"
+run_suite postgres "$POSTGRES_TEST_URL"
 
 log "Browser journey (headless Chromium)"
 e2e_dir=$(mktemp -d)
@@ -28,15 +48,17 @@ port=18080
 ./target/debug/coffee-radar --data-dir "$e2e_dir" serve --listen "127.0.0.1:$port" --instance-id e2e-a1 \
     > "$e2e_dir/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 if node e2e/journey.mjs "http://127.0.0.1:$port" 2>&1 | tee target/e2e.log; then :; else failed=1; fi
 kill $server 2>/dev/null || true
 summary+=("browser: $(tail -1 target/e2e.log)")
+logs+=(target/e2e.log)
 
 log "Summary"
 printf '  %s\n' "${summary[@]}"
-passed=$(grep -hoE '[0-9]+ passed' target/nextest-sqlite.log target/e2e.log | awk '{s+=$1} END {print s+0}')
-not_passed=$(grep -hoE '[0-9]+ failed' target/nextest-sqlite.log target/e2e.log | awk '{s+=$1} END {print s+0}')
+# Totals from each runner's own summary line.
+totals=$(grep -hE '^ +Summary|^[0-9]+ passed, [0-9]+ failed' "${logs[@]}")
+passed=$(grep -oE '[0-9]+ passed' <<<"$totals" | awk '{s+=$1} END {print s+0}')
+not_passed=$(grep -oE '[0-9]+ failed' <<<"$totals" | awk '{s+=$1} END {print s+0}')
 echo "total: $passed passed, $not_passed failed"
 exit $failed
