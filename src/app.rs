@@ -66,24 +66,11 @@ pub struct Application {
 
 impl Application {
     pub async fn build(common: &CommonSettings, serve: &ServeSettings) -> anyhow::Result<Self> {
-        let db = Db::open(
-            &common.database_url(),
-            &PoolSettings {
-                max_connections: common.database_pool_size,
-                acquire_timeout: Duration::from_millis(common.database_acquire_timeout_ms),
-            },
-        )?;
+        let db = Db::open(&common.database_url(), &PoolSettings::from_settings(common))?;
         if !serve.skip_migrations {
             db.migrate().await?;
         }
-        let storage_url = match &serve.storage_url {
-            Some(url) => url.clone(),
-            None => {
-                let dir = std::path::absolute(common.data_dir.join("objects"))?;
-                format!("file://{}", dir.display())
-            }
-        };
-        let storage = Storage::from_url(&storage_url)?;
+        let storage = Storage::open(common, serve.storage_url.as_deref())?;
         if !serve.no_demo_catalog {
             catalog_seed::seed_if_empty(&db, &storage).await?;
         }

@@ -1,7 +1,5 @@
 //! The commands of the `coffee-radar` binary.
 
-use std::time::Duration;
-
 use crate::app::Application;
 use crate::config::{AdminAction, Cli, Command, CommonSettings, ServeSettings};
 use crate::db::users::Role;
@@ -22,11 +20,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Seed) => {
             let db = open_db(&common)?;
             db.migrate().await?;
-            let dir = std::path::absolute(common.data_dir.join("objects"))?;
-            let storage_url = std::env::var("STORAGE_URL")
-                .unwrap_or_else(|_| format!("file://{}", dir.display()));
-            crate::catalog_seed::seed_if_empty(&db, &Storage::from_url(&storage_url)?).await?;
+            let configured = std::env::var("STORAGE_URL").ok();
+            let storage = Storage::open(&common, configured.as_deref())?;
+            crate::catalog_seed::seed_if_empty(&db, &storage).await?;
             println!("Demo catalog and coffee places are loaded.");
+            Ok(())
+        }
+        Some(Command::ImportFlask(settings)) => {
+            let db = open_db(&common)?;
+            db.migrate().await?;
+            let storage = Storage::open(&common, settings.storage_url.as_deref())?;
+            let summary = crate::import_flask::run(&db, &storage, &settings).await?;
+            println!("{summary}");
             Ok(())
         }
         Some(Command::Admin { action }) => {
@@ -58,11 +63,9 @@ async fn serve(common: &CommonSettings, settings: &ServeSettings) -> anyhow::Res
 }
 
 fn open_db(common: &CommonSettings) -> anyhow::Result<Db> {
-    Db::open(
-        &common.database_url(),
-        &PoolSettings {
-            max_connections: 2,
-            acquire_timeout: Duration::from_millis(common.database_acquire_timeout_ms),
-        },
-    )
+    let settings = PoolSettings {
+        max_connections: 2,
+        ..PoolSettings::from_settings(common)
+    };
+    Db::open(&common.database_url(), &settings)
 }

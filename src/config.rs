@@ -27,6 +27,8 @@ pub enum Command {
     Migrate,
     /// Load the demo catalog and coffee places (skips what is already there).
     Seed,
+    /// Import the users, orders and pictures of the original Flask shop (idempotent).
+    ImportFlask(ImportFlaskSettings),
     /// Staff administration.
     Admin {
         #[command(subcommand)]
@@ -66,9 +68,42 @@ pub struct CommonSettings {
     )]
     pub database_acquire_timeout_ms: u64,
 
+    /// Longest time one SQL statement may run on MySQL/MariaDB or PostgreSQL (0: no limit).
+    #[arg(
+        long,
+        env = "DATABASE_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub database_statement_timeout_ms: u64,
+
+    /// S3 endpoint for S3-compatible servers (default: AWS's own for the region).
+    #[arg(long, env = "S3_ENDPOINT", global = true)]
+    pub s3_endpoint: Option<String>,
+
+    /// Allow calls to the EC2 instance metadata service (IMDSv2): credentials of the instance
+    /// role for S3, and the instance id as the instance name. Only the AWS deployment sets it.
+    #[arg(long, env = "AWS_INSTANCE_METADATA", global = true)]
+    pub aws_instance_metadata: bool,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ImportFlaskSettings {
+    /// The Flask shop's MySQL database, e.g. mysql://user:pass@host:3306/flaskdb
+    #[arg(long = "from", env = "FLASK_DATABASE_URL")]
+    pub from: String,
+
+    /// Where the profile pictures named in users_table are: file:///folder or s3://bucket/prefix.
+    #[arg(long, env = "FLASK_PHOTOS_URL")]
+    pub photos_url: Option<String>,
+
+    /// Where imported pictures are stored (default: DATA_DIR/objects).
+    #[arg(long, env = "STORAGE_URL")]
+    pub storage_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -156,6 +191,19 @@ impl CommonSettings {
                 "sqlite://{}?mode=rwc",
                 self.data_dir.join("shop.db").display()
             ),
+        }
+    }
+}
+
+impl CommonSettings {
+    /// The configured object store, or a folder inside the data folder.
+    pub fn storage_url(&self, configured: Option<&str>) -> anyhow::Result<String> {
+        match configured {
+            Some(url) => Ok(url.to_owned()),
+            None => {
+                let dir = std::path::absolute(self.data_dir.join("objects"))?;
+                Ok(format!("file://{}", dir.display()))
+            }
         }
     }
 }

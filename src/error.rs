@@ -116,7 +116,7 @@ impl From<sqlx::Error> for AppError {
                     "The shop's database is not answering. Please try again in a moment.".into(),
                 )
             }
-            E::Database(ref db) if is_connection_loss(db.as_ref()) => Self::Unavailable(
+            E::Database(ref db) if is_transient(db.as_ref()) => Self::Unavailable(
                 "The shop's database is not answering. Please try again in a moment.".into(),
             ),
             other => Self::Internal(other.into()),
@@ -124,26 +124,21 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-/// Errors a database reports while it shuts down, restarts or fails over.
-fn is_connection_loss(error: &dyn sqlx::error::DatabaseError) -> bool {
+/// Errors that pass: the database is shutting down, restarting, failing over (a standby
+/// still read-only), or a transaction lost a deadlock or serialization race. Trying again
+/// later can succeed, so they are 503s, not 500s.
+fn is_transient(error: &dyn sqlx::error::DatabaseError) -> bool {
     let code = error.code().unwrap_or_default();
-    // PostgreSQL: admin shutdown, cannot connect now, read-only standby; MySQL: server gone,
-    // read-only; SQLite: busy or locked beyond the busy timeout.
-    matches!(
-        code.as_ref(),
-        "57P01"
-            | "57P02"
-            | "57P03"
-            | "25006"
-            | "08006"
-            | "08003"
-            | "1290"
-            | "1836"
-            | "2006"
-            | "2013"
-            | "5"
-            | "6"
-    )
+    let message = error.message();
+    code.starts_with("08")
+        // PostgreSQL: admin shutdown, crash shutdown, cannot connect now, read-only
+        // transaction, serialization failure, deadlock.
+        || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "25006" | "40001" | "40P01")
+        // SQLite: busy or locked beyond the busy timeout.
+        || matches!(code.as_ref(), "5" | "6" | "261" | "517")
+        // MySQL/MariaDB report a read-only server under the generic HY000.
+        || message.contains("read-only")
+        || message.contains("read only")
 }
 
 impl From<anyhow::Error> for AppError {

@@ -24,8 +24,29 @@ pub struct Storage {
 /// Storage calls give up after this long, so a dead store cannot hang a request.
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How to reach S3 when the storage URL says `s3://`.
+#[derive(Debug, Clone, Default)]
+pub struct S3Settings {
+    /// An S3-compatible server instead of AWS (path-style requests; plain HTTP allowed).
+    pub endpoint: Option<String>,
+    /// Whether the instance role (through the metadata service) may provide credentials.
+    pub instance_metadata: bool,
+}
+
 impl Storage {
-    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+    /// The store configured for this process: `configured`, or the data folder's.
+    pub fn open(
+        common: &crate::config::CommonSettings,
+        configured: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let s3 = S3Settings {
+            endpoint: common.s3_endpoint.clone(),
+            instance_metadata: common.aws_instance_metadata,
+        };
+        Self::from_url(&common.storage_url(configured)?, &s3)
+    }
+
+    pub fn from_url(url: &str, s3: &S3Settings) -> anyhow::Result<Self> {
         let parsed =
             Url::parse(url).map_err(|e| anyhow::anyhow!("invalid STORAGE_URL {url:?}: {e}"))?;
         let (store, prefix): (Arc<dyn ObjectStore>, Path) = match parsed.scheme() {
@@ -42,9 +63,7 @@ impl Storage {
                 let bucket = parsed
                     .host_str()
                     .ok_or_else(|| anyhow::anyhow!("STORAGE_URL {url:?} names no bucket"))?;
-                let store = object_store::aws::AmazonS3Builder::from_env()
-                    .with_bucket_name(bucket)
-                    .build()?;
+                let store = s3_store(bucket, s3)?;
                 (Arc::new(store), Path::from(parsed.path().trim_matches('/')))
             }
             other => anyhow::bail!(
@@ -103,6 +122,37 @@ impl Storage {
     }
 }
 
+/// An S3 client with the usual credential chain (environment, web identity), and the
+/// instance role only when the deployment allows the metadata service: elsewhere nothing
+/// may reach 169.254.169.254, so missing credentials are an error at start instead.
+fn s3_store(bucket: &str, s3: &S3Settings) -> anyhow::Result<object_store::aws::AmazonS3> {
+    let has_credentials = [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    ]
+    .iter()
+    .any(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()));
+    if !has_credentials && !s3.instance_metadata {
+        anyhow::bail!(
+            "S3 storage needs credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, \
+             or AWS_INSTANCE_METADATA=true to use the EC2 instance role"
+        );
+    }
+    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
+    {
+        builder = builder.with_region("us-east-1");
+    }
+    if let Some(endpoint) = &s3.endpoint {
+        builder = builder
+            .with_endpoint(endpoint)
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_virtual_hosted_style_request(false);
+    }
+    Ok(builder.build()?)
+}
+
 async fn with_timeout<T>(
     work: impl Future<Output = Result<T, object_store::Error>>,
 ) -> Result<T, object_store::Error> {
@@ -154,7 +204,7 @@ mod tests {
 
     #[tokio::test]
     async fn content_addressed_objects_round_trip() {
-        let storage = Storage::from_url("memory://").unwrap();
+        let storage = Storage::from_url("memory://", &S3Settings::default()).unwrap();
         let key = storage
             .put_content_addressed("photos", "jpg", Bytes::from_static(b"abc"))
             .await

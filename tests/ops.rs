@@ -123,3 +123,20 @@ async fn static_files_are_fingerprinted_and_cached() {
     );
     assert_eq!(response.headers()["content-encoding"], "gzip");
 }
+
+#[tokio::test]
+async fn readiness_names_the_storage_in_use() {
+    let app = TestApp::spawn().await;
+    let expected = if std::env::var("TEST_S3_ENDPOINT").is_ok_and(|e| !e.is_empty()) {
+        "s3://"
+    } else {
+        "file://"
+    };
+    assert!(
+        app.state.storage.description().starts_with(expected),
+        "{}",
+        app.state.storage.description()
+    );
+    let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::OK);
+}

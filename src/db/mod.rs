@@ -43,6 +43,18 @@ impl Backend {
 pub struct PoolSettings {
     pub max_connections: u32,
     pub acquire_timeout: Duration,
+    /// Zero means no limit.
+    pub statement_timeout: Duration,
+}
+
+impl PoolSettings {
+    pub fn from_settings(common: &crate::config::CommonSettings) -> Self {
+        Self {
+            max_connections: common.database_pool_size,
+            acquire_timeout: Duration::from_millis(common.database_acquire_timeout_ms),
+            statement_timeout: Duration::from_millis(common.database_statement_timeout_ms),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -63,6 +75,7 @@ impl Db {
             Backend::MySql => url.replacen("mariadb:", "mysql:", 1),
             _ => url.to_owned(),
         };
+        let statement_timeout_ms = settings.statement_timeout.as_millis() as u64;
         let options = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(0)
@@ -71,14 +84,38 @@ impl Db {
             .test_before_acquire(backend != Backend::Sqlite)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
+                    match backend {
                         // WAL lets readers run beside the one writer; the busy timeout makes
                         // writers queue instead of failing.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                        )
-                        .await?;
+                        Backend::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                        }
+                        _ if statement_timeout_ms == 0 => {}
+                        Backend::Postgres => {
+                            conn.execute(AssertSqlSafe(format!(
+                                "SET statement_timeout = {statement_timeout_ms}"
+                            )))
+                            .await?;
+                        }
+                        Backend::MySql => {
+                            // MySQL counts milliseconds (for SELECT); MariaDB counts seconds.
+                            let (version,): (String,) = sqlx::query_as("SELECT VERSION()")
+                                .fetch_one(&mut *conn)
+                                .await?;
+                            let set = if version.contains("MariaDB") {
+                                format!(
+                                    "SET SESSION max_statement_time = {}",
+                                    statement_timeout_ms as f64 / 1000.0
+                                )
+                            } else {
+                                format!("SET SESSION max_execution_time = {statement_timeout_ms}")
+                            };
+                            conn.execute(AssertSqlSafe(set)).await?;
+                        }
                     }
                     Ok(())
                 })
@@ -111,9 +148,22 @@ impl Db {
     /// Applies pending migrations. The migrator takes a database-wide lock (an advisory lock
     /// on PostgreSQL, GET_LOCK on MySQL, the file lock on SQLite), so instances that start
     /// together apply each migration once.
+    ///
+    /// SQLite has no such lock: an instance that lost the race fails on a table the winner
+    /// created, then finds the migration recorded when it tries again.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            match MIGRATOR.run(&self.pool).await {
+                Ok(()) => return Ok(()),
+                Err(error) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::info!(%error, attempt, "migration raced another instance; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 
     /// Starts a transaction that takes the write lock at once on SQLite, so that two

@@ -88,7 +88,7 @@ impl Db {
         {
             return Ok(Placed::Replayed(order));
         }
-        match self.place_order_once(checkout).await {
+        match self.place_order_retrying(checkout).await {
             // A concurrent request with the same key may have won the race (and emptied the
             // cart, or taken the key): if so, answer with its order.
             Err(AppError::Conflict(message)) => {
@@ -105,6 +105,31 @@ impl Db {
                 }
             }
             other => other.map(Placed::New),
+        }
+    }
+
+    /// With an idempotency key, a checkout that hit a passing database error (a deadlock, a
+    /// failover) is tried again: if the first attempt did commit, the retry finds its order.
+    async fn place_order_retrying(&self, checkout: &Checkout<'_>) -> AppResult<Order> {
+        let mut attempt = 0;
+        loop {
+            match self.place_order_once(checkout).await {
+                Err(AppError::Unavailable(_))
+                    if attempt < 2 && checkout.idempotency_key.is_some() =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                    if let Some(key) = checkout.idempotency_key
+                        && self
+                            .order_by_idempotency_key(checkout.user_id, key)
+                            .await?
+                            .is_some()
+                    {
+                        return Err(AppError::Conflict(DUPLICATE_KEY.into()));
+                    }
+                }
+                other => return other,
+            }
         }
     }
 

@@ -99,6 +99,11 @@ pub async fn authenticate(
         && let Some(user) = user
     {
         state.db.clear_sign_in_failures(&account_key).await?;
+        if auth::is_legacy_hash(&user.password_hash) {
+            // Imported from the Flask shop: upgrade to Argon2id now that we know the password.
+            let upgraded = auth::hash_password(password.to_owned()).await?;
+            state.db.set_password_hash(user.id, &upgraded).await?;
+        }
         return Ok(user);
     }
     let mut subjects = vec![account_key.as_str()];

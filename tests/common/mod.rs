@@ -3,7 +3,9 @@
 //!
 //! The database is SQLite by default; set TEST_DATABASE_URL to a MySQL/MariaDB or
 //! PostgreSQL server URL (whose user may create databases) to run the same tests there:
-//! each test then gets a database of its own, dropped at the end.
+//! each test then gets a database of its own (on a throwaway server that test.sh removes).
+//! Set TEST_S3_ENDPOINT (with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY) to keep pictures in a
+//! fresh bucket on that S3-compatible server instead of local files.
 
 #![allow(dead_code)]
 
@@ -37,6 +39,22 @@ impl TestApp {
     pub async fn spawn_with(extra: &[&str]) -> Self {
         let data_dir = tempfile::tempdir().expect("temporary folder");
         let database_url = test_database_url(&data_dir).await;
+        Self::start(data_dir, database_url, extra).await
+    }
+
+    /// Starts `n` instances at once on one fresh, empty database, as a fleet would.
+    pub async fn spawn_fleet(n: usize) -> Vec<Self> {
+        let first_dir = tempfile::tempdir().expect("temporary folder");
+        let database_url = test_database_url(&first_dir).await;
+        let mut dirs = vec![first_dir];
+        dirs.extend((1..n).map(|_| tempfile::tempdir().expect("temporary folder")));
+        let starts = dirs
+            .into_iter()
+            .map(|dir| Self::start(dir, database_url.clone(), &[]));
+        futures::future::join_all(starts).await
+    }
+
+    async fn start(data_dir: TempDir, database_url: String, extra: &[&str]) -> Self {
         let mut args: Vec<String> = [
             "coffee-radar",
             "--data-dir",
@@ -54,6 +72,28 @@ impl TestApp {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+        {
+            let bucket = format!("test-{}", uuid_like());
+            let created = Client::new()
+                .put(format!("{endpoint}/{bucket}"))
+                .send()
+                .await
+                .expect("S3 server answers");
+            assert!(
+                created.status().is_success(),
+                "bucket {bucket} created: {}",
+                created.status()
+            );
+            args.extend([
+                "--storage-url".into(),
+                format!("s3://{bucket}/pictures"),
+                "--s3-endpoint".into(),
+                endpoint,
+            ]);
+        }
         args.extend(extra.iter().map(|s| s.to_string()));
         let cli = Cli::parse_from(args);
         let Some(Command::Serve(serve)) = cli.command else {

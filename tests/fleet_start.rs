@@ -1,0 +1,54 @@
+//! Several instances starting at once against one empty database migrate it once and load
+//! the demo catalog once.
+
+mod common;
+
+use common::TestApp;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_starting_together_share_one_migrated_database() {
+    let fleet = TestApp::spawn_fleet(3).await;
+    for app in &fleet {
+        let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::OK);
+        let products: Value = app
+            .client()
+            .get(app.url("/api/v1/products"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            products.as_array().unwrap().len(),
+            5,
+            "the catalog is loaded once, not three times"
+        );
+    }
+    let db = &fleet[0].state.db;
+    let (migrations,): (i64,) = db
+        .query_as("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(migrations, 1);
+    let (places,): (i64,) = db
+        .query_as("SELECT COUNT(*) FROM places")
+        .fetch_one(db.pool())
+        .await
+        .unwrap();
+    assert_eq!(places, 24);
+    assert_eq!(fleet[0].count("products").await, 5);
+
+    // A shopper registered through one instance signs in through another.
+    let client = fleet[0].signed_in("roamer").await;
+    let me = client.get(fleet[2].url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::OK,
+        "sessions live in the database, not in one instance"
+    );
+}
