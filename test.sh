@@ -22,9 +22,10 @@ logs=()
 # The same test binaries against each database: SQLite (a file per test), then a
 # database per test on throwaway MariaDB and PostgreSQL servers.
 run_suite() {
-    local name=$1 url=$2
+    local name=$1 url=$2 s3=${3:-}
     log "Rust tests on $name"
-    if TEST_DATABASE_URL=$url cargo nextest run --locked --no-fail-fast 2>&1 | tee "target/nextest-$name.log"; then :; else failed=1; fi
+    if TEST_DATABASE_URL=$url TEST_S3_ENDPOINT=$s3 FLASK_SOURCE_TEST_URL=$MYSQL_TEST_URL \
+        cargo nextest run --locked --no-fail-fast 2>&1 | tee "target/nextest-$name.log"; then :; else failed=1; fi
     summary+=("$name: $(grep -E '^ +Summary' "target/nextest-$name.log" | tail -1 | sed 's/^ *//')")
     logs+=("target/nextest-$name.log")
 }
@@ -32,15 +33,22 @@ run_suite() {
 db_run=$(mktemp -d)
 cleanup() {
     scripts/databases.sh stop "$db_run" >/dev/null 2>&1 || true
+    scripts/s3.sh stop "$db_run" >/dev/null 2>&1 || true
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
 }
 trap cleanup EXIT
-log "Starting MariaDB and PostgreSQL"
-eval "$(scripts/databases.sh start "$db_run")"
+log "Starting MariaDB, PostgreSQL and moto's S3 server"
+# (Assigned first, so that a server that fails to start stops the run.)
+servers=$(scripts/databases.sh start "$db_run")
+eval "$servers"
+servers=$(scripts/s3.sh start "$db_run")
+eval "$servers"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
 run_suite sqlite ""
 run_suite mariadb "$MYSQL_TEST_URL"
 run_suite postgres "$POSTGRES_TEST_URL"
+run_suite s3 "" "$S3_TEST_ENDPOINT"
 
 log "Browser journey (headless Chromium)"
 e2e_dir=$(mktemp -d)

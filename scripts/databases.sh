@@ -10,8 +10,9 @@ set -euo pipefail
 
 action=${1:?start or stop}
 run=${2:?run directory}
-mysql_port=${MYSQL_PORT:-3306}
-pg_port=${PG_PORT:-5432}
+# Not the usual ports, so that a developer's own servers are left alone.
+mysql_port=${MYSQL_PORT:-13306}
+pg_port=${PG_PORT:-15432}
 
 pg_bin() {
     local dir
@@ -22,6 +23,7 @@ pg_bin() {
 start() {
     mkdir -p "$run"
     run=$(cd "$run" && pwd)
+    chmod 755 "$run" # the postgres user must reach its folders inside
     local missing=()
     command -v mariadbd >/dev/null || missing+=(mariadb-server)
     [ -x "$(pg_bin)/initdb" ] || missing+=(postgresql)
@@ -38,10 +40,16 @@ start() {
     mariadbd --no-defaults --user=root --datadir="$run/mariadb/data" --socket="$run/mariadb/run/mysqld.sock" \
         --pid-file="$run/mariadb/run/mysqld.pid" --bind-address=127.0.0.1 --port="$mysql_port" \
         --innodb-flush-log-at-trx-commit=2 --max-connections=500 --log-error="$run/mariadb/error.log" &
-    for _ in $(seq 1 100); do
-        mariadb-admin --socket="$run/mariadb/run/mysqld.sock" ping >/dev/null 2>&1 && break
+    local ready=
+    for _ in $(seq 1 150); do
+        mariadb-admin --socket="$run/mariadb/run/mysqld.sock" ping >/dev/null 2>&1 && ready=1 && break
         sleep 0.1
     done
+    if [ -z "$ready" ]; then
+        echo "MariaDB did not start (is port $mysql_port taken?):" >&2
+        tail -5 "$run/mariadb/error.log" >&2
+        exit 1
+    fi
     mariadb --socket="$run/mariadb/run/mysqld.sock" -uroot -e "
         CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4;
         CREATE USER IF NOT EXISTS 'shop'@'%' IDENTIFIED BY 'shoppw';

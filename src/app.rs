@@ -32,6 +32,8 @@ pub struct RuntimeConfig {
     pub instance_id: String,
     pub public_url: String,
     pub behind_proxy: bool,
+    /// Base URL of a CDN serving the static files, or empty to serve them ourselves.
+    pub asset_base_url: String,
 }
 
 impl RuntimeConfig {
@@ -89,6 +91,12 @@ impl Application {
                 .trim_end_matches('/')
                 .to_owned(),
             behind_proxy: serve.behind_proxy,
+            asset_base_url: serve
+                .asset_base_url
+                .clone()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+                .to_owned(),
         };
         let state = AppState {
             db,
@@ -153,6 +161,24 @@ impl Application {
     }
 }
 
+/// Pages may load scripts, styles and pictures from this server, and from the CDN that
+/// serves the static files when there is one; nothing else.
+fn content_security_policy(asset_base_url: &str) -> HeaderValue {
+    let origin = url::Url::parse(asset_base_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .map(|o| format!(" {o}"))
+        .unwrap_or_default();
+    let policy = format!(
+        "default-src 'self'; img-src 'self' data:{origin}; style-src 'self'{origin}; \
+         script-src 'self'{origin}; object-src 'none'; base-uri 'none'; form-action 'self'; \
+         frame-ancestors 'none'"
+    );
+    HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
+
 /// Every route and the middleware around them. Layers run top to bottom on the way in.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -182,10 +208,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(
-                "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
-                 object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            ),
+            content_security_policy(&state.config.asset_base_url),
         ))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(

@@ -1,7 +1,7 @@
 //! The commands of the `coffee-radar` binary.
 
 use crate::app::Application;
-use crate::config::{AdminAction, Cli, Command, CommonSettings, ServeSettings};
+use crate::config::{AdminAction, AssetsAction, Cli, Command, CommonSettings, ServeSettings};
 use crate::db::users::Role;
 use crate::db::{Db, PoolSettings};
 use crate::error::AppError;
@@ -32,6 +32,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let storage = Storage::open(&common, settings.storage_url.as_deref())?;
             let summary = crate::import_flask::run(&db, &storage, &settings).await?;
             println!("{summary}");
+            Ok(())
+        }
+        Some(Command::Assets {
+            action: AssetsAction::Publish { to },
+        }) => {
+            let storage = Storage::open(&common, to.as_deref())?;
+            let count = crate::assets::publish(&storage).await?;
+            println!(
+                "Published {count} static files to {}/static/.",
+                storage.description()
+            );
             Ok(())
         }
         Some(Command::Admin { action }) => {

@@ -29,10 +29,25 @@ pub enum Command {
     Seed,
     /// Import the users, orders and pictures of the original Flask shop (idempotent).
     ImportFlask(ImportFlaskSettings),
+    /// Static files: `assets publish` uploads them for a CDN.
+    Assets {
+        #[command(subcommand)]
+        action: AssetsAction,
+    },
     /// Staff administration.
     Admin {
         #[command(subcommand)]
         action: AdminAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AssetsAction {
+    /// Upload the fingerprinted static files under static/ in an object store.
+    Publish {
+        /// Where to: file:///folder or s3://bucket (default: STORAGE_URL).
+        #[arg(long = "to", env = "STORAGE_URL")]
+        to: Option<String>,
     },
 }
 
@@ -145,6 +160,11 @@ pub struct ServeSettings {
     /// Seconds to keep serving in-flight requests after SIGTERM before exiting.
     #[arg(long, env = "DRAIN_TIMEOUT_SECS", default_value_t = 10)]
     pub drain_timeout_secs: u64,
+
+    /// Base URL of the CDN serving the static files published by `coffee-radar assets
+    /// publish` (e.g. https://d111111abcdef8.cloudfront.net); empty: this server serves them.
+    #[arg(long, env = "ASSET_BASE_URL")]
+    pub asset_base_url: Option<String>,
 
     /// How long each instance may show a catalog snapshot before reloading it (0: never cache).
     #[arg(long, env = "CATALOG_CACHE_MS", default_value_t = 1000)]

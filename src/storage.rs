@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{Attribute, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -19,7 +19,12 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     prefix: Path,
     description: String,
+    /// S3 keeps each object's Content-Type and Cache-Control; local files cannot.
+    keeps_headers: bool,
 }
+
+/// Objects never change once written (their key is their content's hash).
+pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// Storage calls give up after this long, so a dead store cannot hang a request.
 const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -70,10 +75,12 @@ impl Storage {
                 "unsupported STORAGE_URL scheme {other:?}: use file://, s3:// or memory://"
             ),
         };
+        let keeps_headers = parsed.scheme() == "s3";
         Ok(Self {
             store,
             prefix,
             description: url.to_owned(),
+            keeps_headers,
         })
     }
 
@@ -98,9 +105,34 @@ impl Storage {
     ) -> Result<String, object_store::Error> {
         let hash = hex::encode(Sha256::digest(&bytes));
         let key = format!("{folder}/{hash}.{ext}");
-        let location = self.location(&key);
-        with_timeout(self.store.put(&location, PutPayload::from_bytes(bytes))).await?;
+        self.put(&key, bytes, content_type_of(&key)).await?;
         Ok(key)
+    }
+
+    /// Stores an object that is never rewritten, with its type and a cache lifetime of a
+    /// year where the store keeps headers (so a CDN can serve it straight from the bucket).
+    pub async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), object_store::Error> {
+        let location = self.location(key);
+        let mut options = PutOptions::default();
+        if self.keeps_headers {
+            options
+                .attributes
+                .insert(Attribute::ContentType, content_type.to_owned().into());
+            options
+                .attributes
+                .insert(Attribute::CacheControl, IMMUTABLE.into());
+        }
+        with_timeout(
+            self.store
+                .put_opts(&location, PutPayload::from_bytes(bytes), options),
+        )
+        .await?;
+        Ok(())
     }
 
     pub async fn get(&self, key: &str) -> Result<Bytes, object_store::Error> {
@@ -190,7 +222,7 @@ pub fn content_type_of(key: &str) -> &'static str {
 
 /// A picture's URL, or the shop's logo when there is none.
 pub fn image_url(key: Option<&str>) -> String {
-    key.map_or_else(|| crate::assets::url("favicon.svg").to_owned(), public_url)
+    key.map_or_else(|| crate::assets::path("favicon.svg"), public_url)
 }
 
 /// Where a browser fetches an object.

@@ -20,13 +20,8 @@ async fn the_admin_command_promotes_users_and_names_unknown_ones() {
         StatusCode::FORBIDDEN
     );
 
-    let unknown = std::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"))
-        .args([
-            "--data-dir",
-            app.data_dir.path().to_str().unwrap(),
-            "--database-url",
-            &app.database_url,
-        ])
+    let unknown = app
+        .command()
         .args(["admin", "grant", "nobody"])
         .output()
         .unwrap();

@@ -89,10 +89,9 @@ async fn the_flask_shop_is_imported_once_with_its_users_orders_and_pictures() {
 /// Runs the real binary, as an operator would, and returns the summary it prints.
 async fn import(app: &TestApp, source_url: &str) -> String {
     let photos = std::path::absolute(Path::new(FIXTURE_DIR).join("photos")).unwrap();
-    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"))
-        .args(["--data-dir", app.data_dir.path().to_str().unwrap()])
-        .args(["--database-url", &app.database_url])
-        .args(["import-flask", "--from", source_url])
+    let mut command = app.command();
+    command.args(["import-flask", "--from", source_url]);
+    let output = tokio::process::Command::from(command)
         .args(["--photos-url", &format!("file://{}", photos.display())])
         .output()
         .await

@@ -107,7 +107,12 @@ async fn static_files_are_fingerprinted_and_cached() {
         .await
         .unwrap();
     let css = common::attr_of(&common::document(&home), "link[rel=stylesheet]", "href").unwrap();
-    assert!(css.starts_with("/static/app.css?v="));
+    assert!(
+        css.starts_with("/static/app.")
+            && css.ends_with(".css")
+            && css.len() == "/static/app.0123456789ab.css".len(),
+        "{css}"
+    );
     let response = client
         .get(app.url(&css))
         .header("accept-encoding", "gzip")

@@ -258,7 +258,7 @@ async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result
         };
         match db.create_product(&input).await {
             Ok(id) => return Ok(id),
-            Err(AppError::Conflict(_)) => continue,
+            Err(AppError::Conflict(_)) => {}
             Err(other) => return Err(other.into()),
         }
     }
@@ -282,7 +282,7 @@ async fn create_variant(
     for _ in 0..INSERT_ATTEMPTS {
         match db.create_variant(product_id, &input).await {
             Ok(id) => return Ok(id),
-            Err(AppError::Conflict(_)) => continue,
+            Err(AppError::Conflict(_)) => {}
             Err(other) => return Err(other.into()),
         }
     }
@@ -350,17 +350,16 @@ fn canonical_names(catalog: &[String], mut uses: Vec<NameUse>) -> Vec<NameChoice
     let mut new_names: Vec<String> = Vec::new();
     let mut choices = Vec::with_capacity(uses.len());
     for usage in uses {
-        let canonical = match catalog.iter().find(|c| normalise_name(c) == usage.key) {
-            Some(same) => same.clone(),
-            None => match nearest_typo(catalog, &usage.key)
-                .or_else(|| nearest_typo(&new_names, &usage.key))
-            {
-                Some(typo_of) => typo_of.to_owned(),
-                None => {
-                    new_names.push(usage.spelling.clone());
-                    usage.spelling.clone()
-                }
-            },
+        let canonical = if let Some(same) = catalog.iter().find(|c| normalise_name(c) == usage.key)
+        {
+            same.clone()
+        } else if let Some(typo_of) =
+            nearest_typo(catalog, &usage.key).or_else(|| nearest_typo(&new_names, &usage.key))
+        {
+            typo_of.to_owned()
+        } else {
+            new_names.push(usage.spelling.clone());
+            usage.spelling.clone()
         };
         choices.push(NameChoice {
             key: usage.key,

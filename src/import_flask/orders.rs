@@ -285,15 +285,16 @@ struct ValidRow {
 
 fn validate_row(row: &FlaskOrderRow) -> Result<ValidRow, String> {
     let at_row = |why: String| format!("row {}: {why}", row.row_id);
-    let username = Username::parse(&required(&row.username, "username", 64).map_err(at_row)?)
-        .map_err(|why| at_row(format!("username: {why}")))?;
-    let product = required(&row.product, "product", 200).map_err(at_row)?;
-    let color = required(&row.color, "colour", 60).map_err(at_row)?;
-    let size = normalise_size(&required(&row.size, "size", 30).map_err(at_row)?);
+    let username =
+        Username::parse(&required(row.username.as_deref(), "username", 64).map_err(at_row)?)
+            .map_err(|why| at_row(format!("username: {why}")))?;
+    let product = required(row.product.as_deref(), "product", 200).map_err(at_row)?;
+    let color = required(row.color.as_deref(), "colour", 60).map_err(at_row)?;
+    let size = normalise_size(&required(row.size.as_deref(), "size", 30).map_err(at_row)?);
     if size.chars().count() > 30 {
         return Err(at_row("size longer than 30 characters".into()));
     }
-    let day = required(&row.day, "date", 10).map_err(at_row)?;
+    let day = required(row.day.as_deref(), "date", 10).map_err(at_row)?;
     let unit_price_cents = match row.price_cents {
         None => return Err(at_row("no price".into())),
         Some(cents) if cents < 0 => {
@@ -321,8 +322,8 @@ fn validate_row(row: &FlaskOrderRow) -> Result<ValidRow, String> {
 }
 
 /// The trimmed text of a column that must be there and fit ours.
-fn required(value: &Option<String>, what: &str, max_chars: usize) -> Result<String, String> {
-    let text = value.as_deref().unwrap_or_default().trim();
+fn required(value: Option<&str>, what: &str, max_chars: usize) -> Result<String, String> {
+    let text = value.unwrap_or_default().trim();
     if text.is_empty() {
         return Err(format!("no {what}"));
     }

@@ -28,7 +28,7 @@ impl PhotoSource {
             "file" => {
                 let dir = parsed
                     .to_file_path()
-                    .map_err(|_| anyhow::anyhow!("--photos-url {url:?} is not a local path"))?;
+                    .map_err(|()| anyhow::anyhow!("--photos-url {url:?} is not a local path"))?;
                 let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
                     .with_context(|| {
                         format!("--photos-url: the folder {} cannot be read", dir.display())

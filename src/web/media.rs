@@ -33,7 +33,7 @@ pub async fn serve(
         ),
         (
             header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=31536000, immutable"),
+            HeaderValue::from_static(crate::storage::IMMUTABLE),
         ),
     ];
     let matches = headers

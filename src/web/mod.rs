@@ -87,8 +87,8 @@ pub struct Layout {
     pub csrf: String,
     pub cart_count: i64,
     pub instance: String,
-    pub css_url: &'static str,
-    pub favicon_url: &'static str,
+    /// Where static files come from: empty for this server, else a CDN's base URL.
+    pub asset_base: String,
     pub flash: Option<Flash>,
 }
 
@@ -125,10 +125,16 @@ impl Layout {
             csrf: String::new(),
             cart_count: 0,
             instance: state.config.instance_id.clone(),
-            css_url: crate::assets::url("app.css"),
-            favicon_url: crate::assets::url("favicon.svg"),
+            asset_base: state.config.asset_base_url.clone(),
             flash: None,
         }
+    }
+}
+
+impl Layout {
+    /// The URL of a static file, e.g. `asset("app.css")`.
+    pub fn asset(&self, name: &str) -> String {
+        format!("{}{}", self.asset_base, crate::assets::path(name))
     }
 }
 

@@ -51,7 +51,6 @@ struct RadarPage {
     origin: Option<String>,
     places: Vec<NearbyPlace>,
     error: Option<String>,
-    script_url: &'static str,
 }
 
 pub async fn radar(
@@ -98,7 +97,6 @@ pub async fn radar(
         origin: origin.map(|(_, name)| name),
         places,
         error,
-        script_url: crate::assets::url("radar.js"),
     };
     if page.error.is_some() {
         return Ok(super::render_with_status(

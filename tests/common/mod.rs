@@ -161,11 +161,27 @@ impl TestApp {
         client
     }
 
-    /// Makes `username` an admin with the real command line, as an operator would.
-    pub fn grant_admin(&self, username: &str) {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"))
+    /// The real `coffee-radar` command, pointed at this app's database and object store,
+    /// as an operator on the same instance would run it.
+    pub fn command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"));
+        command
             .args(["--data-dir", self.data_dir.path().to_str().unwrap()])
             .args(["--database-url", &self.database_url])
+            .env("STORAGE_URL", self.state.storage.description());
+        if let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
+            .ok()
+            .filter(|e| !e.is_empty())
+        {
+            command.args(["--s3-endpoint", &endpoint]);
+        }
+        command
+    }
+
+    /// Makes `username` an admin with the real command line, as an operator would.
+    pub fn grant_admin(&self, username: &str) {
+        let output = self
+            .command()
             .args(["admin", "grant", username])
             .output()
             .expect("coffee-radar runs");
