@@ -69,21 +69,27 @@ pub struct Application {
 impl Application {
     pub async fn build(common: &CommonSettings, serve: &ServeSettings) -> anyhow::Result<Self> {
         let db = Db::open(&common.database_url(), &PoolSettings::from_settings(common))?;
-        if !serve.skip_migrations {
-            db.migrate().await?;
-        }
         let storage = Storage::open(common, serve.storage_url.as_deref())?;
-        if !serve.no_demo_catalog {
-            catalog_seed::seed_if_empty(&db, &storage).await?;
+        let lifecycle = Arc::new(Lifecycle::default());
+        // An instance whose database is down still starts, answers /healthz and keeps
+        // preparing the database in the background: the load balancer must not see a crash
+        // loop, and the instance must come back by itself when the database does.
+        if let Err(error) = prepare_database(&db, &storage, serve).await {
+            tracing::warn!(error = %format!("{error:#}"), "database not ready at start; retrying in the background");
+            tokio::spawn(keep_preparing_database(
+                db.clone(),
+                storage.clone(),
+                serve.clone(),
+                lifecycle.clone(),
+            ));
+        } else {
+            lifecycle.mark_schema_ready();
         }
         let mailer = Mailer::new(&serve.mail, common.data_dir.join("outbox"))?;
         let listener = TcpListener::bind(serve.listen_addr).await?;
         let local = listener.local_addr()?;
         let config = RuntimeConfig {
-            instance_id: serve
-                .instance_id
-                .clone()
-                .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned()),
+            instance_id: ops::instance::name(serve.instance_id.as_deref(), common).await,
             public_url: serve
                 .public_url
                 .clone()
@@ -103,7 +109,7 @@ impl Application {
             storage,
             mailer,
             config: Arc::new(config),
-            lifecycle: Arc::new(Lifecycle::default()),
+            lifecycle,
             catalog: Arc::new(CatalogCache::new(Duration::from_millis(
                 serve.catalog_cache_ms,
             ))),
@@ -177,6 +183,39 @@ fn content_security_policy(asset_base_url: &str) -> HeaderValue {
     );
     HeaderValue::from_str(&policy)
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
+}
+
+/// Migrates (unless told not to) and loads the demo catalog into an empty shop.
+async fn prepare_database(db: &Db, storage: &Storage, serve: &ServeSettings) -> anyhow::Result<()> {
+    if !serve.skip_migrations {
+        db.migrate().await?;
+    }
+    if !serve.no_demo_catalog
+        && let Err(error) = catalog_seed::seed_if_empty(db, storage).await
+    {
+        // The shop works without its demo catalog; the next start tries again.
+        tracing::warn!(error = %format!("{error:#}"), "demo catalog not loaded");
+    }
+    Ok(())
+}
+
+async fn keep_preparing_database(
+    db: Db,
+    storage: Storage,
+    serve: ServeSettings,
+    lifecycle: Arc<Lifecycle>,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        match prepare_database(&db, &storage, &serve).await {
+            Ok(()) => {
+                tracing::info!("database ready");
+                lifecycle.mark_schema_ready();
+                return;
+            }
+            Err(error) => tracing::warn!(error = %format!("{error:#}"), "database still not ready"),
+        }
+    }
 }
 
 /// Every route and the middleware around them. Layers run top to bottom on the way in.

@@ -101,6 +101,16 @@ pub struct CommonSettings {
     #[arg(long, env = "AWS_INSTANCE_METADATA", global = true)]
     pub aws_instance_metadata: bool,
 
+    /// Where the EC2 instance metadata service answers (with AWS_INSTANCE_METADATA).
+    #[arg(
+        long,
+        env = "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+        default_value = "http://169.254.169.254",
+        global = true,
+        hide = true
+    )]
+    pub ec2_metadata_endpoint: String,
+
     /// Log format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,

@@ -111,11 +111,16 @@ impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match error {
-            E::PoolTimedOut | E::PoolClosed | E::Io(_) | E::Tls(_) | E::WorkerCrashed => {
-                Self::Unavailable(
-                    "The shop's database is not answering. Please try again in a moment.".into(),
-                )
-            }
+            // A connection cut mid-conversation can surface as a protocol error (e.g. an
+            // empty answer to PostgreSQL's SSL request): the database is away, not broken.
+            E::PoolTimedOut
+            | E::PoolClosed
+            | E::Io(_)
+            | E::Tls(_)
+            | E::Protocol(_)
+            | E::WorkerCrashed => Self::Unavailable(
+                "The shop's database is not answering. Please try again in a moment.".into(),
+            ),
             E::Database(ref db) if is_transient(db.as_ref()) => Self::Unavailable(
                 "The shop's database is not answering. Please try again in a moment.".into(),
             ),

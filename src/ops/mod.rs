@@ -1,5 +1,6 @@
 //! Operations: health and readiness for load balancers, metrics, logs and draining.
 
+pub mod instance;
 pub mod logging;
 pub mod metrics;
 pub mod shutdown;
@@ -16,13 +17,22 @@ use serde_json::json;
 
 use crate::app::AppState;
 
-/// Whether this instance is draining: set by SIGTERM, read by the health checks.
+/// Where this instance is in its life: its database prepared (migrated) yet, draining yet.
 #[derive(Debug, Default)]
 pub struct Lifecycle {
+    schema_ready: AtomicBool,
     draining: AtomicBool,
 }
 
 impl Lifecycle {
+    pub fn mark_schema_ready(&self) {
+        self.schema_ready.store(true, Ordering::SeqCst);
+    }
+
+    pub fn is_schema_ready(&self) -> bool {
+        self.schema_ready.load(Ordering::SeqCst)
+    }
+
     pub fn start_draining(&self) {
         self.draining.store(true, Ordering::SeqCst);
     }
@@ -56,7 +66,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
         tokio::time::timeout(CHECK_TIMEOUT, state.db.ping()),
         tokio::time::timeout(CHECK_TIMEOUT, state.storage.ping()),
     );
-    let database = describe(database.map(|r| r.map_err(|e| e.to_string())));
+    let mut database = describe(database.map(|r| r.map_err(|e| e.to_string())));
+    if database == "ok" && !state.lifecycle.is_schema_ready() {
+        database = "error: not migrated yet".into();
+    }
     let storage = describe(storage.map(|r| r.map_err(|e| e.to_string())));
     let draining = state.lifecycle.is_draining();
     let ready = database == "ok" && storage == "ok" && !draining;

@@ -54,7 +54,8 @@ impl TestApp {
         futures::future::join_all(starts).await
     }
 
-    async fn start(data_dir: TempDir, database_url: String, extra: &[&str]) -> Self {
+    /// Starts the app on a given database (e.g. reached through a test's own proxy).
+    pub async fn start(data_dir: TempDir, database_url: String, extra: &[&str]) -> Self {
         let mut args: Vec<String> = [
             "coffee-radar",
             "--data-dir",
@@ -64,8 +65,6 @@ impl TestApp {
             "serve",
             "--listen",
             "127.0.0.1:0",
-            "--instance-id",
-            "test-a1",
             "--drain-timeout-secs",
             "0",
         ]
@@ -93,6 +92,12 @@ impl TestApp {
                 "--s3-endpoint".into(),
                 endpoint,
             ]);
+        }
+        if !extra
+            .iter()
+            .any(|a| *a == "--instance-id" || *a == "--aws-instance-metadata")
+        {
+            args.extend(["--instance-id".into(), "test-a1".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
         let cli = Cli::parse_from(args);
@@ -286,7 +291,7 @@ impl Drop for TestApp {
 }
 
 /// SQLite in the test's folder, or a fresh database on the server named by TEST_DATABASE_URL.
-async fn test_database_url(data_dir: &TempDir) -> String {
+pub async fn test_database_url(data_dir: &TempDir) -> String {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(server) if !server.is_empty() => {
             use sqlx::Connection;

@@ -1,0 +1,486 @@
+//! How an instance behaves in a fleet when things fail: draining on SIGTERM, a database or
+//! an object store that stops answering, and where its name comes from.
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode as AxumStatus};
+use axum::routing::{get, put};
+use common::{PASSWORD, TestApp, png, test_database_url};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Answers within this long, or the test calls it a hang. (Not a speed test: the app's
+/// own limit is about 2 seconds.)
+const HANG: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn sigterm_turns_health_503_at_once_finishes_requests_in_flight_and_exits_0() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_coffee-radar"))
+        .args(["--data-dir", data_dir.path().to_str().unwrap()])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--instance-id",
+            "drainer",
+            "--drain-timeout-secs",
+            "2",
+        ])
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(ready, "the server started");
+    client
+        .post(format!("{base}/api/v1/users"))
+        .json(&json!({"username": "slowpoke", "email": "slow@example.com", "password": PASSWORD, "first_name": "S"}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{base}/api/v1/sessions"))
+        .json(&json!({"username": "slowpoke", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+
+    // An upload that is still arriving when SIGTERM comes, and goes on past the drain.
+    let picture = png(200, 200);
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = picture
+        .chunks(picture.len() / 6 + 1)
+        .map(|c| Ok(c.to_vec()))
+        .collect();
+    let slow_body = futures::stream::iter(chunks).then(|chunk| async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        chunk
+    });
+    let upload = tokio::spawn({
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .put(format!("{base}/api/v1/me/photo"))
+                .header("content-type", "image/png")
+                .body(reqwest::Body::wrap_stream(slow_body))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = server.id().unwrap().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the load balancer is told at once"
+    );
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.json::<Value>().await.unwrap()["draining"], true);
+    let page = client.get(format!("{base}/shop")).send().await.unwrap();
+    assert_eq!(
+        page.status(),
+        StatusCode::OK,
+        "requests still arriving during the drain are served"
+    );
+
+    let uploaded = upload
+        .await
+        .unwrap()
+        .expect("the request in flight is answered, not cut");
+    assert_eq!(uploaded.status(), StatusCode::OK);
+    let status = tokio::time::timeout(HANG, server.wait())
+        .await
+        .expect("the process exits after the drain")
+        .unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(
+        client.get(format!("{base}/healthz")).send().await.is_err(),
+        "nothing listens any more"
+    );
+}
+
+use futures::StreamExt;
+
+/// A TCP proxy in front of the database that the test can cut and restore, as a network
+/// failure or a database restart would.
+struct Cuttable {
+    address: SocketAddr,
+    up: Arc<AtomicBool>,
+    generation: Arc<AtomicUsize>,
+}
+
+impl Cuttable {
+    async fn to(target: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let up = Arc::new(AtomicBool::new(true));
+        let generation = Arc::new(AtomicUsize::new(0));
+        let (up2, generation2) = (up.clone(), generation.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: the connection is refused at once
+                }
+                let target = target.clone();
+                let born = generation2.load(Ordering::SeqCst);
+                let (up3, generation3) = (up2.clone(), generation2.clone());
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                    let cut = async {
+                        while up3.load(Ordering::SeqCst)
+                            && generation3.load(Ordering::SeqCst) == born
+                        {
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    };
+                    tokio::select! { _ = copy => {}, () = cut => {} }
+                });
+            }
+        });
+        Self {
+            address,
+            up,
+            generation,
+        }
+    }
+
+    /// Refuses new connections and breaks the open ones (within the watcher's 20 ms tick).
+    async fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_database_outage_answers_503_quickly_and_the_instance_recovers_by_itself() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = test_database_url(&data_dir).await;
+    if url.starts_with("sqlite:") {
+        println!("skipped: an embedded SQLite database cannot go away; run with TEST_DATABASE_URL");
+        return;
+    }
+    let parsed = url::Url::parse(&url).unwrap();
+    let target = format!("{}:{}", parsed.host_str().unwrap(), parsed.port().unwrap());
+    let proxy = Cuttable::to(target).await;
+    let mut through_proxy = parsed.clone();
+    through_proxy.set_port(Some(proxy.address.port())).unwrap();
+    let app = TestApp::start(data_dir, through_proxy.to_string(), &[]).await;
+    let client = app.signed_in("steady").await;
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    proxy.cut().await;
+    let started = Instant::now();
+    let me = tokio::time::timeout(HANG, client.get(app.url("/api/v1/me")).send())
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(
+        me.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{:?}",
+        me.text().await
+    );
+    assert!(started.elapsed() < HANG);
+    let page = tokio::time::timeout(HANG, client.get(app.url("/orders")).send())
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        page.text().await.unwrap().contains("<html"),
+        "a page for people, not a stack trace"
+    );
+    let health = client.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(
+        health.status(),
+        StatusCode::OK,
+        "liveness stays shallow: no instance is replaced for a database blip"
+    );
+    let ready = tokio::time::timeout(HANG, client.get(app.url("/readyz")).send())
+        .await
+        .expect("no hang")
+        .unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        ready.json::<Value>().await.unwrap()["database"]
+            .as_str()
+            .unwrap()
+            .starts_with("error")
+    );
+
+    proxy.restore();
+    let mut recovered = false;
+    for _ in 0..60 {
+        if client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(recovered, "the instance reconnects without a restart");
+}
+
+#[tokio::test]
+async fn an_instance_whose_database_is_down_at_start_still_starts_and_catches_up() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = test_database_url(&data_dir).await;
+    if url.starts_with("sqlite:") {
+        println!("skipped: an embedded SQLite database cannot be down; run with TEST_DATABASE_URL");
+        return;
+    }
+    let parsed = url::Url::parse(&url).unwrap();
+    let proxy = Cuttable::to(format!(
+        "{}:{}",
+        parsed.host_str().unwrap(),
+        parsed.port().unwrap()
+    ))
+    .await;
+    proxy.cut().await;
+    let mut through_proxy = parsed.clone();
+    through_proxy.set_port(Some(proxy.address.port())).unwrap();
+    let app = TestApp::start(data_dir, through_proxy.to_string(), &[]).await;
+    assert_eq!(
+        app.client()
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.restore();
+    let mut caught_up = false;
+    for _ in 0..60 {
+        if app
+            .client()
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            caught_up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        caught_up,
+        "the instance migrated the database once it answered"
+    );
+    let products: Value = app
+        .client()
+        .get(app.url("/api/v1/products"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(products.as_array().unwrap().len(), 5);
+}
+
+#[tokio::test]
+async fn pages_still_render_when_the_object_store_is_down_and_uploads_get_503() {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        // SAFETY: set before any thread of this test reads the environment; the values are
+        // dummies for an S3 endpoint where nothing listens.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        }
+    }
+    let dead = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let endpoint = format!("http://{dead}");
+    let app = TestApp::spawn_with(&[
+        "--storage-url",
+        "s3://nowhere/pictures",
+        "--s3-endpoint",
+        &endpoint,
+    ])
+    .await;
+    let client = app.signed_in("unlucky").await;
+    for path in ["/", "/shop", "/profile", "/cart", "/radar?city=paris"] {
+        let page = tokio::time::timeout(HANG, client.get(app.url(path)).send())
+            .await
+            .expect("no hang")
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+    }
+    let upload = tokio::time::timeout(
+        HANG,
+        client
+            .put(app.url("/api/v1/me/photo"))
+            .header("content-type", "image/png")
+            .body(png(50, 50))
+            .send(),
+    )
+    .await
+    .expect("no hang")
+    .unwrap();
+    assert_eq!(upload.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        upload.json::<Value>().await.unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("Picture storage")
+    );
+    let ready = client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+}
+
+/// A stand-in for the EC2 metadata service on loopback that insists on IMDSv2 tokens.
+async fn fake_metadata_service() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (token_calls, id_calls) = (calls.clone(), calls.clone());
+    let router = Router::new()
+        .route(
+            "/latest/api/token",
+            put(move |headers: HeaderMap| async move {
+                token_calls.fetch_add(1, Ordering::SeqCst);
+                match headers.get("x-aws-ec2-metadata-token-ttl-seconds") {
+                    Some(_) => (AxumStatus::OK, "token-123"),
+                    None => (AxumStatus::BAD_REQUEST, ""),
+                }
+            }),
+        )
+        .route(
+            "/latest/meta-data/instance-id",
+            get(move |headers: HeaderMap| async move {
+                id_calls.fetch_add(1, Ordering::SeqCst);
+                match headers
+                    .get("x-aws-ec2-metadata-token")
+                    .and_then(|v| v.to_str().ok())
+                {
+                    Some("token-123") => (AxumStatus::OK, "i-0abc123def4567890"),
+                    _ => (AxumStatus::UNAUTHORIZED, ""),
+                }
+            }),
+        );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), calls)
+}
+
+#[tokio::test]
+async fn the_instance_name_comes_from_imdsv2_only_when_the_deployment_allows_it() {
+    let (endpoint, calls) = fake_metadata_service().await;
+
+    let local = TestApp::spawn_with(&["--ec2-metadata-endpoint", &endpoint]).await;
+    assert_eq!(
+        local
+            .client()
+            .get(local.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .headers()["x-served-by"],
+        "test-a1"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        0,
+        "without the setting, the metadata service is never called"
+    );
+
+    let on_aws = TestApp::spawn_with(&[
+        "--aws-instance-metadata",
+        "--ec2-metadata-endpoint",
+        &endpoint,
+    ])
+    .await;
+    let response = on_aws
+        .client()
+        .get(on_aws.url("/shop"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-served-by"], "i-0abc123def4567890");
+    let page = common::document(&response.text().await.unwrap());
+    assert_eq!(
+        common::text_of(&page, ".served-by").as_deref(),
+        Some("Served by i-0abc123def4567890")
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "one token, one instance id"
+    );
+}
