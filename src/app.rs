@@ -20,6 +20,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{CommonSettings, ServeSettings};
 use crate::db::{Db, PoolSettings};
+use crate::events::EventSink;
 use crate::mail::Mailer;
 use crate::ops::{self, Lifecycle};
 use crate::services::catalog::CatalogCache;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub config: Arc<RuntimeConfig>,
     pub lifecycle: Arc<Lifecycle>,
     pub catalog: Arc<CatalogCache>,
+    pub events: EventSink,
 }
 
 /// A bound, ready-to-serve application. Tests and `main` start it the same way.
@@ -104,6 +106,7 @@ impl Application {
                 .trim_end_matches('/')
                 .to_owned(),
         };
+        let events = EventSink::start(db.clone());
         let state = AppState {
             db,
             storage,
@@ -113,6 +116,7 @@ impl Application {
             catalog: Arc::new(CatalogCache::new(Duration::from_millis(
                 serve.catalog_cache_ms,
             ))),
+            events,
         };
         let router = router(
             state.clone(),
@@ -156,6 +160,7 @@ impl Application {
             storage = %self.state.storage.description(),
             "serving"
         );
+        let events = self.state.events.clone();
         axum::serve(
             self.listener,
             self.router
@@ -163,6 +168,8 @@ impl Application {
         )
         .with_graceful_shutdown(shutdown)
         .await?;
+        // Requests are done: what they recorded is written before the process exits.
+        events.flush().await;
         Ok(())
     }
 }

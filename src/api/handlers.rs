@@ -14,8 +14,10 @@ use crate::auth::Visitor;
 use crate::db::cart::CartOwner;
 use crate::domain::geo::Coordinates;
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, EventKind};
 use crate::services::accounts::{self, ProfileEdit, Registration};
 use crate::services::catalog::CatalogFilter;
+use crate::services::insights::{self, Period};
 use crate::services::{radar, shop};
 
 type Created<T> = (StatusCode, Json<T>);
@@ -137,6 +139,9 @@ pub async fn product(
     let product = catalog
         .by_id(id)
         .ok_or_else(|| AppError::not_found("That product"))?;
+    state
+        .events
+        .record(Event::new(EventKind::ProductView).product(id));
     Ok(Json(ProductOut::from(product)))
 }
 
@@ -309,6 +314,29 @@ pub async fn places(
     ApiQuery(near): ApiQuery<Near>,
 ) -> AppResult<Json<Vec<PlaceOut>>> {
     let from = Coordinates::parse(near.lat, near.lon).map_err(|m| AppError::invalid("lat", m))?;
+    state.events.record(Event::new(EventKind::RadarSearch));
     let places = radar::nearby(&state, from, 50).await?;
     Ok(Json(places.iter().map(PlaceOut::from).collect()))
+}
+
+/// Sales and interaction figures for a period (staff only).
+#[utoipa::path(get, path = "/api/v1/admin/insights", params(PeriodQuery), tag = "staff", security(("session" = [])),
+    responses((status = 200, description = "The figures of the period"), (status = 401, body = ErrorOut),
+               (status = 403, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn insights(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    ApiQuery(query): ApiQuery<PeriodQuery>,
+) -> AppResult<Json<crate::services::insights::Insights>> {
+    if !user.is_admin() {
+        return Err(AppError::Forbidden(
+            "The insights are for the shop's staff.".into(),
+        ));
+    }
+    let period = Period::parse(
+        query.from.as_deref(),
+        query.to.as_deref(),
+        insights::today(),
+    )?;
+    Ok(Json(insights::report(&state.db, period).await?))
 }

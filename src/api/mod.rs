@@ -35,6 +35,7 @@ pub fn router() -> Router<AppState> {
         .route("/orders/{code}", get(order))
         .route("/orders/{code}/cancel", post(cancel_order))
         .route("/places", get(places))
+        .route("/admin/insights", get(insights))
         .layer(middleware::from_fn(refuse_form_content_types));
     Router::new()
         .nest("/v1", v1)

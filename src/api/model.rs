@@ -245,3 +245,11 @@ pub struct ProductSearch {
     /// Words in the name or description.
     pub q: Option<String>,
 }
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct PeriodQuery {
+    /// First day, YYYY-MM-DD (default: 29 days before `to`).
+    pub from: Option<String>,
+    /// Last day, included, YYYY-MM-DD (default: today, UTC).
+    pub to: Option<String>,
+}

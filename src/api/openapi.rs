@@ -15,7 +15,7 @@ use crate::services::accounts::{ProfileEdit, Registration};
         handlers::register, handlers::sign_in, handlers::sign_out, handlers::me, handlers::update_me,
         handlers::upload_photo, handlers::products, handlers::product, handlers::cart, handlers::add_cart_item,
         handlers::update_cart_item, handlers::remove_cart_item, handlers::place_order, handlers::orders,
-        handlers::order, handlers::cancel_order, handlers::places,
+        handlers::order, handlers::cancel_order, handlers::places, handlers::insights,
     ),
     components(schemas(Registration, ProfileEdit, UserOut, ProductOut, VariantOut, CartOut, CartLineOut, OrderOut,
         OrderLineOut, PlaceOut, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder)),

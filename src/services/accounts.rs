@@ -11,6 +11,7 @@ use crate::db::now_ms;
 use crate::db::users::{NewUser, UserRow};
 use crate::domain::{Address, Email, FieldErrors, FirstName, Password, Username};
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, EventKind};
 use crate::mail::Mail;
 
 /// What a registration form or request carries, before validation.
@@ -54,6 +55,9 @@ pub async fn register(state: &AppState, form: &Registration) -> AppResult<UserRo
             address: address.as_ref(),
         })
         .await?;
+    state
+        .events
+        .record(Event::new(EventKind::SignUp).user(Some(id)));
     state
         .db
         .user_by_id(id)
@@ -99,6 +103,9 @@ pub async fn authenticate(
         && let Some(user) = user
     {
         state.db.clear_sign_in_failures(&account_key).await?;
+        state
+            .events
+            .record(Event::new(EventKind::SignIn).user(Some(user.id)));
         if auth::is_legacy_hash(&user.password_hash) {
             // Imported from the Flask shop: upgrade to Argon2id now that we know the password.
             let upgraded = auth::hash_password(password.to_owned()).await?;

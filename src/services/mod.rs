@@ -3,5 +3,6 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod insights;
 pub mod radar;
 pub mod shop;

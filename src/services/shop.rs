@@ -6,6 +6,7 @@ use crate::db::orders::{Checkout, Order, Placed};
 use crate::db::users::UserRow;
 use crate::domain::{Address, OrderCode, Quantity};
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, EventKind};
 use crate::ops;
 
 /// Adds `quantity` of a variant to the cart (on top of what is there), within the stock.
@@ -17,7 +18,17 @@ pub async fn add_to_cart(
 ) -> AppResult<()> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
     let already = state.db.cart_quantity(owner, variant_id).await?;
-    set_quantity_checked(state, owner, variant_id, already + quantity.get()).await
+    set_quantity_checked(state, owner, variant_id, already + quantity.get()).await?;
+    let user_id = match owner {
+        CartOwner::User(id) => Some(*id),
+        CartOwner::Guest(_) => None,
+    };
+    state.events.record(
+        Event::new(EventKind::AddToCart)
+            .user(user_id)
+            .variant(variant_id),
+    );
+    Ok(())
 }
 
 /// Sets the quantity of a variant in the cart, within the stock.
@@ -97,6 +108,9 @@ pub async fn checkout(
         None => Address::parse(user.address.as_deref().unwrap_or_default()),
     }
     .map_err(|m| AppError::invalid("shipping_address", m))?;
+    state
+        .events
+        .record(Event::new(EventKind::CheckoutStarted).user(Some(user.id)));
     let placed = state
         .db
         .place_order(&Checkout {
@@ -108,6 +122,9 @@ pub async fn checkout(
         .await?;
     Ok(match placed {
         Placed::New(order) => {
+            state
+                .events
+                .record(Event::new(EventKind::CheckoutCompleted).user(Some(user.id)));
             state.catalog.invalidate();
             ops::metrics::order_placed();
             send_confirmation(state, user, &order);
@@ -163,7 +180,16 @@ pub async fn own_order(state: &AppState, user: &UserRow, code: &str) -> AppResul
 
 pub async fn cancel_own_order(state: &AppState, user: &UserRow, code: &str) -> AppResult<Order> {
     let order = own_order(state, user, code).await?;
+    cancel(state, &order).await?;
+    own_order(state, user, code).await
+}
+
+/// Cancels an order that has not shipped, returning its stock (for its shopper or staff).
+pub async fn cancel(state: &AppState, order: &Order) -> AppResult<()> {
     state.db.cancel_order(order.order.id).await?;
     state.catalog.invalidate();
-    own_order(state, user, code).await
+    state
+        .events
+        .record(Event::new(EventKind::OrderCancelled).user(order.order.user_id));
+    Ok(())
 }

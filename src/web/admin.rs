@@ -7,6 +7,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 
+use super::charts::BarChart;
 use super::forms::Upload;
 use super::{
     CsrfForm, Flash, Layout, PageResult, Staff, redirect_with, render, render_with_status,
@@ -18,6 +19,10 @@ use crate::db::orders::Order;
 use crate::db::users::UserRow;
 use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus};
 use crate::error::AppError;
+use crate::services::{
+    self,
+    insights::{Insights, Period},
+};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -35,6 +40,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/{code}/advance", post(advance_order))
         .route("/admin/orders/{code}/cancel", post(cancel_order))
         .route("/admin/users", get(users))
+        .route("/admin/insights", get(insights))
         .layer(axum::middleware::from_fn_with_state(
             state,
             refresh_catalog_after_writes,
@@ -429,7 +435,7 @@ async fn cancel_order(
     CsrfForm(_): CsrfForm<super::cart::EmptyForm>,
 ) -> PageResult<Response> {
     let order = staff_order(&state, &code).await?;
-    state.db.cancel_order(order.order.id).await?;
+    crate::services::shop::cancel(&state, &order).await?;
     Ok(redirect_with(jar, "/admin/orders", Flash::OrderCancelled))
 }
 
@@ -464,4 +470,86 @@ async fn users(
         users,
         search,
     }))
+}
+
+#[derive(serde::Deserialize)]
+pub struct PeriodQuery {
+    from: Option<String>,
+    to: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "admin/insights.html")]
+struct InsightsPage {
+    layout: Layout,
+    report: Insights,
+    revenue_chart: String,
+    hours_chart: String,
+    funnel_chart: String,
+    error: Option<String>,
+}
+
+async fn insights(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Query(query): Query<PeriodQuery>,
+) -> PageResult<Response> {
+    let today = services::insights::today();
+    let (period, error) = match Period::parse(query.from.as_deref(), query.to.as_deref(), today) {
+        Ok(period) => (period, None),
+        Err(error) => (
+            Period::parse(None, None, today)?,
+            Some(error.public_message()),
+        ),
+    };
+    let report = services::insights::report(&state.db, period).await?;
+    let money = |cents: i64| Cents::new(cents).to_string();
+    let count = |n: i64| n.to_string();
+    let days: Vec<String> = report
+        .daily
+        .iter()
+        .map(|d| d.label.get(5..).unwrap_or(&d.label).to_owned())
+        .collect();
+    let revenue: Vec<i64> = report.daily.iter().map(|d| d.revenue_cents).collect();
+    let hours: Vec<String> = (0..24).map(|h| format!("{h:02}h")).collect();
+    let steps: Vec<String> = report.funnel.iter().map(|s| s.step.to_owned()).collect();
+    let step_counts: Vec<i64> = report.funnel.iter().map(|s| s.count).collect();
+    let page = InsightsPage {
+        revenue_chart: BarChart::new(
+            "revenue",
+            "Revenue per day",
+            ("Day", "Revenue"),
+            &days,
+            &revenue,
+            money,
+        )
+        .svg(),
+        hours_chart: BarChart::new(
+            "hours",
+            "Orders by hour of the day (UTC)",
+            ("Hour (UTC)", "Orders"),
+            &hours,
+            &report.orders_by_hour,
+            count,
+        )
+        .svg(),
+        funnel_chart: BarChart::new(
+            "funnel",
+            "From product view to order",
+            ("Step", "Events"),
+            &steps,
+            &step_counts,
+            count,
+        )
+        .svg(),
+        layout: Layout::load(&state, &staff.visitor, "Insights", "admin").await?,
+        report,
+        error,
+    };
+    let status = if page.error.is_some() {
+        axum::http::StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok(render_with_status(status, &page))
 }

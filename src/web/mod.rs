@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod cart;
+pub mod charts;
 pub mod forms;
 pub mod media;
 pub mod orders;
@@ -23,6 +24,7 @@ use crate::app::AppState;
 use crate::auth::{self, CsrfToken, Visitor};
 use crate::db::users::UserRow;
 use crate::error::AppError;
+use crate::events::{Event, EventKind};
 
 pub use forms::CsrfForm;
 
@@ -104,6 +106,11 @@ impl Layout {
             Some(owner) => state.db.cart_count(&owner).await?,
             None => 0,
         };
+        state.events.record(
+            Event::new(EventKind::PageView)
+                .area(nav)
+                .user(visitor.user().map(|u| u.id)),
+        );
         let mut layout = Self::anonymous(state, title, nav);
         layout.user = visitor.user().map(|u| NavUser {
             username: u.username.clone(),

@@ -10,6 +10,7 @@ use crate::auth::Visitor;
 use crate::catalog_seed::{City, cities};
 use crate::db::catalog::Product;
 use crate::domain::geo::Coordinates;
+use crate::events::{Event, EventKind};
 use crate::services::radar::{self, NearbyPlace};
 
 #[derive(Template)]
@@ -87,7 +88,12 @@ pub async fn radar(
         _ => None,
     };
     let places = match &origin {
-        Some((from, _)) => radar::nearby(&state, *from, 10).await?,
+        Some((from, _)) => {
+            state
+                .events
+                .record(Event::new(EventKind::RadarSearch).user(visitor.user().map(|u| u.id)));
+            radar::nearby(&state, *from, 10).await?
+        }
         None => Vec::new(),
     };
     let page = RadarPage {

@@ -9,6 +9,7 @@ use crate::app::AppState;
 use crate::auth::Visitor;
 use crate::db::catalog::Product;
 use crate::error::AppError;
+use crate::events::{Event, EventKind};
 use crate::services::catalog::CatalogFilter;
 
 #[derive(serde::Deserialize)]
@@ -77,6 +78,11 @@ pub async fn product(
         .by_slug(&slug)
         .cloned()
         .ok_or_else(|| AppError::not_found("That product"))?;
+    state.events.record(
+        Event::new(EventKind::ProductView)
+            .user(visitor.user().map(|u| u.id))
+            .product(product.product.id),
+    );
     let default_variant = product
         .variants
         .iter()

@@ -1,0 +1,177 @@
+//! Recording what shoppers do, for the insights: page views by area, product views, cart
+//! additions, checkouts started and completed, cancellations, sign-ups, sign-ins and Radar
+//! searches.
+//!
+//! Recording never slows a request down: events go into a bounded queue, a background task
+//! writes them in batches, and when the queue is full (the database is slow or away) new
+//! events are dropped and counted rather than waited for. The queue is flushed when the
+//! instance drains.
+
+use std::time::Duration;
+
+use tokio::sync::{mpsc, oneshot};
+
+use crate::db::{Db, new_id, now_ms, placeholders};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    PageView,
+    ProductView,
+    AddToCart,
+    CheckoutStarted,
+    CheckoutCompleted,
+    OrderCancelled,
+    SignUp,
+    SignIn,
+    RadarSearch,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::PageView => "page_view",
+            Self::ProductView => "product_view",
+            Self::AddToCart => "add_to_cart",
+            Self::CheckoutStarted => "checkout_started",
+            Self::CheckoutCompleted => "checkout_completed",
+            Self::OrderCancelled => "order_cancelled",
+            Self::SignUp => "sign_up",
+            Self::SignIn => "sign_in",
+            Self::RadarSearch => "radar_search",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Event {
+    pub kind: Option<EventKind>,
+    pub area: Option<&'static str>,
+    pub user_id: Option<i64>,
+    pub product_id: Option<i64>,
+    pub variant_id: Option<i64>,
+}
+
+impl Event {
+    pub fn new(kind: EventKind) -> Self {
+        Self {
+            kind: Some(kind),
+            ..Self::default()
+        }
+    }
+
+    pub fn user(mut self, user_id: Option<i64>) -> Self {
+        self.user_id = user_id;
+        self
+    }
+
+    pub fn area(mut self, area: &'static str) -> Self {
+        self.area = Some(area);
+        self
+    }
+
+    pub fn product(mut self, product_id: i64) -> Self {
+        self.product_id = Some(product_id);
+        self
+    }
+
+    pub fn variant(mut self, variant_id: i64) -> Self {
+        self.variant_id = Some(variant_id);
+        self
+    }
+}
+
+enum Message {
+    Record(Event, i64),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The handle requests use to record events.
+#[derive(Clone)]
+pub struct EventSink {
+    queue: mpsc::Sender<Message>,
+}
+
+/// Events waiting beyond this are dropped: the shop matters more than its statistics.
+const QUEUE: usize = 10_000;
+/// At most this many events per INSERT (7 values each, well under every database's limit).
+const BATCH: usize = 500;
+/// Events are written at least this often.
+const INTERVAL: Duration = Duration::from_secs(1);
+
+impl EventSink {
+    pub fn start(db: Db) -> Self {
+        let (queue, receiver) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(db, receiver));
+        Self { queue }
+    }
+
+    pub fn record(&self, event: Event) {
+        if self
+            .queue
+            .try_send(Message::Record(event, now_ms()))
+            .is_err()
+        {
+            metrics::counter!("events_dropped_total").increment(1);
+        }
+    }
+
+    /// Writes everything recorded so far (on drain, and in tests).
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.queue.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_batches(db: Db, mut receiver: mpsc::Receiver<Message>) {
+    let mut pending: Vec<(Event, i64)> = Vec::new();
+    let mut ticker = tokio::time::interval(INTERVAL);
+    loop {
+        tokio::select! {
+            message = receiver.recv() => match message {
+                Some(Message::Record(event, at)) => {
+                    pending.push((event, at));
+                    if pending.len() >= BATCH {
+                        write(&db, &mut pending).await;
+                    }
+                }
+                Some(Message::Flush(done)) => {
+                    write(&db, &mut pending).await;
+                    let _ = done.send(());
+                }
+                None => {
+                    write(&db, &mut pending).await;
+                    return;
+                }
+            },
+            _ = ticker.tick() => write(&db, &mut pending).await,
+        }
+    }
+}
+
+async fn write(db: &Db, pending: &mut Vec<(Event, i64)>) {
+    for batch in pending.chunks(BATCH) {
+        let sql = format!(
+            "INSERT INTO events (id, kind, area, user_id, product_id, variant_id, occurred_at) VALUES {}",
+            vec![format!("({})", placeholders(7)); batch.len()].join(", ")
+        );
+        let mut query = db.query(&sql);
+        for (event, at) in batch {
+            query = query
+                .bind(new_id())
+                .bind(event.kind.map_or("unknown", EventKind::as_str))
+                .bind(event.area)
+                .bind(event.user_id)
+                .bind(event.product_id)
+                .bind(event.variant_id)
+                .bind(*at);
+        }
+        if let Err(error) = query.execute(db.pool()).await {
+            // Lost events are a gap in statistics, not in the shop; say how many.
+            tracing::warn!(%error, events = batch.len(), "could not write events");
+            metrics::counter!("events_dropped_total").increment(batch.len() as u64);
+        }
+    }
+    pending.clear();
+}

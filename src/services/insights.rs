@@ -1,0 +1,436 @@
+//! Sales and interaction insights for staff: revenue and orders per day and week, top
+//! products and variants, average order value, new and returning customers, the funnel
+//! from product view to order, stock that will run out at the current pace, and the
+//! busiest hours. A handful of queries fetch the rows of the period; the figures are
+//! computed here, the same way on every database.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use time::{Date, Duration, OffsetDateTime};
+
+use crate::db::Db;
+use crate::error::{AppError, AppResult};
+
+/// Days from `from` to `to`, both included (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: Date,
+    pub to: Date,
+}
+
+impl Period {
+    /// The longest period one report covers.
+    pub const MAX_DAYS: i64 = 731;
+
+    /// From `YYYY-MM-DD` texts; missing ends default to the 30 days up to `today`.
+    pub fn parse(from: Option<&str>, to: Option<&str>, today: Date) -> Result<Self, AppError> {
+        let format = time::macros::format_description!("[year]-[month]-[day]");
+        let parse = |text: Option<&str>, default: Date, field: &str| match text
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
+            None => Ok(default),
+            Some(text) => Date::parse(text, &format)
+                .map_err(|_| AppError::invalid(field, "Dates look like 2026-03-31.")),
+        };
+        let to = parse(to, today, "to")?;
+        let from = parse(from, to - Duration::days(29), "from")?;
+        if from > to {
+            return Err(AppError::invalid(
+                "from",
+                "The period must start before it ends.",
+            ));
+        }
+        if (to - from).whole_days() >= Self::MAX_DAYS {
+            return Err(AppError::invalid(
+                "from",
+                "A report covers at most two years.",
+            ));
+        }
+        Ok(Self { from, to })
+    }
+
+    fn start_ms(self) -> i64 {
+        midnight_ms(self.from)
+    }
+
+    fn end_ms(self) -> i64 {
+        midnight_ms(self.to + Duration::days(1))
+    }
+
+    fn days(self) -> i64 {
+        (self.to - self.from).whole_days() + 1
+    }
+}
+
+fn midnight_ms(date: Date) -> i64 {
+    (date.midnight().assume_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+fn utc(ms: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Insights {
+    pub from: String,
+    pub to: String,
+    pub orders: i64,
+    pub revenue_cents: i64,
+    pub average_order_cents: i64,
+    pub daily: Vec<PeriodFigure>,
+    pub weekly: Vec<PeriodFigure>,
+    pub top_products: Vec<TopSeller>,
+    pub top_variants: Vec<TopSeller>,
+    pub customers: Customers,
+    pub funnel: Vec<FunnelStep>,
+    pub page_views: Vec<AreaViews>,
+    pub running_out: Vec<StockForecast>,
+    /// Orders placed in each hour of the day (UTC), 0 to 23.
+    pub orders_by_hour: Vec<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PeriodFigure {
+    /// `2026-03-02` for a day, `2026-W10` for an ISO week.
+    pub label: String,
+    pub orders: i64,
+    pub revenue_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopSeller {
+    pub name: String,
+    pub units: i64,
+    pub revenue_cents: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Customers {
+    /// Customers whose first order ever falls in the period.
+    pub new: i64,
+    /// Customers who had ordered before the period and ordered again in it.
+    pub returning: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FunnelStep {
+    pub step: &'static str,
+    pub count: i64,
+    /// Percent of the previous step that reached this one (one decimal); `None` first.
+    pub rate_percent: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AreaViews {
+    pub area: String,
+    pub views: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StockForecast {
+    pub variant_id: i64,
+    pub name: String,
+    pub stock: i64,
+    pub units_per_day: f64,
+    pub days_left: f64,
+}
+
+/// Stock lasting fewer days than this at the period's pace is flagged.
+const RUNNING_OUT_DAYS: f64 = 30.0;
+const TOP: usize = 5;
+
+#[derive(sqlx::FromRow)]
+struct OrderFact {
+    user_id: Option<i64>,
+    total_cents: i64,
+    created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct LineFact {
+    variant_id: i64,
+    product_name: String,
+    color: String,
+    size: String,
+    unit_price_cents: i64,
+    quantity: i64,
+}
+
+#[derive(sqlx::FromRow)]
+struct VariantStock {
+    id: i64,
+    name: String,
+    color: String,
+    size: String,
+    stock: i64,
+}
+
+pub async fn report(db: &Db, period: Period) -> AppResult<Insights> {
+    let (start, end) = (period.start_ms(), period.end_ms());
+    let orders: Vec<OrderFact> = db
+        .query_as(
+            "SELECT user_id, total_cents, created_at FROM orders \
+             WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(db.pool())
+        .await?;
+    let lines: Vec<LineFact> = db
+        .query_as(
+            "SELECT l.variant_id, l.product_name, l.color, l.size, l.unit_price_cents, l.quantity \
+             FROM order_lines l JOIN orders o ON o.id = l.order_id \
+             WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> 'cancelled'",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(db.pool())
+        .await?;
+    let first_orders: Vec<(i64, i64)> = db
+        .query_as(
+            "SELECT user_id, MIN(created_at) FROM orders \
+             WHERE user_id IS NOT NULL AND status <> 'cancelled' AND created_at < ? GROUP BY user_id",
+        )
+        .bind(end)
+        .fetch_all(db.pool())
+        .await?;
+    let events: Vec<(String, Option<String>, i64)> = db
+        .query_as(
+            "SELECT kind, area, COUNT(*) FROM events WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area",
+        )
+        .bind(start)
+        .bind(end)
+        .fetch_all(db.pool())
+        .await?;
+    let stock: Vec<VariantStock> = db
+        .query_as(
+            "SELECT v.id, p.name, v.color, v.size, v.stock FROM variants v JOIN products p ON p.id = v.product_id",
+        )
+        .fetch_all(db.pool())
+        .await?;
+    Ok(compute(
+        period,
+        &orders,
+        &lines,
+        &first_orders,
+        &events,
+        &stock,
+    ))
+}
+
+fn compute(
+    period: Period,
+    orders: &[OrderFact],
+    lines: &[LineFact],
+    first_orders: &[(i64, i64)],
+    events: &[(String, Option<String>, i64)],
+    stock: &[VariantStock],
+) -> Insights {
+    let revenue_cents: i64 = orders.iter().map(|o| o.total_cents).sum();
+    let count = orders.len() as i64;
+    let average_order_cents = if count == 0 {
+        0
+    } else {
+        (revenue_cents + count / 2) / count
+    };
+
+    let mut daily: BTreeMap<Date, PeriodFigure> = BTreeMap::new();
+    let mut day = period.from;
+    while day <= period.to {
+        daily.insert(
+            day,
+            PeriodFigure {
+                label: day.to_string(),
+                orders: 0,
+                revenue_cents: 0,
+            },
+        );
+        day += Duration::days(1);
+    }
+    let mut weekly: BTreeMap<(i32, u8), PeriodFigure> = BTreeMap::new();
+    for date in daily.keys() {
+        let (year, week, _) = date.to_iso_week_date();
+        weekly.entry((year, week)).or_insert_with(|| PeriodFigure {
+            label: format!("{year}-W{week:02}"),
+            orders: 0,
+            revenue_cents: 0,
+        });
+    }
+    let mut orders_by_hour = vec![0; 24];
+    for order in orders {
+        let at = utc(order.created_at);
+        let (year, week, _) = at.date().to_iso_week_date();
+        for figure in [daily.get_mut(&at.date()), weekly.get_mut(&(year, week))]
+            .into_iter()
+            .flatten()
+        {
+            figure.orders += 1;
+            figure.revenue_cents += order.total_cents;
+        }
+        orders_by_hour[usize::from(at.hour())] += 1;
+    }
+
+    let top = |key: &dyn Fn(&LineFact) -> String| {
+        let mut sellers: HashMap<String, TopSeller> = HashMap::new();
+        for line in lines {
+            let name = key(line);
+            let seller = sellers.entry(name.clone()).or_insert(TopSeller {
+                name,
+                units: 0,
+                revenue_cents: 0,
+            });
+            seller.units += line.quantity;
+            seller.revenue_cents += line.unit_price_cents * line.quantity;
+        }
+        let mut sellers: Vec<TopSeller> = sellers.into_values().collect();
+        sellers.sort_by(|a, b| {
+            b.revenue_cents
+                .cmp(&a.revenue_cents)
+                .then(b.units.cmp(&a.units))
+                .then(a.name.cmp(&b.name))
+        });
+        sellers.truncate(TOP);
+        sellers
+    };
+    let top_products = top(&|l| l.product_name.clone());
+    let top_variants = top(&|l| format!("{} ({}, {})", l.product_name, l.color, l.size));
+
+    let first: HashMap<i64, i64> = first_orders.iter().copied().collect();
+    let mut buyers: Vec<i64> = orders.iter().filter_map(|o| o.user_id).collect();
+    buyers.sort_unstable();
+    buyers.dedup();
+    let new = buyers
+        .iter()
+        .filter(|id| first.get(id).is_some_and(|at| *at >= period.start_ms()))
+        .count() as i64;
+    let customers = Customers {
+        new,
+        returning: buyers.len() as i64 - new,
+    };
+
+    let count_of = |kind: &str| {
+        events
+            .iter()
+            .filter(|(k, _, _)| k == kind)
+            .map(|(_, _, n)| n)
+            .sum::<i64>()
+    };
+    let mut funnel: Vec<FunnelStep> = Vec::new();
+    for (step, kind) in [
+        ("Product viewed", "product_view"),
+        ("Added to cart", "add_to_cart"),
+        ("Checkout started", "checkout_started"),
+        ("Order placed", "checkout_completed"),
+    ] {
+        let count = count_of(kind);
+        let rate_percent = funnel.last().map(|previous: &FunnelStep| {
+            if previous.count == 0 {
+                0.0
+            } else {
+                (count as f64 * 1000.0 / previous.count as f64).round() / 10.0
+            }
+        });
+        funnel.push(FunnelStep {
+            step,
+            count,
+            rate_percent,
+        });
+    }
+    let mut page_views: Vec<AreaViews> = events
+        .iter()
+        .filter(|(kind, _, _)| kind == "page_view")
+        .map(|(_, area, n)| AreaViews {
+            area: area.clone().unwrap_or_default(),
+            views: *n,
+        })
+        .collect();
+    page_views.sort_by(|a, b| b.views.cmp(&a.views).then(a.area.cmp(&b.area)));
+
+    let mut sold: HashMap<i64, i64> = HashMap::new();
+    for line in lines {
+        *sold.entry(line.variant_id).or_default() += line.quantity;
+    }
+    let days = period.days() as f64;
+    let mut running_out: Vec<StockForecast> = stock
+        .iter()
+        .filter_map(|v| {
+            let units_per_day = *sold.get(&v.id)? as f64 / days;
+            let days_left = (v.stock as f64 / units_per_day * 10.0).round() / 10.0;
+            (days_left < RUNNING_OUT_DAYS).then(|| StockForecast {
+                variant_id: v.id,
+                name: format!("{} ({}, {})", v.name, v.color, v.size),
+                stock: v.stock,
+                units_per_day: (units_per_day * 100.0).round() / 100.0,
+                days_left,
+            })
+        })
+        .collect();
+    running_out.sort_by(|a, b| a.days_left.total_cmp(&b.days_left));
+
+    Insights {
+        from: period.from.to_string(),
+        to: period.to.to_string(),
+        orders: count,
+        revenue_cents,
+        average_order_cents,
+        daily: daily.into_values().collect(),
+        weekly: weekly.into_values().collect(),
+        top_products,
+        top_variants,
+        customers,
+        funnel,
+        page_views,
+        running_out,
+        orders_by_hour,
+    }
+}
+
+pub fn today() -> Date {
+    OffsetDateTime::now_utc().date()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn periods_default_to_the_last_30_days_and_refuse_nonsense() {
+        let today = date!(2026 - 03 - 31);
+        assert_eq!(
+            Period::parse(None, None, today).unwrap(),
+            Period {
+                from: date!(2026 - 03 - 02),
+                to: today
+            }
+        );
+        assert!(Period::parse(Some("2026-04-01"), Some("2026-03-01"), today).is_err());
+        assert!(Period::parse(Some("yesterday"), None, today).is_err());
+        assert!(Period::parse(Some("2020-01-01"), Some("2026-01-01"), today).is_err());
+    }
+}
+
+impl Insights {
+    pub fn revenue(&self) -> crate::domain::Cents {
+        crate::domain::Cents::new(self.revenue_cents)
+    }
+
+    pub fn average_order(&self) -> crate::domain::Cents {
+        crate::domain::Cents::new(self.average_order_cents)
+    }
+}
+
+impl PeriodFigure {
+    pub fn revenue(&self) -> crate::domain::Cents {
+        crate::domain::Cents::new(self.revenue_cents)
+    }
+}
+
+impl TopSeller {
+    pub fn revenue(&self) -> crate::domain::Cents {
+        crate::domain::Cents::new(self.revenue_cents)
+    }
+}

@@ -1,0 +1,366 @@
+//! Insights for staff, checked against figures computed by hand from a fixture.
+
+mod common;
+
+use common::{TestApp, count_of, document, text_of};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// UTC milliseconds of a moment in 2026.
+fn at(month: u8, day: u8, hour: u8, minute: u8) -> i64 {
+    let date =
+        time::Date::from_calendar_date(2026, time::Month::try_from(month).unwrap(), day).unwrap();
+    let moment = date.with_hms(hour, minute, 0).unwrap().assume_utc();
+    (moment.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+async fn user_id(app: &TestApp, username: &str) -> i64 {
+    app.signed_in(username).await;
+    let (id,): (i64,) = app
+        .state
+        .db
+        .query_as("SELECT id FROM users WHERE username = ?")
+        .bind(username)
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    id
+}
+
+/// An order with its lines: (product, colour, size, variant id, unit price, quantity).
+async fn order(
+    app: &TestApp,
+    code: &str,
+    user: i64,
+    when: i64,
+    status: &str,
+    lines: &[(&str, &str, &str, i64, i64, i64)],
+) {
+    let db = &app.state.db;
+    let total: i64 = lines.iter().map(|l| l.4 * l.5).sum();
+    let id = coffee_radar::db::new_id();
+    db.query(
+        "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, created_at, updated_at) \
+         VALUES (?, ?, ?, 'x', ?, ?, 'Somewhere 1', ?, ?)",
+    )
+    .bind(id)
+    .bind(code)
+    .bind(user)
+    .bind(status)
+    .bind(total)
+    .bind(when)
+    .bind(when)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    for (line_no, (product, color, size, variant, price, quantity)) in (1_i64..).zip(lines) {
+        db.query(
+            "INSERT INTO order_lines (order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity) \
+             VALUES (?, ?, 1, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(line_no)
+        .bind(*variant)
+        .bind(*product)
+        .bind(*color)
+        .bind(*size)
+        .bind(*price)
+        .bind(*quantity)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    }
+}
+
+async fn events(app: &TestApp, kind: &str, area: Option<&str>, count: usize, when: i64) {
+    for _ in 0..count {
+        app.state
+            .db
+            .query("INSERT INTO events (id, kind, area, occurred_at) VALUES (?, ?, ?, ?)")
+            .bind(coffee_radar::db::new_id())
+            .bind(kind)
+            .bind(area)
+            .bind(when)
+            .execute(app.state.db.pool())
+            .await
+            .unwrap();
+    }
+}
+
+/// The fixture, 1 to 10 March 2026:
+/// - alice ordered on 20 Feb (before the period), and on 2 Mar 10:15: 2 × Mug $12 + 1 × Bag $15 = $39;
+/// - bob's first order, 2 Mar 14:40: 1 × Coffee maker $89; then 9 Mar 10:05: 3 × Mug $12 = $36;
+/// - carol's only order, 3 Mar, is cancelled: it counts nowhere.
+///
+/// So: revenue $164.00 over 3 orders, average $54.67; 1 new customer (bob), 1 returning
+/// (alice); 2 Mar has 2 orders for $128, 9 Mar 1 for $36; ISO weeks 2026-W10 and W11;
+/// top product by revenue Coffee maker ($89), then Mug (5 units, $60), then Bag; orders at
+/// 10h: 2, at 14h: 1. The Mug (White, 200 ml) has 10 in stock and sold 5 in 10 days: 0.5
+/// a day, 20 days left. Funnel: 10 views → 4 adds (40 %) → 3 checkouts (75 %) → 2 orders (66.7 %).
+async fn fixture(app: &TestApp) {
+    let mug = 1; // Coffee Radar Mug, White, 200 ml in the demo catalog
+    app.set_stock(mug, 10).await;
+    let (alice, bob, carol) = (
+        user_id(app, "alice").await,
+        user_id(app, "bob").await,
+        user_id(app, "carol").await,
+    );
+    order(
+        app,
+        "OLD001",
+        alice,
+        at(2, 20, 9, 0),
+        "delivered",
+        &[("Coffee Radar Mug", "White", "200 ml", mug, 1200, 1)],
+    )
+    .await;
+    order(
+        app,
+        "ALI001",
+        alice,
+        at(3, 2, 10, 15),
+        "paid",
+        &[
+            ("Coffee Radar Mug", "White", "200 ml", mug, 1200, 2),
+            ("Coffee Radar Bag", "Beige", "U", 20, 1500, 1),
+        ],
+    )
+    .await;
+    order(
+        app,
+        "BOB001",
+        bob,
+        at(3, 2, 14, 40),
+        "placed",
+        &[("Coffee maker", "Black", "U", 15, 8900, 1)],
+    )
+    .await;
+    order(
+        app,
+        "BOB002",
+        bob,
+        at(3, 9, 10, 5),
+        "shipped",
+        &[("Coffee Radar Mug", "White", "200 ml", mug, 1200, 3)],
+    )
+    .await;
+    order(
+        app,
+        "CAR001",
+        carol,
+        at(3, 3, 12, 0),
+        "cancelled",
+        &[("Coffee maker", "White", "U", 16, 5000, 1)],
+    )
+    .await;
+    let when = at(3, 5, 12, 0);
+    events(app, "product_view", None, 10, when).await;
+    events(app, "add_to_cart", None, 4, when).await;
+    events(app, "checkout_started", None, 3, when).await;
+    events(app, "checkout_completed", None, 2, when).await;
+    events(app, "page_view", Some("shop"), 7, when).await;
+    events(app, "page_view", Some("home"), 3, when).await;
+    events(app, "product_view", None, 5, at(3, 20, 12, 0)).await; // outside the period
+}
+
+#[tokio::test]
+async fn the_insights_match_the_figures_computed_by_hand() {
+    let app = TestApp::spawn().await;
+    fixture(&app).await;
+    let staff = app.signed_in("owner").await;
+    app.grant_admin("owner");
+
+    let report: Value = staff
+        .get(app.url("/api/v1/admin/insights?from=2026-03-01&to=2026-03-10"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["orders"], 3);
+    assert_eq!(report["revenue_cents"], 16400);
+    assert_eq!(report["average_order_cents"], 5467);
+    assert_eq!(report["customers"], json!({"new": 1, "returning": 1}));
+    let daily = report["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 10);
+    assert_eq!(
+        daily[1],
+        json!({"label": "2026-03-02", "orders": 2, "revenue_cents": 12800})
+    );
+    assert_eq!(
+        daily[8],
+        json!({"label": "2026-03-09", "orders": 1, "revenue_cents": 3600})
+    );
+    assert_eq!(daily[2]["orders"], 0, "the cancelled order counts nowhere");
+    assert_eq!(
+        report["weekly"],
+        json!([
+            {"label": "2026-W09", "orders": 0, "revenue_cents": 0},
+            {"label": "2026-W10", "orders": 2, "revenue_cents": 12800},
+            {"label": "2026-W11", "orders": 1, "revenue_cents": 3600},
+        ])
+    );
+    assert_eq!(
+        report["top_products"],
+        json!([
+            {"name": "Coffee maker", "units": 1, "revenue_cents": 8900},
+            {"name": "Coffee Radar Mug", "units": 5, "revenue_cents": 6000},
+            {"name": "Coffee Radar Bag", "units": 1, "revenue_cents": 1500},
+        ])
+    );
+    assert_eq!(
+        report["top_variants"][1],
+        json!({"name": "Coffee Radar Mug (White, 200 ml)", "units": 5, "revenue_cents": 6000})
+    );
+    assert_eq!(
+        report["funnel"],
+        json!([
+            {"step": "Product viewed", "count": 10, "rate_percent": null},
+            {"step": "Added to cart", "count": 4, "rate_percent": 40.0},
+            {"step": "Checkout started", "count": 3, "rate_percent": 75.0},
+            {"step": "Order placed", "count": 2, "rate_percent": 66.7},
+        ])
+    );
+    assert_eq!(
+        report["page_views"],
+        json!([{"area": "shop", "views": 7}, {"area": "home", "views": 3}])
+    );
+    let hours = report["orders_by_hour"].as_array().unwrap();
+    assert_eq!(
+        (hours[10].as_i64(), hours[14].as_i64(), hours[12].as_i64()),
+        (Some(2), Some(1), Some(0))
+    );
+    assert_eq!(
+        report["running_out"][0],
+        json!({"variant_id": 1, "name": "Coffee Radar Mug (White, 200 ml)", "stock": 10, "units_per_day": 0.5, "days_left": 20.0})
+    );
+
+    // The page shows the same figures, with a chart and a table.
+    let page = staff
+        .get(app.url("/admin/insights?from=2026-03-01&to=2026-03-10"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = document(&page.text().await.unwrap());
+    assert_eq!(text_of(&html, "#revenue").as_deref(), Some("$164.00"));
+    assert_eq!(text_of(&html, "#orders").as_deref(), Some("3"));
+    assert_eq!(
+        count_of(&html, "svg.chart[role=img] title"),
+        3 + 10 + 24 + 4,
+        "chart titles and one per bar"
+    );
+    assert_eq!(
+        text_of(&html, "#top-products tbody tr td").as_deref(),
+        Some("Coffee maker")
+    );
+    assert_eq!(
+        text_of(&html, "#funnel tbody tr:nth-child(4) td:nth-child(3)").as_deref(),
+        Some("66.7 %")
+    );
+}
+
+#[tokio::test]
+async fn only_staff_see_the_insights() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("curious").await;
+    assert_eq!(
+        shopper
+            .get(app.url("/api/v1/admin/insights"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        shopper
+            .get(app.url("/admin/insights"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        app.client()
+            .get(app.url("/api/v1/admin/insights"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.grant_admin("curious");
+    let bad = shopper
+        .get(app.url("/api/v1/admin/insights?from=March"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let default: Value = shopper
+        .get(app.url("/api/v1/admin/insights"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        default["daily"].as_array().unwrap().len(),
+        30,
+        "the last 30 days by default"
+    );
+}
+
+#[tokio::test]
+async fn shopping_records_events_without_personal_data() {
+    let app = TestApp::spawn().await;
+    let client = app.signed_in("walker").await;
+    client.get(app.url("/shop")).send().await.unwrap();
+    client
+        .get(app.url("/shop/coffee-radar-bag"))
+        .send()
+        .await
+        .unwrap();
+    let variant = app.variant_of("Coffee Radar Bag").await;
+    client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(app.url("/api/v1/orders"))
+        .header("idempotency-key", "e1")
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(app.url("/radar?city=paris"))
+        .send()
+        .await
+        .unwrap();
+    app.state.events.flush().await;
+    let kinds: Vec<(String,)> = app
+        .state
+        .db
+        .query_as("SELECT kind FROM events ORDER BY occurred_at, kind")
+        .fetch_all(app.state.db.pool())
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = kinds.iter().map(|k| k.0.as_str()).collect();
+    for expected in [
+        "sign_up",
+        "sign_in",
+        "page_view",
+        "product_view",
+        "add_to_cart",
+        "checkout_started",
+        "checkout_completed",
+        "radar_search",
+    ] {
+        assert!(kinds.contains(&expected), "{expected} in {kinds:?}");
+    }
+}
