@@ -392,27 +392,6 @@ pub fn today() -> Date {
     OffsetDateTime::now_utc().date()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use time::macros::date;
-
-    #[test]
-    fn periods_default_to_the_last_30_days_and_refuse_nonsense() {
-        let today = date!(2026 - 03 - 31);
-        assert_eq!(
-            Period::parse(None, None, today).unwrap(),
-            Period {
-                from: date!(2026 - 03 - 02),
-                to: today
-            }
-        );
-        assert!(Period::parse(Some("2026-04-01"), Some("2026-03-01"), today).is_err());
-        assert!(Period::parse(Some("yesterday"), None, today).is_err());
-        assert!(Period::parse(Some("2020-01-01"), Some("2026-01-01"), today).is_err());
-    }
-}
-
 impl Insights {
     pub fn revenue(&self) -> crate::domain::Cents {
         crate::domain::Cents::new(self.revenue_cents)
@@ -432,5 +411,26 @@ impl PeriodFigure {
 impl TopSeller {
     pub fn revenue(&self) -> crate::domain::Cents {
         crate::domain::Cents::new(self.revenue_cents)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::date;
+
+    #[test]
+    fn periods_default_to_the_last_30_days_and_refuse_nonsense() {
+        let today = date!(2026 - 03 - 31);
+        assert_eq!(
+            Period::parse(None, None, today).unwrap(),
+            Period {
+                from: date!(2026 - 03 - 02),
+                to: today
+            }
+        );
+        assert!(Period::parse(Some("2026-04-01"), Some("2026-03-01"), today).is_err());
+        assert!(Period::parse(Some("yesterday"), None, today).is_err());
+        assert!(Period::parse(Some("2020-01-01"), Some("2026-01-01"), today).is_err());
     }
 }
