@@ -34,6 +34,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Some(Command::Export { to }) => {
+            let db = open_db(&common)?;
+            let storage = Storage::open(&common, to.as_deref())?;
+            let summary = crate::export::run(&db, &storage).await?;
+            println!("{summary}");
+            Ok(())
+        }
         Some(Command::Assets {
             action: AssetsAction::Publish { to },
         }) => {

@@ -29,6 +29,12 @@ pub enum Command {
     Seed,
     /// Import the users, orders and pictures of the original Flask shop (idempotent).
     ImportFlask(ImportFlaskSettings),
+    /// Write orders, order lines and events as CSV, partitioned by date, for Athena/QuickSight.
+    Export {
+        /// Where to: file:///folder or s3://bucket/prefix (default: STORAGE_URL).
+        #[arg(long = "to", env = "EXPORT_URL")]
+        to: Option<String>,
+    },
     /// Static files: `assets publish` uploads them for a CDN.
     Assets {
         #[command(subcommand)]

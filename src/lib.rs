@@ -15,6 +15,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod events;
+pub mod export;
 pub mod import_flask;
 pub mod mail;
 pub mod ops;

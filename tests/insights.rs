@@ -364,3 +364,62 @@ async fn shopping_records_events_without_personal_data() {
         assert!(kinds.contains(&expected), "{expected} in {kinds:?}");
     }
 }
+
+#[tokio::test]
+async fn export_writes_csv_files_partitioned_by_date() {
+    let app = TestApp::spawn().await;
+    fixture(&app).await;
+    let out = tempfile::tempdir().unwrap();
+    let output = app
+        .command()
+        .args([
+            "export",
+            "--to",
+            &format!("file://{}", out.path().display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("Exported 5 orders, 6 order lines"),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    let day = std::fs::read_to_string(out.path().join("exports/orders/date=2026-03-02/orders.csv"))
+        .unwrap();
+    let mut rows: Vec<&str> = day.lines().collect();
+    assert_eq!(
+        rows.remove(0),
+        "code,user_id,status,total_cents,item_count,created_at,updated_at"
+    );
+    rows.sort_unstable();
+    assert_eq!(rows.len(), 2);
+    assert!(
+        rows[0].starts_with("ALI001,") && rows[0].contains(",paid,3900,3,2026-03-02T10:15:00Z,"),
+        "{}",
+        rows[0]
+    );
+    assert!(
+        rows[1].starts_with("BOB001,") && rows[1].contains(",placed,8900,1,"),
+        "{}",
+        rows[1]
+    );
+    let lines = std::fs::read_to_string(
+        out.path()
+            .join("exports/order_lines/date=2026-03-09/order_lines.csv"),
+    )
+    .unwrap();
+    assert_eq!(
+        lines.lines().nth(1),
+        Some("BOB002,1,1,1,Coffee Radar Mug,White,200 ml,1200,3,2026-03-09T10:05:00Z")
+    );
+    let events =
+        std::fs::read_to_string(out.path().join("exports/events/date=2026-03-05/events.csv"))
+            .unwrap();
+    assert_eq!(events.lines().count(), 1 + 10 + 4 + 3 + 2 + 7 + 3);
+}
