@@ -29,6 +29,16 @@ impl fmt::Display for ExportSummary {
     }
 }
 
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    kind: String,
+    area: Option<String>,
+    user_id: Option<i64>,
+    product_id: Option<i64>,
+    variant_id: Option<i64>,
+    occurred_at: i64,
+}
+
 /// One table's rows grouped by day (`YYYY-MM-DD`), with its header.
 struct Table {
     name: &'static str,
@@ -87,37 +97,27 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
             "updated_at",
         ],
     );
-    let rows: Vec<(i64, String, Option<i64>, String, i64, i64, i64)> = db
-        .query_as("SELECT id, code, user_id, status, total_cents, created_at, updated_at FROM orders ORDER BY created_at")
-        .fetch_all(db.pool())
-        .await?;
-    let lines: Vec<(i64, i64, i64, i64, String, String, String, i64, i64)> = db
-        .query_as(
-            "SELECT order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity \
-             FROM order_lines ORDER BY order_id, line_no",
-        )
-        .fetch_all(db.pool())
-        .await?;
+    let lines = db.all_order_lines().await?;
     let mut items: BTreeMap<i64, i64> = BTreeMap::new();
     for line in &lines {
-        *items.entry(line.0).or_default() += line.8;
+        *items.entry(line.order_id).or_default() += line.quantity;
     }
     let mut codes: BTreeMap<i64, (String, i64)> = BTreeMap::new();
-    for (id, code, user_id, status, total, created, updated) in rows {
-        let item_count = items.get(&id).copied().unwrap_or_default();
+    for order in db.all_order_rows().await? {
+        let item_count = items.get(&order.id).copied().unwrap_or_default();
         orders.add(
-            created,
+            order.created_at,
             vec![
-                code.clone(),
-                text(user_id),
-                status,
-                total.to_string(),
+                order.code.clone(),
+                text(order.user_id),
+                order.status,
+                order.total_cents.to_string(),
                 item_count.to_string(),
-                iso(created),
-                iso(updated),
+                iso(order.created_at),
+                iso(order.updated_at),
             ],
         );
-        codes.insert(id, (code, created));
+        codes.insert(order.id, (order.code, order.created_at));
     }
     let mut order_lines = Table::new(
         "order_lines",
@@ -134,23 +134,22 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
             "ordered_at",
         ],
     );
-    for (order_id, line_no, product_id, variant_id, product, color, size, price, quantity) in lines
-    {
-        let Some((code, created)) = codes.get(&order_id) else {
+    for line in lines {
+        let Some((code, created)) = codes.get(&line.order_id) else {
             continue;
         };
         order_lines.add(
             *created,
             vec![
                 code.clone(),
-                line_no.to_string(),
-                product_id.to_string(),
-                variant_id.to_string(),
-                product,
-                color,
-                size,
-                price.to_string(),
-                quantity.to_string(),
+                line.line_no.to_string(),
+                line.product_id.to_string(),
+                line.variant_id.to_string(),
+                line.product_name,
+                line.color,
+                line.size,
+                line.unit_price_cents.to_string(),
+                line.quantity.to_string(),
                 iso(*created),
             ],
         );
@@ -166,20 +165,20 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
             "occurred_at",
         ],
     );
-    let rows: Vec<(String, Option<String>, Option<i64>, Option<i64>, Option<i64>, i64)> = db
+    let rows: Vec<EventRow> = db
         .query_as("SELECT kind, area, user_id, product_id, variant_id, occurred_at FROM events ORDER BY occurred_at")
         .fetch_all(db.pool())
         .await?;
-    for (kind, area, user_id, product_id, variant_id, at) in rows {
+    for e in rows {
         events.add(
-            at,
+            e.occurred_at,
             vec![
-                kind,
-                area.unwrap_or_default(),
-                text(user_id),
-                text(product_id),
-                text(variant_id),
-                iso(at),
+                e.kind,
+                e.area.unwrap_or_default(),
+                text(e.user_id),
+                text(e.product_id),
+                text(e.variant_id),
+                iso(e.occurred_at),
             ],
         );
     }

@@ -430,3 +430,25 @@ impl Order {
         OrderRow::item_count(&self.lines)
     }
 }
+
+impl Db {
+    /// Every order, oldest first (for exports).
+    pub async fn all_order_rows(&self) -> AppResult<Vec<OrderRow>> {
+        Ok(self
+            .query_as(&format!(
+                "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at, id"
+            ))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// Every order line (for exports).
+    pub async fn all_order_lines(&self) -> AppResult<Vec<OrderLineRow>> {
+        Ok(self
+            .query_as(&format!(
+                "SELECT {LINE_COLUMNS} FROM order_lines ORDER BY order_id, line_no"
+            ))
+            .fetch_all(self.pool())
+            .await?)
+    }
+}
