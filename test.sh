@@ -57,6 +57,11 @@ port=18080
     > "$e2e_dir/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+# A staff account for the journey's last step (the Insights page).
+export E2E_STAFF_USER=e2e-staff E2E_STAFF_PASSWORD='staff password 42'
+curl -fsS -o /dev/null -H 'content-type: application/json' "http://127.0.0.1:$port/api/v1/users" \
+    -d "{\"username\":\"$E2E_STAFF_USER\",\"email\":\"staff@example.test\",\"password\":\"$E2E_STAFF_PASSWORD\",\"first_name\":\"Sam\"}"
+./target/debug/coffee-radar --data-dir "$e2e_dir" admin grant "$E2E_STAFF_USER"
 if node e2e/journey.mjs "http://127.0.0.1:$port" 2>&1 | tee target/e2e.log; then :; else failed=1; fi
 kill $server 2>/dev/null || true
 summary+=("browser: $(tail -1 target/e2e.log)")

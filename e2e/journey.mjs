@@ -192,6 +192,28 @@ await step('footer', async () => {
   }
 });
 
+// Staff: the Insights page, as the shop's owner sees it after the journey's order. The
+// account is made by test.sh (registered, then promoted with `coffee-radar admin grant`).
+const staff = process.env.E2E_STAFF_USER;
+if (staff) {
+  await step('insights', async () => {
+    await clickAndLoad(page.getByRole('button', { name: 'Sign out' }));
+    await page.goto(`${base}/signin`);
+    await page.getByLabel('Username', { exact: true }).fill(staff);
+    await page.getByLabel('Password', { exact: true }).fill(process.env.E2E_STAFF_PASSWORD || '');
+    await clickAndLoad(page.getByRole('button', { name: 'Sign in' }));
+    await page.goto(`${base}/admin/insights`);
+    const h1 = norm(await page.locator('h1').textContent());
+    assert(h1 === 'Insights', `insights h1 is "${h1}"`);
+    const charts = await page.locator('svg.chart[role=img]').count();
+    assert(charts === 3, `expected 3 charts, found ${charts}`);
+    const orders = norm(await page.locator('#orders').textContent());
+    assert(Number(orders) >= 1, `the journey's order is not counted: "${orders}"`);
+    const funnelRows = await page.locator('#funnel tbody tr').count();
+    assert(funnelRows === 4, `expected 4 funnel steps, found ${funnelRows}`);
+  });
+}
+
 await browser.close();
 if (index - passed - failed > 0) console.log(`${index - passed - failed} steps not run`);
 console.log(`${passed} passed, ${failed} failed`);
