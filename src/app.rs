@@ -225,6 +225,21 @@ async fn keep_preparing_database(
     }
 }
 
+/// Cross-site writes are refused by the browser's Sec-Fetch-Site, or by Origin against the
+/// Host header; behind CloudFront the Host is the origin's name, so the public address is
+/// trusted too.
+fn csrf_layer(public_url: &str) -> CsrfLayer {
+    let origin = url::Url::parse(public_url)
+        .ok()
+        .map(|u| u.origin().ascii_serialization());
+    match origin.filter(|o| o != "null") {
+        Some(origin) => CsrfLayer::new()
+            .add_trusted_origin(&origin)
+            .unwrap_or_else(|_| CsrfLayer::new()),
+        None => CsrfLayer::new(),
+    }
+}
+
 /// Every route and the middleware around them. Layers run top to bottom on the way in.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
@@ -261,7 +276,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
-        .layer(CsrfLayer::new())
+        .layer(csrf_layer(&state.config.public_url))
         .layer(DefaultBodyLimit::max(
             crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024,
         ));

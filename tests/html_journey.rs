@@ -497,3 +497,34 @@ async fn pages_work_and_unknown_addresses_get_a_helpful_404_page() {
     let page = document(&missing.text().await.unwrap());
     assert_eq!(text_of(&page, ".error-page p").as_deref(), Some("404"));
 }
+
+#[tokio::test]
+async fn forms_from_the_public_address_are_accepted_behind_a_cdn() {
+    let app = TestApp::spawn_with(&["--public-url", "https://shop.example.com"]).await;
+    let browser = app.client();
+    let csrf = csrf_token(&browser, &app.url("/register")).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("username", "viewer"),
+        ("email", "viewer@example.com"),
+        ("password", PASSWORD),
+        ("first_name", "V"),
+    ];
+    // The CDN forwards the viewer's Origin while the Host is the origin server's own name.
+    let via_cdn = browser
+        .post(app.url("/register"))
+        .header("origin", "https://shop.example.com")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(via_cdn.status(), StatusCode::SEE_OTHER);
+    let elsewhere = browser
+        .post(app.url("/register"))
+        .header("origin", "https://evil.example")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(elsewhere.status(), StatusCode::FORBIDDEN);
+}
