@@ -1,0 +1,269 @@
+//! A shopper's side of the shop's HTTP interface: pages, the JSON API, and what each
+//! request came back with.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use serde_json::json;
+
+pub const PASSWORD: &str = "bench-password-1";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    pub slug: String,
+    pub variants: Vec<Variant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Variant {
+    pub id: i64,
+    pub stock: i64,
+}
+
+/// One line of an order as the API acknowledged it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrderLine {
+    pub quantity: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Order {
+    pub code: String,
+    pub lines: Vec<OrderLine>,
+}
+
+/// What one request came back with.
+#[derive(Debug)]
+pub struct Outcome {
+    /// None: no HTTP answer (connection refused or reset, timeout).
+    pub status: Option<u16>,
+    pub latency: Duration,
+    /// The transport error, or the start of an unexpected answer's body.
+    pub error: Option<String>,
+    /// X-Served-By: the instance that answered.
+    pub served_by: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Outcome {
+    pub fn is(&self, status: u16) -> bool {
+        self.status == Some(status)
+    }
+
+    /// Worth trying again with the same Idempotency-Key: no answer, or a server-side error.
+    pub fn is_transient(&self) -> bool {
+        match self.status {
+            None => true,
+            Some(s) => s >= 500,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        let status = self
+            .status
+            .map_or_else(|| "no answer".to_owned(), |s| s.to_string());
+        let by = self
+            .served_by
+            .as_deref()
+            .map(|s| format!(" from {s}"))
+            .unwrap_or_default();
+        match &self.error {
+            Some(e) => format!("{status}{by}: {e}"),
+            None => format!("{status}{by}"),
+        }
+    }
+}
+
+/// A client with its own connection pool (and cookie jar, for a signed-in shopper).
+pub fn client(cookies: bool, timeout: Duration) -> anyhow::Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .cookie_store(cookies)
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(2))
+        .pool_max_idle_per_host(4)
+        .tcp_nodelay(true)
+        .build()?)
+}
+
+/// Sends one request and reads the whole answer; never fails: the outcome says what happened.
+pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
+    let start = Instant::now();
+    match request.send().await {
+        Err(e) => Outcome {
+            status: None,
+            latency: start.elapsed(),
+            error: Some(error_chain(&e)),
+            served_by: None,
+            body: Vec::new(),
+        },
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let served_by = response
+                .headers()
+                .get("x-served-by")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let body = response.bytes().await;
+            let latency = start.elapsed();
+            match body {
+                Err(e) => Outcome {
+                    status: Some(status),
+                    latency,
+                    error: Some(format!("body cut: {}", error_chain(&e))),
+                    served_by,
+                    body: Vec::new(),
+                },
+                Ok(body) => Outcome {
+                    status: Some(status),
+                    latency,
+                    error: (status != expected).then(|| {
+                        String::from_utf8_lossy(&body[..body.len().min(160)]).into_owned()
+                    }),
+                    served_by,
+                    body: body.to_vec(),
+                },
+            }
+        }
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+pub fn get(client: &reqwest::Client, base: &str, path: &str) -> reqwest::RequestBuilder {
+    client.get(format!("{base}{path}"))
+}
+
+pub fn add_to_cart(
+    client: &reqwest::Client,
+    base: &str,
+    variant_id: i64,
+) -> reqwest::RequestBuilder {
+    client
+        .post(format!("{base}/api/v1/cart/items"))
+        .json(&json!({ "variant_id": variant_id, "quantity": 1 }))
+}
+
+pub fn checkout(client: &reqwest::Client, base: &str, key: &str) -> reqwest::RequestBuilder {
+    client
+        .post(format!("{base}/api/v1/orders"))
+        .header("Idempotency-Key", key)
+}
+
+/// The catalog through the API, retried for a while (the service may be starting).
+pub async fn catalog(base: &str) -> anyhow::Result<Vec<Product>> {
+    let client = client(false, Duration::from_secs(5))?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let outcome = send(get(&client, base, "/api/v1/products"), 200).await;
+        if outcome.is(200) {
+            let products: Vec<Product> =
+                serde_json::from_slice(&outcome.body).context("reading /api/v1/products")?;
+            if products.is_empty() {
+                bail!("the shop has no products (start it without NO_DEMO_CATALOG)");
+            }
+            return Ok(products);
+        }
+        if Instant::now() > deadline {
+            bail!("GET {base}/api/v1/products: {}", outcome.describe());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Registers a shopper and signs them in (the client keeps the session cookie). Transient
+/// failures are retried a few times; a username taken by an earlier attempt whose answer was
+/// lost is fine.
+pub async fn register_and_sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+) -> anyhow::Result<()> {
+    let registration = json!({
+        "username": username,
+        "email": format!("{username}@bench.example.com"),
+        "password": PASSWORD,
+        "first_name": "Bench",
+        "address": "1 Loopback Road, 12700 Localhost",
+    });
+    let mut registered = false;
+    for attempt in 0..8 {
+        if !registered {
+            let outcome = send(
+                client
+                    .post(format!("{base}/api/v1/users"))
+                    .json(&registration),
+                201,
+            )
+            .await;
+            if outcome.is(201) || (attempt > 0 && outcome.is(409)) {
+                registered = true;
+            } else if !outcome.is_transient() {
+                bail!("registering {username}: {}", outcome.describe());
+            }
+        }
+        if registered {
+            let outcome = send(
+                client
+                    .post(format!("{base}/api/v1/sessions"))
+                    .json(&json!({ "username": username, "password": PASSWORD })),
+                200,
+            )
+            .await;
+            if outcome.is(200) {
+                return Ok(());
+            }
+            if !outcome.is_transient() {
+                bail!("signing {username} in: {}", outcome.describe());
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(300 * (attempt + 1))).await;
+    }
+    bail!("could not register and sign in {username}")
+}
+
+/// A short id, unique enough across runs: the time in milliseconds, base 36.
+pub fn run_id() -> String {
+    let mut n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
+    let digits = b"0123456789abcdefghijklmnopqrstuvwxyz";
+    let mut out = Vec::new();
+    while n > 0 {
+        out.push(digits[(n % 36) as usize]);
+        n /= 36;
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Connects to the shop's database (the Any driver: PostgreSQL, SQLite, ...).
+pub async fn database(url: &str) -> anyhow::Result<sqlx::AnyPool> {
+    sqlx::any::install_default_drivers();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match sqlx::any::AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await
+        {
+            Ok(pool) => return Ok(pool),
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("database not reachable yet ({e}); retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(e).context("connecting to the database"),
+        }
+    }
+}
