@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{TestApp, attr_of, count_of, csrf_token, document, location, png, text_of};
+use common::{
+    TestApp, attr_of, count_of, csrf_token, document, get_json, get_page, location, png, text_of,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -235,14 +237,8 @@ async fn staff_advance_orders_and_cancel_with_restock() {
             .unwrap();
         assert_eq!(advanced.status(), StatusCode::SEE_OTHER);
     }
-    let delivered: Value = shopper
-        .get(app.url(&format!("/api/v1/orders/{}", codes[0])))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let delivered: Value =
+        get_json(&shopper, app.url(&format!("/api/v1/orders/{}", codes[0]))).await;
     assert_eq!(delivered["status"], "delivered");
     let beyond = staff
         .post(app.url(&format!("/admin/orders/{}/advance", codes[0])))
@@ -276,16 +272,7 @@ async fn staff_advance_orders_and_cancel_with_restock() {
         "the cancelled order's stock is back"
     );
 
-    let filtered = document(
-        &staff
-            .get(app.url("/admin/orders?status=cancelled"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let filtered = get_page(&staff, app.url("/admin/orders?status=cancelled")).await;
     assert_eq!(count_of(&filtered, "table.data tbody tr"), 1);
     assert!(
         text_of(&filtered, "table.data tbody tr td")
@@ -302,16 +289,7 @@ async fn staff_advance_orders_and_cancel_with_restock() {
         StatusCode::BAD_REQUEST
     );
 
-    let users = document(
-        &staff
-            .get(app.url("/admin/users?q=CUSTOM"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let users = get_page(&staff, app.url("/admin/users?q=CUSTOM")).await;
     assert_eq!(count_of(&users, "table.data tbody tr"), 1);
     assert_eq!(
         text_of(&users, "table.data tbody td").as_deref(),

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, png};
+use common::{PASSWORD, TestApp, get_json, png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -68,14 +68,7 @@ async fn a_shopper_registers_shops_checks_out_and_cancels_through_the_api() {
     assert_eq!(patched["first_name"], "Daniela");
 
     // Catalog.
-    let products: Value = client
-        .get(app.url("/api/v1/products"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let products: Value = get_json(&client, app.url("/api/v1/products")).await;
     let names: Vec<&str> = products
         .as_array()
         .unwrap()
@@ -101,14 +94,7 @@ async fn a_shopper_registers_shops_checks_out_and_cancels_through_the_api() {
         .find(|p| p["name"] == "Coffee Radar Mug")
         .unwrap();
     let mug_id = mug["id"].as_i64().unwrap();
-    let one: Value = client
-        .get(app.url(&format!("/api/v1/products/{mug_id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = get_json(&client, app.url(&format!("/api/v1/products/{mug_id}"))).await;
     assert_eq!(one["name"], "Coffee Radar Mug");
     let variant = &one["variants"][0];
     let variant_id = variant["id"].as_i64().unwrap();
@@ -153,14 +139,7 @@ async fn a_shopper_registers_shops_checks_out_and_cancels_through_the_api() {
         .await
         .unwrap();
     assert_eq!(removed.status(), StatusCode::OK);
-    let cart: Value = client
-        .get(app.url("/api/v1/cart"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = get_json(&client, app.url("/api/v1/cart")).await;
     assert_eq!(cart["items"].as_array().unwrap().len(), 1);
 
     // Checkout, shipping to the profile's address.
@@ -194,14 +173,7 @@ async fn a_shopper_registers_shops_checks_out_and_cancels_through_the_api() {
     );
     assert!(order["created_at"].as_str().unwrap().ends_with('Z'));
     assert_eq!(app.stock_of(variant_id).await, stock_before - 3);
-    let cart: Value = client
-        .get(app.url("/api/v1/cart"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cart: Value = get_json(&client, app.url("/api/v1/cart")).await;
     assert_eq!(cart["items"], json!([]), "checkout empties the cart");
 
     // The confirmation mail is in the outbox.
@@ -220,24 +192,10 @@ async fn a_shopper_registers_shops_checks_out_and_cancels_through_the_api() {
     assert!(mailed, "an order confirmation is mailed");
 
     // History and the order itself.
-    let history: Value = client
-        .get(app.url("/api/v1/orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let history: Value = get_json(&client, app.url("/api/v1/orders")).await;
     assert_eq!(history.as_array().unwrap().len(), 1);
     assert_eq!(history[0]["code"], code.as_str());
-    let fetched: Value = client
-        .get(app.url(&format!("/api/v1/orders/{code}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let fetched: Value = get_json(&client, app.url(&format!("/api/v1/orders/{code}"))).await;
     assert_eq!(fetched, order);
 
     // Cancel: stock comes back; a second cancel is refused.

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestApp, attr_of, csrf_token, document, png};
+use common::{TestApp, attr_of, csrf_token, document, get_json, png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -309,14 +309,7 @@ async fn fake_huge_and_bomb_images_are_refused_and_change_nothing() {
     };
     let (status, _) = error_of(put(bomb, "image/png").await.unwrap()).await;
     assert!(status.is_client_error(), "{status}");
-    let me: Value = client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = get_json(&client, app.url("/api/v1/me")).await;
     assert_eq!(me["photo_url"], Value::Null, "no picture was stored");
 
     // The same through the HTML form: a page with the message, not a 500.

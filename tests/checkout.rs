@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::TestApp;
+use common::{TestApp, get_json};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -150,14 +150,7 @@ async fn a_shopper_cannot_read_or_cancel_another_shoppers_order() {
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
-    let list: Value = mallory
-        .get(app.url("/api/v1/orders"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = get_json(&mallory, app.url("/api/v1/orders")).await;
     assert_eq!(list, json!([]));
     let anonymous = app
         .client()
@@ -167,13 +160,6 @@ async fn a_shopper_cannot_read_or_cancel_another_shoppers_order() {
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 
-    let still: Value = alice
-        .get(app.url(&format!("/api/v1/orders/{code}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let still: Value = get_json(&alice, app.url(&format!("/api/v1/orders/{code}"))).await;
     assert_eq!(still["status"], "placed");
 }

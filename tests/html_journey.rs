@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, attr_of, count_of, csrf_token, document, location, png, text_of};
+use common::{
+    PASSWORD, TestApp, attr_of, count_of, csrf_token, document, get_page, location, png, text_of,
+};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -12,16 +14,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
     let browser = app.client();
 
     // As a guest: put a mug in the cart first.
-    let shop = document(
-        &browser
-            .get(app.url("/shop"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let shop = get_page(&browser, app.url("/shop")).await;
     assert_eq!(text_of(&shop, "h1").as_deref(), Some("Shop"));
     assert_eq!(count_of(&shop, "article.product-card"), 5);
     assert_eq!(
@@ -52,16 +45,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
         .unwrap();
     assert_eq!(added.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&added), "/cart");
-    let cart = document(
-        &browser
-            .get(app.url("/cart"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let cart = get_page(&browser, app.url("/cart")).await;
     assert_eq!(text_of(&cart, ".cart-link .badge").as_deref(), Some("2"));
     assert!(
         text_of(&cart, ".flash")
@@ -85,16 +69,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
         .await
         .unwrap();
     assert_eq!(registered.status(), StatusCode::SEE_OTHER);
-    let cart = document(
-        &browser
-            .get(app.url("/cart"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let cart = get_page(&browser, app.url("/cart")).await;
     assert_eq!(
         text_of(&cart, ".cart-link .badge").as_deref(),
         Some("2"),
@@ -103,16 +78,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
     assert!(text_of(&cart, ".account").unwrap().contains("Lucía"));
 
     // Checkout: the address is prefilled from the profile.
-    let checkout = document(
-        &browser
-            .get(app.url("/checkout"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let checkout = get_page(&browser, app.url("/checkout")).await;
     assert_eq!(
         text_of(&checkout, "textarea#shipping_address").as_deref(),
         Some("Gran Vía 2\n28013 Madrid")
@@ -147,16 +113,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
     assert_eq!(location(&again), order_url);
     assert_eq!(app.count("orders").await, 1);
 
-    let order = document(
-        &browser
-            .get(app.url(&order_url))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let order = get_page(&browser, app.url(&order_url)).await;
     assert_eq!(text_of(&order, ".status").as_deref(), Some("placed"));
     assert_eq!(text_of(&order, ".order-total").as_deref(), Some("$24.00"));
     assert!(
@@ -164,16 +121,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
             .unwrap()
             .contains("order is placed")
     );
-    let history = document(
-        &browser
-            .get(app.url("/orders"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let history = get_page(&browser, app.url("/orders")).await;
     assert_eq!(
         attr_of(&history, "table.data a", "href").as_deref(),
         Some(order_url.as_str())
@@ -197,16 +145,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
         .await
         .unwrap();
     assert_eq!(uploaded.status(), StatusCode::SEE_OTHER);
-    let profile = document(
-        &browser
-            .get(app.url("/profile"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let profile = get_page(&browser, app.url("/profile")).await;
     let avatar = attr_of(&profile, "img.avatar", "src").unwrap();
     assert_eq!(
         browser.get(app.url(&avatar)).send().await.unwrap().status(),
@@ -225,16 +164,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
         .await
         .unwrap();
     assert_eq!(saved.status(), StatusCode::SEE_OTHER);
-    let profile = document(
-        &browser
-            .get(app.url("/profile"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let profile = get_page(&browser, app.url("/profile")).await;
     assert_eq!(
         attr_of(&profile, "#first_name", "value").as_deref(),
         Some("Lucy")
@@ -324,16 +254,7 @@ async fn signing_in_rotates_the_session_and_returns_to_the_page_asked_for() {
 
     let redirect = browser.get(app.url("/orders")).send().await.unwrap();
     assert_eq!(location(&redirect), "/signin?next=%2Forders");
-    let page = document(
-        &browser
-            .get(app.url("/signin?next=%2Forders"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let page = get_page(&browser, app.url("/signin?next=%2Forders")).await;
     let csrf = attr_of(&page, "input[name=csrf]", "value").unwrap();
     let next = attr_of(&page, "input[name=next]", "value").unwrap();
 
@@ -433,41 +354,14 @@ async fn pages_work_and_unknown_addresses_get_a_helpful_404_page() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         assert_eq!(response.headers()["x-served-by"], "test-a1");
     }
-    let apparel = document(
-        &browser
-            .get(app.url("/shop?category=Apparel"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let apparel = get_page(&browser, app.url("/shop?category=Apparel")).await;
     assert_eq!(count_of(&apparel, "article.product-card"), 1);
-    let search = document(
-        &browser
-            .get(app.url("/shop?q=MUG"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let search = get_page(&browser, app.url("/shop?q=MUG")).await;
     assert_eq!(
         text_of(&search, "article.product-card h3").as_deref(),
         Some("Coffee Radar Mug")
     );
-    let radar = document(
-        &browser
-            .get(app.url("/radar?city=madrid"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap(),
-    );
+    let radar = get_page(&browser, app.url("/radar?city=madrid")).await;
     assert!(count_of(&radar, "li.place") >= 3);
     assert!(
         text_of(&radar, "li.place .address")

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestApp, count_of, document, text_of};
+use common::{TestApp, count_of, document, get_json, text_of};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -170,14 +170,11 @@ async fn the_insights_match_the_figures_computed_by_hand() {
     let staff = app.signed_in("owner").await;
     app.grant_admin("owner");
 
-    let report: Value = staff
-        .get(app.url("/api/v1/admin/insights?from=2026-03-01&to=2026-03-10"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let report: Value = get_json(
+        &staff,
+        app.url("/api/v1/admin/insights?from=2026-03-01&to=2026-03-10"),
+    )
+    .await;
     assert_eq!(report["orders"], 3);
     assert_eq!(report["revenue_cents"], 16400);
     assert_eq!(report["average_order_cents"], 5467);
@@ -299,14 +296,7 @@ async fn only_staff_see_the_insights() {
         .await
         .unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let default: Value = shopper
-        .get(app.url("/api/v1/admin/insights"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let default: Value = get_json(&shopper, app.url("/api/v1/admin/insights")).await;
     assert_eq!(
         default["daily"].as_array().unwrap().len(),
         30,

@@ -382,3 +382,13 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     image.write_to(&mut out, image::ImageFormat::Png).unwrap();
     out.into_inner()
 }
+
+/// GETs a page and parses its HTML.
+pub async fn get_page(client: &Client, url: impl reqwest::IntoUrl) -> Html {
+    document(&client.get(url).send().await.unwrap().text().await.unwrap())
+}
+
+/// GETs a JSON document.
+pub async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
