@@ -12,7 +12,7 @@ log "Installing test tools (skipped when present)"
 scripts/install-test-tools.sh
 
 log "Building once (debug profile, all targets)"
-cargo build --all-targets --locked
+cargo build --workspace --all-targets --locked
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
 summary=()

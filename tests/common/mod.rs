@@ -71,9 +71,12 @@ impl TestApp {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        if let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
-            .ok()
-            .filter(|e| !e.is_empty())
+        // A test that names its own store keeps it.
+        let own_store = extra.contains(&"--storage-url");
+        if !own_store
+            && let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
+                .ok()
+                .filter(|e| !e.is_empty())
         {
             let bucket = format!("test-{}", uuid_like());
             let created = Client::new()
