@@ -67,6 +67,11 @@ kill $server 2>/dev/null || true
 summary+=("browser: $(tail -1 target/e2e.log)")
 logs+=(target/e2e.log)
 
+log "Load and fault test: HAProxy, three instances, PostgreSQL primary and standby, moto"
+if deploy/local/ha-test.sh 2>&1 | tee target/ha.log; then :; else failed=1; fi
+summary+=("ha: $(tail -1 target/ha.log)")
+logs+=(target/ha.log)
+
 log "AWS deployment: templates, scripts and a deploy into moto's CloudFormation (offline)"
 if deploy/aws/check.sh 2>&1 | tee target/aws-check.log; then :; else failed=1; fi
 summary+=("aws: $(tail -1 target/aws-check.log)")

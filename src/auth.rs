@@ -25,8 +25,18 @@ pub const SESSION_DAYS: i64 = 30;
 
 // --- passwords ---
 
+/// Each Argon2id run takes 19 MiB: at most one per core runs at once, so a burst of
+/// sign-ins queues instead of exhausting memory.
+static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
+    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+});
+
 /// Hashes with Argon2id (the crate's default parameters) on a blocking thread.
 pub async fn hash_password(password: String) -> Result<String, AppError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     tokio::task::spawn_blocking(move || {
         Argon2::default()
             .hash_password(password.as_bytes())
@@ -41,6 +51,10 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
 /// against a dummy one, so that unknown usernames take as long as wrong passwords.
 /// Hashes imported from the Flask shop (werkzeug's PBKDF2) are checked too.
 pub async fn verify_password(hash: Option<String>, password: String) -> Result<bool, AppError> {
+    let _permit = HASHING
+        .acquire()
+        .await
+        .map_err(|e| AppError::Internal(e.into()))?;
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
         if is_legacy_hash(&hash) {

@@ -110,6 +110,18 @@ impl IntoResponse for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         use sqlx::Error as E;
+        // The cause of an outage, for the logs (the client only hears "try again").
+        if matches!(
+            error,
+            E::PoolTimedOut
+                | E::PoolClosed
+                | E::Io(_)
+                | E::Tls(_)
+                | E::Protocol(_)
+                | E::WorkerCrashed
+        ) {
+            tracing::warn!(%error, "database connection failed");
+        }
         match error {
             // A connection cut mid-conversation can surface as a protocol error (e.g. an
             // empty answer to PostgreSQL's SSL request): the database is away, not broken.

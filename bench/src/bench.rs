@@ -107,38 +107,49 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.connections, args.duration, args.warmup
     );
 
-    let mut shoppers = Vec::new();
-    if scenarios.iter().any(|s| s.needs_shoppers()) {
-        if let Some(url) = &args.database_url {
-            let pool = shop::database(url).await?;
-            let raised = sqlx::query("UPDATE variants SET stock = 1000000 WHERE stock < 1000000")
-                .execute(&pool)
-                .await
-                .context("raising stock")?;
-            println!(
-                "stock raised to 1,000,000 on {} variants",
-                raised.rows_affected()
-            );
-            pool.close().await;
-        } else if scenarios.contains(&Scenario::Checkout) {
-            println!("note: no --database-url: checkouts will stop when the demo stock runs out");
-        }
-        let started = Instant::now();
-        shoppers = make_shoppers(&base, args.connections).await?;
-        println!(
-            "{} shoppers registered and signed in in {:.1} s",
-            shoppers.len(),
-            started.elapsed().as_secs_f64()
-        );
-    }
-
-    println!();
+    let peak = |pids: &[u32]| -> String {
+        let kb = pids
+            .iter()
+            .filter_map(|pid| memory(*pid).ok())
+            .map(|m| m.0)
+            .max();
+        kb.map_or("-".into(), |kb| format!("{:.0} MB", kb as f64 / 1024.0))
+    };
     println!(
-        "{:<40} {:>9} {:>7} {:>10} {:>9} {:>9} {:>9} {:>9}",
-        "scenario", "requests", "errors", "req/s", "p50", "p99", "p99.9", "max"
+        "server peak memory (VmHWM) before the run: {}",
+        peak(&args.server_pid)
     );
+    print_header();
+    let mut shoppers = Vec::new();
     let mut error_lines = Vec::new();
-    for scenario in scenarios {
+    for scenario in scenarios.iter().copied() {
+        if scenario.needs_shoppers() && shoppers.is_empty() {
+            // The shoppers are made only now, so that the pages' figures (memory too) come
+            // before any password hashing.
+            if let Some(url) = &args.database_url {
+                let pool = shop::database(url).await?;
+                let raised =
+                    sqlx::query("UPDATE variants SET stock = 1000000 WHERE stock < 1000000")
+                        .execute(&pool)
+                        .await
+                        .context("raising stock")?;
+                println!(
+                    "  (stock raised to 1,000,000 on {} variants)",
+                    raised.rows_affected()
+                );
+                pool.close().await;
+            } else if scenarios.contains(&Scenario::Checkout) {
+                println!("  (no --database-url: checkouts will stop when the demo stock runs out)");
+            }
+            let started = Instant::now();
+            shoppers = make_shoppers(&base, args.connections).await?;
+            println!(
+                "  ({} shoppers registered and signed in in {:.1} s; server peak memory now {})",
+                shoppers.len(),
+                started.elapsed().as_secs_f64(),
+                peak(&args.server_pid)
+            );
+        }
         if scenario == Scenario::Checkout {
             clear_carts(&base, &shoppers).await;
         }
@@ -146,7 +157,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let rate = result.ok as f64 / result.elapsed.as_secs_f64();
         let error_count: u64 = result.errors.values().sum();
         println!(
-            "{:<40} {:>9} {:>7} {:>10.0} {:>9} {:>9} {:>9} {:>9}",
+            "{:<38} {:>9} {:>6} {:>8.0} {:>8} {:>8} {:>8} {:>8} {:>7}",
             scenario.label(&product),
             result.ok,
             error_count,
@@ -155,6 +166,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             ms(result.latencies.percentile(0.99)),
             ms(result.latencies.percentile(0.999)),
             ms(result.latencies.max()),
+            peak(&args.server_pid),
         );
         for (what, count) in &result.errors {
             error_lines.push(format!("  {}: {count} × {what}", scenario.key()));
@@ -167,7 +179,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     println!(
-        "\n(checkout: each order of one item is preceded by an add to cart that is not timed)"
+        "\n(peak: the server's VmHWM after the scenario; checkout: each order of one item is preceded by an add to cart that is not timed)"
     );
     for pid in &args.server_pid {
         match memory(*pid) {
@@ -180,6 +192,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn print_header() {
+    println!();
+    println!(
+        "{:<38} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
+        "scenario", "requests", "errors", "req/s", "p50", "p99", "p99.9", "max", "peak"
+    );
 }
 
 /// VmHWM and VmRSS of a process, in kB.
@@ -262,7 +282,10 @@ async fn run_scenario(
     let mut tasks = tokio::task::JoinSet::new();
     for connection in 0..args.connections {
         let client = if scenario.needs_shoppers() {
-            shoppers[connection].clone()
+            shoppers
+                .get(connection)
+                .cloned()
+                .context("one signed-in shopper per connection")?
         } else {
             shop::client(false, Duration::from_secs(30))?
         };

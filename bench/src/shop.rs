@@ -117,15 +117,48 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                 Ok(body) => Outcome {
                     status: Some(status),
                     latency,
-                    error: (status != expected).then(|| {
-                        String::from_utf8_lossy(&body[..body.len().min(160)]).into_owned()
-                    }),
+                    error: (status != expected).then(|| summarize(&body)),
                     served_by,
                     body: body.to_vec(),
                 },
             }
         }
     }
+}
+
+/// A short one-line account of an answer's body: an error page's heading and message, or
+/// the start of a JSON or text body.
+pub fn summarize(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let between = |from: usize, open: &str, close: &str| -> Option<(usize, String)> {
+        let start = text[from..].find(open)? + from;
+        let inner = text[start..].find('>')? + start + 1;
+        let end = text[inner..].find(close)? + inner;
+        Some((end, text[inner..end].to_owned()))
+    };
+    let squeeze = |s: &str| {
+        let mut out = String::new();
+        let mut in_tag = false;
+        for c in s.chars() {
+            match c {
+                '<' => in_tag = true,
+                '>' => in_tag = false,
+                c if !in_tag => out.push(c),
+                _ => {}
+            }
+        }
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    };
+    let summary = match between(0, "<h1", "</h1>") {
+        Some((end, heading)) => {
+            let message = between(end, "<p", "</p>")
+                .map(|(_, p)| squeeze(&p))
+                .unwrap_or_default();
+            format!("page \"{}\": {message}", squeeze(&heading))
+        }
+        None => squeeze(&text),
+    };
+    summary.chars().take(160).collect()
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
@@ -265,5 +298,23 @@ pub async fn database(url: &str) -> anyhow::Result<sqlx::AnyPool> {
             }
             Err(e) => return Err(e).context("connecting to the database"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::summarize;
+
+    #[test]
+    fn summarizes_error_pages_and_json() {
+        let page = "<!doctype html>\n<html><body><section class=\"error-page card\">\n  <p class=\"code\">503</p>\n  <h1>Try again soon</h1>\n  <p>The shop's database is <b>not</b> answering.</p>\n</section></body></html>";
+        assert_eq!(
+            summarize(page.as_bytes()),
+            "page \"Try again soon\": The shop's database is not answering."
+        );
+        assert_eq!(
+            summarize(b"{\"error\": \"Your cart\n is empty.\"}"),
+            "{\"error\": \"Your cart is empty.\"}"
+        );
     }
 }
