@@ -3,6 +3,8 @@
 //!   coffee-radar-bench bench --base URL [--server-pid PID] [--duration S] [--connections N]
 //!       requests/s and p50/p99/p99.9 latency of the home page, catalog, product page, add to
 //!       cart and checkout, and the server's peak memory
+//!   coffee-radar-bench insights --base URL --database-url URL [--orders N]
+//!       seeds a year of orders and times the staff Insights page and API over it
 //!   coffee-radar-bench ha --base URL --cluster deploy/local/cluster.sh --database-url postgres://…
 //!       the shopper journey at a steady rate while instances die and the database fails over;
 //!       ends with "N passed, M failed" and exits non-zero when a target is missed
@@ -11,6 +13,7 @@
 
 mod bench;
 mod ha;
+mod insights;
 mod shop;
 mod stats;
 
@@ -31,6 +34,8 @@ enum Command {
     Bench(bench::Args),
     /// The load-and-fault test against deploy/local/cluster.sh.
     Ha(ha::Args),
+    /// The staff Insights page and API over a year of orders.
+    Insights(insights::Args),
 }
 
 fn loopback_only(base: &str) -> anyhow::Result<()> {
@@ -70,6 +75,14 @@ async fn main() -> ExitCode {
                     loopback_database(url)?;
                 }
                 bench::run(args).await.map(|()| true)
+            }
+            .await
+        }
+        Command::Insights(args) => {
+            async {
+                loopback_only(&args.base)?;
+                loopback_database(&args.database_url)?;
+                insights::run(args).await.map(|()| true)
             }
             .await
         }
