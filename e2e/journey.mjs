@@ -199,7 +199,7 @@ if (staff) {
   await step('insights', async () => {
     await clickAndLoad(page.getByRole('button', { name: 'Sign out' }));
     await page.goto(`${base}/signin`);
-    await page.getByLabel('Username', { exact: true }).fill(staff);
+    await page.getByLabel('Username or email', { exact: true }).fill(staff);
     await page.getByLabel('Password', { exact: true }).fill(process.env.E2E_STAFF_PASSWORD || '');
     await clickAndLoad(page.getByRole('button', { name: 'Sign in' }));
     await page.goto(`${base}/admin/insights`);

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::routing::get;
@@ -35,6 +36,11 @@ pub struct RuntimeConfig {
     pub behind_proxy: bool,
     /// Base URL of a CDN serving the static files, or empty to serve them ourselves.
     pub asset_base_url: String,
+    pub limits: crate::config::LimitSettings,
+    /// How long a guest's session lives, in seconds.
+    pub guest_session_secs: u64,
+    /// Strict-Transport-Security max-age for HTTPS requests (0: none).
+    pub hsts_max_age_secs: u64,
 }
 
 impl RuntimeConfig {
@@ -105,8 +111,16 @@ impl Application {
                 .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_owned(),
+            limits: serve.limits.clone(),
+            guest_session_secs: serve.retention.guest_session_secs,
+            hsts_max_age_secs: serve.hsts_max_age_secs,
         };
         let events = EventSink::start(db.clone());
+        crate::services::retention::spawn(
+            db.clone(),
+            serve.retention.clone(),
+            serve.limits.clone(),
+        );
         let state = AppState {
             db,
             storage,
@@ -121,6 +135,7 @@ impl Application {
         let router = router(
             state.clone(),
             Duration::from_secs(serve.request_timeout_secs),
+            serve.request_body_limit_bytes,
         );
         Ok(Self {
             listener,
@@ -172,6 +187,12 @@ impl Application {
         events.flush().await;
         Ok(())
     }
+}
+
+/// The body limit of the routes that take a picture: the largest accepted picture, plus
+/// room for a multipart form's other fields.
+pub fn upload_body_limit() -> DefaultBodyLimit {
+    DefaultBodyLimit::max(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024)
 }
 
 /// Pages may load scripts, styles and pictures from this server, and from the CDN that
@@ -240,8 +261,36 @@ fn csrf_layer(public_url: &str) -> CsrfLayer {
     }
 }
 
+/// Headers that depend on how the request came: Strict-Transport-Security over HTTPS
+/// (behind the load balancer), and `Cache-Control: no-store` on every answer that did not
+/// choose its own caching. Pages and API answers carry the visitor's CSRF token, cart or
+/// personal data, so no browser or proxy cache may keep them; static files and pictures
+/// say how long they may be cached themselves.
+async fn transport_headers(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let https = state.config.is_https(request.headers());
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    if https && state.config.hsts_max_age_secs > 0 {
+        let value = format!(
+            "max-age={}; includeSubDomains",
+            state.config.hsts_max_age_secs
+        );
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(header::STRICT_TRANSPORT_SECURITY, value);
+        }
+    }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 /// Every route and the middleware around them. Layers run top to bottom on the way in.
-pub fn router(state: AppState, request_timeout: Duration) -> Router {
+pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     let served_by = HeaderValue::from_str(&state.config.instance_id)
         .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
@@ -271,15 +320,19 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             header::CONTENT_SECURITY_POLICY,
             content_security_policy(&state.config.asset_base_url),
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            transport_headers,
+        ))
         .layer(CompressionLayer::new())
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
         ))
         .layer(csrf_layer(&state.config.public_url))
-        .layer(DefaultBodyLimit::max(
-            crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024,
-        ));
+        // Forms and JSON are small; the picture uploads raise this on their own routes
+        // (see [`upload_body_limit`]).
+        .layer(DefaultBodyLimit::max(body_limit));
 
     Router::new()
         .merge(web::router(state.clone()))

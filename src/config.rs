@@ -190,8 +190,108 @@ pub struct ServeSettings {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
 
+    /// Largest request body, in bytes, for everything but picture uploads (forms and JSON).
+    #[arg(long, env = "REQUEST_BODY_LIMIT_BYTES", default_value_t = 64 * 1024)]
+    pub request_body_limit_bytes: usize,
+
+    /// Strict-Transport-Security max-age, in seconds, sent on HTTPS requests behind the load
+    /// balancer (0: no header).
+    #[arg(long, env = "HSTS_MAX_AGE_SECS", default_value_t = 31_536_000)]
+    pub hsts_max_age_secs: u64,
+
+    #[command(flatten)]
+    pub limits: LimitSettings,
+
+    #[command(flatten)]
+    pub retention: RetentionSettings,
+
     #[command(flatten)]
     pub mail: MailSettings,
+}
+
+/// How much one client address or one account may ask of the shop. Counters are shared by
+/// the fleet (they live in the database); see the README's security section for the policy.
+#[derive(Debug, Clone, Args)]
+pub struct LimitSettings {
+    /// Failed sign-ins allowed for one account from one client address per sign-in window.
+    #[arg(
+        long = "rate-limit-signin-per-account-and-address",
+        env = "RATE_LIMIT_SIGNIN_PER_ACCOUNT_AND_ADDRESS",
+        default_value_t = 5
+    )]
+    pub signin_per_account_and_address: u32,
+
+    /// Failed sign-ins allowed from one client address, whatever the account, per window.
+    #[arg(
+        long = "rate-limit-signin-per-address",
+        env = "RATE_LIMIT_SIGNIN_PER_ADDRESS",
+        default_value_t = 30
+    )]
+    pub signin_per_address: u32,
+
+    /// Failed sign-ins allowed for one account from all addresses together per window (a
+    /// guard against attacks from many addresses); a password reset lifts it.
+    #[arg(
+        long = "rate-limit-signin-per-account",
+        env = "RATE_LIMIT_SIGNIN_PER_ACCOUNT",
+        default_value_t = 100
+    )]
+    pub signin_per_account: u32,
+
+    /// Length of the sign-in window, in seconds.
+    #[arg(
+        long = "rate-limit-signin-window-secs",
+        env = "RATE_LIMIT_SIGNIN_WINDOW_SECS",
+        default_value_t = 900
+    )]
+    pub signin_window_secs: u64,
+
+    /// Accounts one client address may create in an hour.
+    #[arg(
+        long = "rate-limit-registrations-per-hour",
+        env = "RATE_LIMIT_REGISTRATIONS_PER_HOUR",
+        default_value_t = 10
+    )]
+    pub registrations_per_hour: u32,
+
+    /// Password-reset mails sent to one account in an hour (more requests are answered the
+    /// same way, and send nothing).
+    #[arg(
+        long = "rate-limit-reset-mails-per-account-per-hour",
+        env = "RATE_LIMIT_RESET_MAILS_PER_ACCOUNT_PER_HOUR",
+        default_value_t = 3
+    )]
+    pub reset_mails_per_account_per_hour: u32,
+
+    /// Password-reset requests from one client address in an hour, whatever the email.
+    #[arg(
+        long = "rate-limit-reset-requests-per-address-per-hour",
+        env = "RATE_LIMIT_RESET_REQUESTS_PER_ADDRESS_PER_HOUR",
+        default_value_t = 10
+    )]
+    pub reset_requests_per_address_per_hour: u32,
+}
+
+/// How long the shop keeps what it no longer needs. Every instance runs the clean-up; its
+/// deletes are idempotent, so running it on all of them at once is safe.
+#[derive(Debug, Clone, Args)]
+pub struct RetentionSettings {
+    /// Seconds between two clean-ups on this instance (0: never clean up).
+    #[arg(long, env = "RETENTION_INTERVAL_SECS", default_value_t = 3600)]
+    pub retention_interval_secs: u64,
+
+    /// How long a guest's session (and cart) lives after its first visit, in seconds.
+    #[arg(long, env = "GUEST_SESSION_SECS", default_value_t = 7 * 24 * 3600)]
+    pub guest_session_secs: u64,
+
+    /// Days a used or expired password-reset link is kept before it is deleted.
+    #[arg(long, env = "RETAIN_RESET_LINKS_DAYS", default_value_t = 7)]
+    pub retain_reset_links_days: u64,
+
+    /// Days recorded events are kept for the insights (0: forever). Export them first
+    /// (`coffee-radar export`) when the lake should keep them longer.
+    #[arg(long, env = "RETAIN_EVENTS_DAYS", default_value_t = 0)]
+    pub retain_events_days: u64,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_checkouts_of_ten_in_stock_make_exactly_ten_orders() {
-    let app = TestApp::spawn().await;
+    // Fifty shoppers register from one address.
+    let app = TestApp::spawn_with(&["--rate-limit-registrations-per-hour", "100"]).await;
     let variant = app.variant_of("Coffee Radar Passport cover").await;
     let mut buyers = Vec::new();
     for i in 0..50 {

@@ -2,22 +2,9 @@
 
 mod common;
 
-use common::{PASSWORD, TestApp, csrf_token, location};
+use common::{PASSWORD, TestApp, csrf_token, location, reset_link};
 use reqwest::StatusCode;
 use serde_json::json;
-
-fn reset_link(mail: &str) -> String {
-    // Quoted-printable may wrap long lines with "=\r\n"; undo that first.
-    let unwrapped = mail.replace("=\r\n", "").replace("=\n", "");
-    let start = unwrapped
-        .find("/password/reset/")
-        .expect("the mail has a reset link");
-    unwrapped[start..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned()
-}
 
 #[tokio::test]
 async fn a_password_reset_works_once_from_the_mailed_link() {
@@ -46,7 +33,7 @@ async fn a_password_reset_works_once_from_the_mailed_link() {
     );
     assert_eq!(location(&unknown), location(&asked));
 
-    let mails = app.outbox();
+    let mails = app.mails_when(1).await;
     assert_eq!(mails.len(), 1, "only the real account gets mail");
     assert!(mails[0].contains("To: nora@example.com"));
     let link = reset_link(&mails[0]);

@@ -275,9 +275,12 @@ start_instance() {
     bin=$(binary)
     mkdir -p "$run/app/$name"
     echo "---- start $(date -u +%FT%TZ)" >>"$run/app/$name.log"
+    # Load tests register every shopper from this one address: registrations are not
+    # throttled here unless the caller says otherwise.
     env INSTANCE_ID="$name" DATABASE_URL="$db_url" STORAGE_URL="s3://$bucket/pictures" \
         S3_ENDPOINT="http://127.0.0.1:$s3_port" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
         AWS_REGION=us-east-1 BEHIND_PROXY=true NO_COLOR=1 DRAIN_TIMEOUT_SECS="$drain_secs" \
+        RATE_LIMIT_REGISTRATIONS_PER_HOUR="${RATE_LIMIT_REGISTRATIONS_PER_HOUR:-100000}" \
         "$bin" --data-dir "$run/app/$name" --database-url "$db_url" --s3-endpoint "http://127.0.0.1:$s3_port" \
         serve --listen "127.0.0.1:${instance_port[$name]}" --instance-id "$name" \
         --storage-url "s3://$bucket/pictures" --public-url "$lb_url" --behind-proxy \

@@ -28,9 +28,10 @@ type Created<T> = (StatusCode, Json<T>);
                (status = 422, body = ErrorOut, description = "Invalid fields, with a message per field")))]
 pub async fn register(
     State(state): State<AppState>,
+    visitor: Visitor,
     ApiJson(form): ApiJson<Registration>,
 ) -> AppResult<Created<UserOut>> {
-    let user = accounts::register(&state, &form).await?;
+    let user = accounts::register(&state, &form, visitor.client_ip).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
 }
 

@@ -22,7 +22,10 @@ pub fn router() -> Router<AppState> {
         .route("/users", post(register))
         .route("/sessions", post(sign_in).delete(sign_out))
         .route("/me", get(me).patch(update_me))
-        .route("/me/photo", put(upload_photo))
+        .route(
+            "/me/photo",
+            put(upload_photo).layer(crate::app::upload_body_limit()),
+        )
         .route("/products", get(products))
         .route("/products/{id}", get(product))
         .route("/cart", get(cart))

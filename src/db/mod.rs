@@ -4,8 +4,10 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod limits;
 pub mod orders;
 pub mod places;
+pub mod retention;
 pub mod sessions;
 pub mod users;
 
@@ -201,6 +203,30 @@ impl Db {
         match self.backend {
             Backend::Postgres => Cow::Owned(numbered_placeholders(sql)),
             _ => Cow::Borrowed(sql),
+        }
+    }
+}
+
+/// Runs `attempt` again (up to four more times, after a short random pause) when the
+/// database aborted it for a deadlock or a serialization conflict: such a transaction
+/// changed nothing, and the next try usually goes through.
+pub async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, sqlx::Error>>,
+{
+    use rand::Rng;
+    let mut tries = 0;
+    loop {
+        match attempt().await {
+            Err(sqlx::Error::Database(e))
+                if tries < 4 && matches!(e.code().as_deref(), Some("40001" | "40P01")) =>
+            {
+                tries += 1;
+                let pause = rand::rng().random_range(1..=10 * tries);
+                tokio::time::sleep(Duration::from_millis(pause)).await;
+            }
+            other => return other,
         }
     }
 }

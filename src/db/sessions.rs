@@ -91,13 +91,4 @@ impl Db {
             .await?;
         Ok(())
     }
-
-    pub async fn delete_expired_sessions(&self) -> AppResult<u64> {
-        let done = self
-            .query("DELETE FROM sessions WHERE expires_at <= ?")
-            .bind(now_ms())
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected())
-    }
 }

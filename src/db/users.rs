@@ -195,57 +195,30 @@ impl Db {
             .await?)
     }
 
-    // --- sign-in throttling, shared by the whole fleet through the database ---
-
-    pub async fn record_sign_in_failure(&self, subjects: &[&str]) -> AppResult<()> {
-        for subject in subjects {
-            self.query("INSERT INTO sign_in_failures (id, subject, attempted_at) VALUES (?, ?, ?)")
-                .bind(new_id())
-                .bind(*subject)
-                .bind(now_ms())
-                .execute(self.pool())
-                .await?;
-        }
-        Ok(())
-    }
-
-    pub async fn recent_sign_in_failures(&self, subject: &str, since_ms: i64) -> AppResult<i64> {
-        let count: i64 = self
-            .query_as::<(i64,)>(
-                "SELECT COUNT(*) FROM sign_in_failures WHERE subject = ? AND attempted_at > ?",
-            )
-            .bind(subject)
-            .bind(since_ms)
-            .fetch_one(self.pool())
-            .await?
-            .0;
-        Ok(count)
-    }
-
-    pub async fn clear_sign_in_failures(&self, subject: &str) -> AppResult<()> {
-        self.query("DELETE FROM sign_in_failures WHERE subject = ?")
-            .bind(subject)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     // --- password reset links ---
 
-    pub async fn create_password_reset(
+    /// A new reset link for the account; any earlier unused link stops working, so only
+    /// the newest mail's link is live.
+    pub async fn replace_password_reset(
         &self,
         user_id: i64,
         token_hash: &str,
         expires_at: i64,
     ) -> AppResult<()> {
+        let mut tx = self.begin_write().await?;
+        self.query("DELETE FROM password_resets WHERE user_id = ? AND used_at IS NULL")
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
         self.query(
             "INSERT INTO password_resets (token_hash, user_id, expires_at) VALUES (?, ?, ?)",
         )
         .bind(token_hash)
         .bind(user_id)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 

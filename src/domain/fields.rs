@@ -174,8 +174,13 @@ pub struct Password(String);
 
 impl Password {
     pub const MIN_CHARS: usize = 8;
+    pub const MAX_CHARS: usize = 128;
 
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    /// A password long enough and not guessable: common passwords, keyboard runs, repeats,
+    /// dates and anything built from `personal` (the username, the email, the name) are
+    /// refused, with a hint for a better one. The estimate is zxcvbn's: more than a million
+    /// guesses needed; the sign-in throttle makes each guess expensive.
+    pub fn parse(raw: &str, personal: &[&str]) -> Result<Self, String> {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
             return Err(format!(
@@ -183,8 +188,41 @@ impl Password {
                 Self::MIN_CHARS
             ));
         }
-        if chars > 128 {
-            return Err("Password must be at most 128 characters.".into());
+        if chars > Self::MAX_CHARS {
+            return Err(format!(
+                "Password must be at most {} characters.",
+                Self::MAX_CHARS
+            ));
+        }
+        let lowered = raw.trim().to_lowercase();
+        let personal: Vec<String> = personal
+            .iter()
+            .flat_map(|p| {
+                [
+                    p.to_lowercase(),
+                    p.split('@').next().unwrap_or_default().to_lowercase(),
+                ]
+            })
+            .filter(|p| p.chars().count() >= 4)
+            .collect();
+        if personal.iter().any(|p| lowered.contains(p.as_str())) {
+            return Err("Password must not contain your username, email or name.".into());
+        }
+        // The estimate's cost grows with length; beyond this a password is strong anyway
+        // unless it is a repeat, which the first characters already show.
+        let sample: String = raw.chars().take(64).collect();
+        let personal: Vec<&str> = personal.iter().map(String::as_str).collect();
+        let estimate = zxcvbn::zxcvbn(&sample, &personal);
+        if estimate.score() < zxcvbn::Score::Two {
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Err(format!(
+                "That password is too easy to guess{hint}. Try a few unrelated words, or add \
+                 uncommon words and symbols."
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -240,8 +278,28 @@ mod tests {
 
     #[test]
     fn passwords_have_a_minimum_length_and_never_print() {
-        assert!(Password::parse("short").is_err());
-        let password = Password::parse("long enough").unwrap();
+        assert!(Password::parse("short", &[]).is_err());
+        let password = Password::parse("correct horse 42", &[]).unwrap();
         assert_eq!(format!("{password:?}"), "Password(***)");
+    }
+
+    #[test]
+    fn common_and_personal_passwords_are_refused() {
+        for weak in [
+            "password",
+            "12345678",
+            "        ",
+            "qwertyuiop",
+            "aaaaaaaaaa",
+            "password1",
+        ] {
+            assert!(Password::parse(weak, &[]).is_err(), "{weak:?} is refused");
+        }
+        let personal = ["daniela", "dani.c@example.com"];
+        for weak in ["daniela123", "Daniela2026!", "dani.c@example.com"] {
+            let error = Password::parse(weak, &personal).err().unwrap();
+            assert!(error.contains("username"), "{weak:?}: {error}");
+        }
+        assert!(Password::parse("staff password 42", &personal).is_ok());
     }
 }

@@ -13,6 +13,7 @@ use crate::domain::{Address, Email, FieldErrors, FirstName, Password, Username};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
 use crate::mail::Mail;
+use crate::services::limits::{self, Account, Attempt};
 
 /// What a registration form or request carries, before validation.
 #[derive(Debug, Default, Clone, serde::Deserialize, utoipa::ToSchema)]
@@ -25,18 +26,29 @@ pub struct Registration {
     pub address: Option<String>,
 }
 
-/// Failed sign-ins allowed per account, and per client address, in the window below.
-const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-const MAX_FAILURES_PER_ADDRESS: i64 = 20;
-const FAILURE_WINDOW_MS: i64 = 15 * 60 * 1000;
 /// Reset links expire after 30 minutes.
 const RESET_LINK_MS: i64 = 30 * 60 * 1000;
+/// The longest sign-in name worth looking up: an email address.
+const MAX_LOGIN_CHARS: usize = 254;
 
-pub async fn register(state: &AppState, form: &Registration) -> AppResult<UserRow> {
+/// Creates an account. Fields are checked first; then the client address's registration
+/// counter is taken, before the password is hashed, and given back if the account could
+/// not be made.
+pub async fn register(
+    state: &AppState,
+    form: &Registration,
+    client: Option<IpAddr>,
+) -> AppResult<UserRow> {
     let mut errors = FieldErrors::default();
     let username = errors.check("username", Username::parse(&form.username));
     let email = errors.check("email", Email::parse(&form.email));
-    let password = errors.check("password", Password::parse(&form.password));
+    let password = errors.check(
+        "password",
+        Password::parse(
+            &form.password,
+            &[&form.username, &form.email, &form.first_name],
+        ),
+    );
     let first_name = errors.check("first_name", FirstName::parse(&form.first_name));
     let address = errors.check("address", Address::parse_optional(form.address.as_deref()));
     let (Some(username), Some(email), Some(password), Some(first_name), Some(address)) =
@@ -44,17 +56,29 @@ pub async fn register(state: &AppState, form: &Registration) -> AppResult<UserRo
     else {
         return Err(AppError::Invalid(errors));
     };
-    let password_hash = auth::hash_password(password.expose().to_owned()).await?;
-    let id = state
-        .db
-        .create_user(NewUser {
-            username: &username,
-            email: &email,
-            password_hash: &password_hash,
-            first_name: &first_name,
-            address: address.as_ref(),
-        })
-        .await?;
+    let attempt = Attempt::registration(&state.config.limits, client);
+    attempt.take(&state.db).await?;
+    let created = async {
+        let password_hash = auth::hash_password(password.expose().to_owned()).await?;
+        state
+            .db
+            .create_user(NewUser {
+                username: &username,
+                email: &email,
+                password_hash: &password_hash,
+                first_name: &first_name,
+                address: address.as_ref(),
+            })
+            .await
+    }
+    .await;
+    let id = match created {
+        Ok(id) => id,
+        Err(error) => {
+            attempt.give_back(&state.db).await?;
+            return Err(error);
+        }
+    };
     state
         .events
         .record(Event::new(EventKind::SignUp).user(Some(id)));
@@ -65,62 +89,54 @@ pub async fn register(state: &AppState, form: &Registration) -> AppResult<UserRo
         .ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {id} vanished after insert")))
 }
 
-/// Checks credentials, with throttling per account and per client address shared by the
-/// whole fleet. The answer never tells whether the username exists.
+/// Checks credentials: `login` is the username or the email. The attempt is counted
+/// (per account and address, per address, per account; see [`crate::services::limits`])
+/// before the password is hashed, and a refused attempt costs no hash at all. The answer
+/// never tells whether the account exists.
 pub async fn authenticate(
     state: &AppState,
-    username: &str,
+    login: &str,
     password: &str,
-    client_ip: Option<IpAddr>,
+    client: Option<IpAddr>,
 ) -> AppResult<UserRow> {
-    let username = username.trim().to_lowercase();
-    let account_key = format!("user:{username}");
-    let address_key = client_ip.map(|ip| format!("ip:{ip}"));
-    let since = now_ms() - FAILURE_WINDOW_MS;
-    let too_many = AppError::TooManyRequests(
-        "Too many failed sign-in attempts. Wait 15 minutes and try again, or reset your password."
-            .into(),
-    );
-    if state
-        .db
-        .recent_sign_in_failures(&account_key, since)
-        .await?
-        >= MAX_FAILURES_PER_ACCOUNT
-    {
-        return Err(too_many);
+    let wrong = || AppError::Unauthorized("That username and password do not match.".into());
+    let login = login.trim().to_lowercase();
+    if login.chars().count() > MAX_LOGIN_CHARS || password.chars().count() > Password::MAX_CHARS {
+        // Nothing that long was ever registered: no lookup, no hash, nothing stored.
+        return Err(wrong());
     }
-    if let Some(key) = &address_key
-        && state.db.recent_sign_in_failures(key, since).await? >= MAX_FAILURES_PER_ADDRESS
-    {
-        return Err(too_many);
-    }
-    let user = match Username::parse(&username) {
-        Ok(name) => state.db.user_by_username(name.as_str()).await?,
-        Err(_) => None,
+    let user = if let Ok(email) = Email::parse(&login) {
+        state.db.user_by_email(email.as_str()).await?
+    } else if let Ok(name) = Username::parse(&login) {
+        state.db.user_by_username(name.as_str()).await?
+    } else {
+        None
     };
+    let account = match &user {
+        Some(user) => Account::Known(user.id),
+        None => Account::Unknown(login),
+    };
+    let attempt = Attempt::sign_in(&state.config.limits, &account, client);
+    attempt.take(&state.db).await?;
+    // An unknown account is checked against a dummy hash: it takes as long as a known one.
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    if auth::verify_password(hash, password.to_owned()).await?
-        && let Some(user) = user
-    {
-        state.db.clear_sign_in_failures(&account_key).await?;
-        state
-            .events
-            .record(Event::new(EventKind::SignIn).user(Some(user.id)));
-        if auth::is_legacy_hash(&user.password_hash) {
-            // Imported from the Flask shop: upgrade to Argon2id now that we know the password.
-            let upgraded = auth::hash_password(password.to_owned()).await?;
-            state.db.set_password_hash(user.id, &upgraded).await?;
-        }
-        return Ok(user);
+    let matches = auth::verify_password(hash, password.to_owned()).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(wrong());
+    };
+    // A success is not a failure: the hit goes back, and this address's failures for the
+    // account are forgiven.
+    attempt.give_back(&state.db).await?;
+    limits::forgive_sign_in(&state.db, &account, client).await?;
+    state
+        .events
+        .record(Event::new(EventKind::SignIn).user(Some(user.id)));
+    if auth::is_legacy_hash(&user.password_hash) {
+        // Imported from the Flask shop: upgrade to Argon2id now that we know the password.
+        let upgraded = auth::hash_password(password.to_owned()).await?;
+        state.db.set_password_hash(user.id, &upgraded).await?;
     }
-    let mut subjects = vec![account_key.as_str()];
-    if let Some(key) = &address_key {
-        subjects.push(key);
-    }
-    state.db.record_sign_in_failure(&subjects).await?;
-    Err(AppError::Unauthorized(
-        "That username and password do not match.".into(),
-    ))
+    Ok(user)
 }
 
 /// Starts a fresh session for `user` (a new id: the old one is never reused, so a planted
@@ -160,8 +176,11 @@ pub async fn start_guest_session(
 ) -> AppResult<(String, CookieJar)> {
     let token = auth::new_token();
     let id = auth::token_hash(&token);
-    let expires = now_ms() + auth::SESSION_DAYS * 24 * 3600 * 1000;
-    state.db.create_session(&id, None, expires).await?;
+    let lifetime_ms = state.config.guest_session_secs.saturating_mul(1000) as i64;
+    state
+        .db
+        .create_session(&id, None, now_ms() + lifetime_ms)
+        .await?;
     Ok((id, jar.add(auth::session_cookie(token, visitor.secure))))
 }
 
@@ -179,7 +198,8 @@ pub async fn change_password(
     current: &str,
     new: &str,
 ) -> AppResult<()> {
-    let new = Password::parse(new).map_err(|m| AppError::invalid("new_password", m))?;
+    let new = Password::parse(new, &[&user.username, &user.email, &user.first_name])
+        .map_err(|m| AppError::invalid("new_password", m))?;
     if !auth::verify_password(Some(user.password_hash.clone()), current.to_owned()).await? {
         return Err(AppError::invalid(
             "current_password",
@@ -192,19 +212,38 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Mails a single-use reset link if an account has this email. The caller always answers
-/// the same way, so nobody learns whether an address is registered.
-pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<()> {
+/// Mails a single-use reset link if an account has this email; a new link replaces the
+/// previous one. The caller always answers the same way, so nobody learns whether an
+/// address is registered: requests beyond the account's mail limit send nothing, and the
+/// mail goes out in the background (a slow mail server delays no answer).
+pub async fn request_password_reset(
+    state: &AppState,
+    email: &str,
+    client: Option<IpAddr>,
+) -> AppResult<()> {
+    Attempt::reset_request(&state.config.limits, client)
+        .take(&state.db)
+        .await?;
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
     let Some(user) = state.db.user_by_email(email.as_str()).await? else {
         return Ok(());
     };
+    if let Err(AppError::TooManyRequests(_)) = Attempt::reset_mail(&state.config.limits, user.id)
+        .take(&state.db)
+        .await
+    {
+        tracing::info!(
+            user = user.id,
+            "reset mail not sent: too many for this account"
+        );
+        return Ok(());
+    }
     let token = auth::new_token();
     state
         .db
-        .create_password_reset(user.id, &auth::token_hash(&token), now_ms() + RESET_LINK_MS)
+        .replace_password_reset(user.id, &auth::token_hash(&token), now_ms() + RESET_LINK_MS)
         .await?;
     let link = format!("{}/password/reset/{token}", state.config.public_url);
     let body = format!(
@@ -213,20 +252,24 @@ pub async fn request_password_reset(state: &AppState, email: &str) -> AppResult<
          If you did not ask for this, ignore this message: your password stays as it is.\n\n— Coffee Radar\n",
         user.first_name, user.username
     );
-    state
-        .mailer
-        .send(Mail {
-            to: &user.email,
-            subject: "Reset your Coffee Radar password".into(),
-            body,
-        })
-        .await
-        .map_err(|e| {
-            tracing::warn!(error = %e, "could not send the reset mail");
-            AppError::Unavailable(
-                "We could not send mail right now. Please try again in a few minutes.".into(),
-            )
-        })
+    let mailer = state.mailer.clone();
+    tokio::spawn(async move {
+        let sent = mailer
+            .send(Mail {
+                to: &user.email,
+                subject: "Reset your Coffee Radar password".into(),
+                body,
+            })
+            .await;
+        match sent {
+            Ok(()) => metrics::counter!("mails_sent_total", "kind" => "reset").increment(1),
+            Err(error) => {
+                metrics::counter!("mails_failed_total", "kind" => "reset").increment(1);
+                tracing::warn!(error = %error, user = user.id, "could not send the reset mail");
+            }
+        }
+    });
+    Ok(())
 }
 
 pub async fn reset_link_is_valid(state: &AppState, token: &str) -> AppResult<bool> {
@@ -237,19 +280,34 @@ pub async fn reset_link_is_valid(state: &AppState, token: &str) -> AppResult<boo
         .is_some())
 }
 
+/// Sets a new password from a reset link. The link is checked before anything is hashed;
+/// a reset signs the account out everywhere and lifts its sign-in throttles.
 pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -> AppResult<()> {
-    let password = Password::parse(new_password).map_err(|m| AppError::invalid("password", m))?;
-    let hash = auth::hash_password(password.expose().to_owned()).await?;
-    match state
-        .db
-        .consume_password_reset(&auth::token_hash(token), &hash)
-        .await?
-    {
-        Some(_) => Ok(()),
-        None => Err(AppError::NotFound(
+    let spent = || {
+        AppError::NotFound(
             "This reset link has expired or was already used. Ask for a new one.".into(),
-        )),
+        )
+    };
+    let token_hash = auth::token_hash(token);
+    let Some(user_id) = state.db.valid_password_reset(&token_hash).await? else {
+        return Err(spent());
+    };
+    let user = state.db.user_by_id(user_id).await?.ok_or_else(spent)?;
+    let password = Password::parse(
+        new_password,
+        &[&user.username, &user.email, &user.first_name],
+    )
+    .map_err(|m| AppError::invalid("password", m))?;
+    let hash = auth::hash_password(password.expose().to_owned()).await?;
+    if state
+        .db
+        .consume_password_reset(&token_hash, &hash)
+        .await?
+        .is_none()
+    {
+        return Err(spent());
     }
+    limits::lift_account(&state.db, user_id).await
 }
 
 /// Checks, shrinks and stores a new profile picture; returns its storage key.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::Db;
 use crate::db::catalog::Product;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// Which products a list shows.
 #[derive(Debug, Default, Clone)]
@@ -64,9 +64,17 @@ impl Catalog {
     }
 }
 
+struct Snapshot {
+    catalog: Arc<Catalog>,
+    /// When it was loaded, or last found to be the best there is.
+    since: Instant,
+    /// A write through this instance changed the catalog since.
+    outdated: bool,
+}
+
 pub struct CatalogCache {
     ttl: Duration,
-    snapshot: Mutex<Option<(Instant, Arc<Catalog>)>>,
+    snapshot: Mutex<Option<Snapshot>>,
     /// One reload at a time: requests arriving meanwhile wait for its result.
     reloading: tokio::sync::Mutex<()>,
 }
@@ -80,34 +88,75 @@ impl CatalogCache {
         }
     }
 
+    /// The catalog snapshot, reloaded when it is older than the time to live.
+    ///
+    /// While the database is away, the last good snapshot keeps being served (logged and
+    /// counted as stale): one request per time to live tries the database, and everyone
+    /// else is answered at once instead of queueing for the pool.
     pub async fn get(&self, db: &Db) -> AppResult<Arc<Catalog>> {
         if let Some(catalog) = self.fresh() {
             return Ok(catalog);
         }
-        let _reload = self.reloading.lock().await;
+        let last = self.last();
+        let _reload = match (self.reloading.try_lock(), &last) {
+            (Ok(reload), _) => reload,
+            // Someone else is reloading; what we have will do until they are done.
+            (Err(_), Some(last)) => return Ok(last.clone()),
+            (Err(_), None) => self.reloading.lock().await,
+        };
         if let Some(catalog) = self.fresh() {
             return Ok(catalog);
         }
-        let catalog = Arc::new(Catalog::new(db.list_products(false).await?));
-        if !self.ttl.is_zero() {
-            *self.lock() = Some((Instant::now(), catalog.clone()));
+        match db.list_products(false).await {
+            Ok(products) => {
+                let catalog = Arc::new(Catalog::new(products));
+                if !self.ttl.is_zero() {
+                    self.keep(catalog.clone());
+                }
+                Ok(catalog)
+            }
+            Err(error @ AppError::Unavailable(_)) => match last {
+                Some(last) => {
+                    tracing::warn!(%error, "database unavailable: serving the last catalog snapshot");
+                    metrics::counter!("catalog_stale_served_total").increment(1);
+                    // Served as if fresh for one more time to live: the next try waits that long.
+                    self.keep(last.clone());
+                    Ok(last)
+                }
+                None => Err(error),
+            },
+            Err(error) => Err(error),
         }
-        Ok(catalog)
     }
 
-    /// Drops the snapshot after a write through this instance.
+    /// Marks the snapshot out of date after a write through this instance: the next
+    /// request reloads it (and falls back to it only if the database is away).
     pub fn invalidate(&self) {
-        *self.lock() = None;
+        if let Some(snapshot) = self.lock().as_mut() {
+            snapshot.outdated = true;
+        }
+    }
+
+    fn keep(&self, catalog: Arc<Catalog>) {
+        *self.lock() = Some(Snapshot {
+            catalog,
+            since: Instant::now(),
+            outdated: false,
+        });
+    }
+
+    fn last(&self) -> Option<Arc<Catalog>> {
+        self.lock().as_ref().map(|s| s.catalog.clone())
     }
 
     fn fresh(&self) -> Option<Arc<Catalog>> {
         match &*self.lock() {
-            Some((loaded, catalog)) if loaded.elapsed() < self.ttl => Some(catalog.clone()),
+            Some(s) if !s.outdated && s.since.elapsed() < self.ttl => Some(s.catalog.clone()),
             _ => None,
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<(Instant, Arc<Catalog>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Snapshot>> {
         // A panic while holding this lock cannot leave the snapshot half-written.
         self.snapshot
             .lock()

@@ -23,19 +23,35 @@ impl Period {
     /// The longest period one report covers.
     pub const MAX_DAYS: i64 = 731;
 
+    /// Dates a report may cover: the shop keeps UTC milliseconds since 1970, and every day
+    /// of a period must have a next day.
+    const EARLIEST: Date = time::macros::date!(1970 - 01 - 01);
+    const LATEST: Date = time::macros::date!(9999 - 12 - 30);
+
     /// From `YYYY-MM-DD` texts; missing ends default to the 30 days up to `today`.
     pub fn parse(from: Option<&str>, to: Option<&str>, today: Date) -> Result<Self, AppError> {
         let format = time::macros::format_description!("[year]-[month]-[day]");
-        let parse = |text: Option<&str>, default: Date, field: &str| match text
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-        {
-            None => Ok(default),
-            Some(text) => Date::parse(text, &format)
-                .map_err(|_| AppError::invalid(field, "Dates look like 2026-03-31.")),
+        let parse = |text: Option<&str>, default: Date, field: &str| {
+            let date = match text.map(str::trim).filter(|t| !t.is_empty()) {
+                None => default,
+                Some(text) => Date::parse(text, &format)
+                    .map_err(|_| AppError::invalid(field, "Dates look like 2026-03-31."))?,
+            };
+            if (Self::EARLIEST..=Self::LATEST).contains(&date) {
+                Ok(date)
+            } else {
+                Err(AppError::invalid(
+                    field,
+                    format!("Dates go from {} to {}.", Self::EARLIEST, Self::LATEST),
+                ))
+            }
         };
         let to = parse(to, today, "to")?;
-        let from = parse(from, to - Duration::days(29), "from")?;
+        let default_from = to
+            .checked_sub(Duration::days(29))
+            .unwrap_or(Self::EARLIEST)
+            .max(Self::EARLIEST);
+        let from = parse(from, default_from, "from")?;
         if from > to {
             return Err(AppError::invalid(
                 "from",

@@ -4,5 +4,7 @@
 pub mod accounts;
 pub mod catalog;
 pub mod insights;
+pub mod limits;
 pub mod radar;
+pub mod retention;
 pub mod shop;

@@ -60,12 +60,14 @@ pub async fn register(
         first_name: form.first_name,
         address: form.address,
     };
-    match accounts::register(&state, &registration).await {
+    match accounts::register(&state, &registration, visitor.client_ip).await {
         Ok(user) => {
             let jar = accounts::start_session(&state, &visitor, &user, jar).await?;
             Ok(redirect_with(jar, "/shop", Flash::Registered))
         }
-        Err(error @ (AppError::Invalid(_) | AppError::Conflict(_))) => {
+        Err(
+            error @ (AppError::Invalid(_) | AppError::Conflict(_) | AppError::TooManyRequests(_)),
+        ) => {
             let status = error.status();
             let (errors, message) = match error {
                 AppError::Invalid(errors) => (errors, None),
@@ -139,7 +141,7 @@ pub async fn sign_in(
         Err(error @ (AppError::Unauthorized(_) | AppError::TooManyRequests(_))) => {
             let page = SignInPage {
                 layout: Layout::load(&state, &visitor, "Sign in", "account").await?,
-                username: form.username.chars().take(64).collect(),
+                username: form.username.chars().take(254).collect(),
                 next,
                 message: Some(error.public_message()),
             };
@@ -163,11 +165,13 @@ pub async fn sign_out(
 #[template(path = "forgot.html")]
 struct ForgotPage {
     layout: Layout,
+    message: Option<String>,
 }
 
 pub async fn forgot_form(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
     Ok(render(&ForgotPage {
         layout: Layout::load(&state, &visitor, "Forgot your password?", "account").await?,
+        message: None,
     }))
 }
 
@@ -178,11 +182,21 @@ pub struct ForgotForm {
 
 pub async fn forgot(
     State(state): State<AppState>,
+    visitor: Visitor,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> PageResult<Response> {
-    accounts::request_password_reset(&state, &form.email).await?;
-    Ok(redirect_with(jar, "/signin", Flash::ResetSent))
+    match accounts::request_password_reset(&state, &form.email, visitor.client_ip).await {
+        Ok(()) => Ok(redirect_with(jar, "/signin", Flash::ResetSent)),
+        Err(error @ AppError::TooManyRequests(_)) => {
+            let page = ForgotPage {
+                layout: Layout::load(&state, &visitor, "Forgot your password?", "account").await?,
+                message: Some(error.public_message()),
+            };
+            Ok(render_with_status(error.status(), &page))
+        }
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[derive(Template)]

@@ -33,7 +33,10 @@ pub fn router(state: AppState) -> Router<AppState> {
             "/admin/products/{id}",
             get(edit_product).post(update_product),
         )
-        .route("/admin/products/{id}/picture", post(upload_picture))
+        .route(
+            "/admin/products/{id}/picture",
+            post(upload_picture).layer(crate::app::upload_body_limit()),
+        )
         .route("/admin/products/{id}/variants", post(create_variant))
         .route("/admin/variants/{id}", post(update_variant))
         .route("/admin/orders", get(orders))
@@ -47,15 +50,20 @@ pub fn router(state: AppState) -> Router<AppState> {
         ))
 }
 
-/// Staff writes change what shoppers see: this instance drops its catalog snapshot.
+/// Staff writes change what shoppers see: after one succeeds, this instance reloads its
+/// catalog snapshot. Refused writes (not staff, invalid forms) leave it alone, so nobody
+/// can make every request reload the catalog.
 async fn refresh_catalog_after_writes(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    mut request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
     let is_write = request.method() == axum::http::Method::POST;
+    let staff = super::StaffSeen::default();
+    request.extensions_mut().insert(staff.clone());
     let response = next.run(request).await;
-    if is_write {
+    let done = response.status().is_success() || response.status().is_redirection();
+    if is_write && done && staff.was_seen() {
         state.catalog.invalidate();
     }
     response

@@ -58,7 +58,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/profile", get(profile::show).post(profile::update))
         .route("/profile/password", post(profile::change_password))
-        .route("/profile/photo", post(profile::upload_photo))
+        .route(
+            "/profile/photo",
+            post(profile::upload_photo).layer(crate::app::upload_body_limit()),
+        )
         .route("/profile/delete", post(profile::delete))
         .merge(admin::router(state.clone()))
         .fallback(not_found)
@@ -300,6 +303,7 @@ struct ErrorPage {
     layout: Layout,
     status: u16,
     message: String,
+    back: String,
 }
 
 /// Around every HTML route: makes sure the browser has a CSRF token, spends a shown flash
@@ -316,6 +320,7 @@ async fn page_middleware(
         .unwrap_or_else(|| CsrfToken(auth::new_token()));
     let secure = state.config.is_https(request.headers());
     let had_flash = jar.get(FLASH_COOKIE).is_some();
+    let back = back_link(request.headers());
     request.extensions_mut().insert(token.clone());
     request.extensions_mut().insert(Flash::from_jar(&jar));
 
@@ -332,6 +337,7 @@ async fn page_middleware(
             layout: Layout::anonymous(&state, status.canonical_reason().unwrap_or("Error"), ""),
             status: status.as_u16(),
             message,
+            back,
         };
         let headers = response.headers().clone();
         response = render_with_status(status, &page);
@@ -422,6 +428,17 @@ impl FromRequestParts<AppState> for SignedIn {
 /// A staff member; signed-in shoppers get 403, others the sign-in page.
 pub struct Staff(pub SignedIn);
 
+/// Set by [`Staff`] when a staff member was let in: a middleware that put it in the
+/// request's extensions learns afterwards whether the request came from staff.
+#[derive(Clone, Default)]
+pub struct StaffSeen(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl StaffSeen {
+    pub fn was_seen(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
 impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
@@ -431,6 +448,9 @@ impl FromRequestParts<AppState> for Staff {
     ) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         if signed_in.user.is_admin() {
+            if let Some(seen) = parts.extensions.get::<StaffSeen>() {
+                seen.0.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             Ok(Self(signed_in))
         } else {
             Err(PageError(AppError::Forbidden(
@@ -441,12 +461,52 @@ impl FromRequestParts<AppState> for Staff {
     }
 }
 
-/// Only local paths may be redirect targets after sign-in, never another site.
+/// Where to go after signing in: a page of this shop, never another site; the shop itself
+/// when `next` is missing or refused (see [`local_target`]).
 pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
-        _ => "/shop".to_owned(),
+    next.and_then(local_target)
+        .unwrap_or_else(|| "/shop".to_owned())
+}
+
+/// `target` as a path on this site, or `None` when a browser could take it elsewhere.
+///
+/// The target is resolved as a browser would resolve it (dot segments removed, the result
+/// percent-encoded) against a placeholder origin. Control characters (a browser silently
+/// drops tabs and newlines, turning `/\t/evil.example` into `//evil.example`) and
+/// backslashes (read as slashes) are refused outright; so is anything that leaves the
+/// origin, or whose path starts with `//` (another host to a browser).
+pub fn local_target(target: &str) -> Option<String> {
+    if !target.starts_with('/') || target.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
     }
+    let base = url::Url::parse("http://shop.invalid/").ok()?;
+    let resolved = base.join(target).ok()?;
+    if resolved.origin() != base.origin() || resolved.path().starts_with("//") {
+        return None;
+    }
+    Some(match resolved.query() {
+        Some(query) => format!("{}?{query}", resolved.path()),
+        None => resolved.path().to_owned(),
+    })
+}
+
+/// The page a "Go back" link returns to: the referring page when it is one of ours.
+fn back_link(headers: &axum::http::HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let referer = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok())
+        .and_then(|r| url::Url::parse(r).ok());
+    let same_site = |referer: &url::Url| {
+        let authority = match (referer.host_str(), referer.port()) {
+            (Some(h), Some(port)) => format!("{h}:{port}"),
+            (Some(h), None) => h.to_owned(),
+            (None, _) => return false,
+        };
+        host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
+    };
+    referer
+        .filter(same_site)
+        .and_then(|r| local_target(&r[url::Position::BeforePath..url::Position::AfterQuery]))
+        .unwrap_or_else(|| "/".to_owned())
 }

@@ -169,6 +169,19 @@ impl TestApp {
         client
     }
 
+    /// A new client signed in as `username`, who registered with [`PASSWORD`].
+    pub async fn signed_in_again(&self, username: &str) -> Client {
+        let client = self.client();
+        let signed_in = client
+            .post(self.url("/api/v1/sessions"))
+            .json(&json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(signed_in.status(), StatusCode::OK);
+        client
+    }
+
     /// The real `coffee-radar` command, pointed at this app's database and object store,
     /// as an operator on the same instance would run it.
     pub fn command(&self) -> std::process::Command {
@@ -214,6 +227,19 @@ impl TestApp {
             .collect()
     }
 
+    /// The outbox once it holds at least `n` mails (they are sent in the background), or
+    /// whatever it holds after ten seconds.
+    pub async fn mails_when(&self, n: usize) -> Vec<String> {
+        for _ in 0..100 {
+            let mails = self.outbox();
+            if mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        self.outbox()
+    }
+
     /// Sets a variant's stock directly, as staff would.
     pub async fn set_stock(&self, variant_id: i64, stock: i64) {
         self.state
@@ -245,6 +271,10 @@ impl TestApp {
             "users" => "SELECT COUNT(*) FROM users",
             "cart_items" => "SELECT COUNT(*) FROM cart_items",
             "products" => "SELECT COUNT(*) FROM products",
+            "sessions" => "SELECT COUNT(*) FROM sessions",
+            "password_resets" => "SELECT COUNT(*) FROM password_resets",
+            "events" => "SELECT COUNT(*) FROM events",
+            "rate_limits" => "SELECT COUNT(*) FROM rate_limits",
             other => panic!("no count for {other}"),
         };
         let (n,): (i64,) = self
@@ -394,4 +424,18 @@ pub async fn get_page(client: &Client, url: impl reqwest::IntoUrl) -> Html {
 /// GETs a JSON document.
 pub async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// The reset link in a password-reset mail.
+pub fn reset_link(mail: &str) -> String {
+    // Quoted-printable may wrap long lines with "=\r\n"; undo that first.
+    let unwrapped = mail.replace("=\r\n", "").replace("=\n", "");
+    let start = unwrapped
+        .find("/password/reset/")
+        .expect("the mail has a reset link");
+    unwrapped[start..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
