@@ -192,6 +192,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub mail: MailSettings,
+
+    #[command(flatten)]
+    pub connections: crate::server::ConnectionSettings,
 }
 
 #[derive(Debug, Clone, Args)]
