@@ -28,7 +28,7 @@ mod connection;
 use std::future::Future;
 use std::io;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use clap::Args;
@@ -72,6 +72,10 @@ struct Timers {
 /// wait this long before accepting again instead of failing in a tight loop.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(250);
 
+/// While the cap refuses connections, say so in the log at most this often (the metric
+/// counts each one).
+const CAP_WARNING_EVERY: Duration = Duration::from_secs(10);
+
 /// Serves `router` on `listener` until `shutdown` completes, then lets the requests in
 /// flight finish.
 pub async fn serve(
@@ -95,6 +99,7 @@ pub async fn serve(
     let builder = Arc::new(builder);
     let (closing, closing_seen) = watch::channel(false);
     let mut connections = JoinSet::new();
+    let mut last_cap_warning: Option<Instant> = None;
     metrics::connections_described();
 
     tokio::pin!(shutdown);
@@ -122,7 +127,13 @@ pub async fn serve(
                     }
                     Err(_) => {
                         metrics::connection_refused();
-                        tracing::debug!(%peer, "connection cap reached: answering 503");
+                        if last_cap_warning.is_none_or(|at| at.elapsed() >= CAP_WARNING_EVERY) {
+                            last_cap_warning = Some(Instant::now());
+                            tracing::warn!(
+                                max_connections = cap,
+                                "connection cap reached: new connections are answered 503"
+                            );
+                        }
                         if let Ok(permit) = refusals.clone().try_acquire_owned() {
                             let refusal = refusal.clone();
                             tokio::spawn(async move {
