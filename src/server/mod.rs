@@ -90,7 +90,8 @@ pub async fn serve(
     };
     let cap = settings.max_connections as usize;
     let slots = Arc::new(Semaphore::new(cap));
-    // Refused connections linger a little (see `refuse`); they are capped too.
+    // Refused connections linger a little (see `refuse`); beyond as many again, they are
+    // closed at once.
     let refusals = Arc::new(Semaphore::new(cap));
     let refusal = Arc::new(refusal_response());
     let mut builder = auto::Builder::new(TokioExecutor::new());
