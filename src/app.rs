@@ -1,6 +1,5 @@
 //! The application: its shared state, its router and the middleware stack, in one place.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,7 +25,7 @@ use crate::mail::Mailer;
 use crate::ops::{self, Lifecycle};
 use crate::services::catalog::CatalogCache;
 use crate::storage::Storage;
-use crate::{api, assets, catalog_seed, web};
+use crate::{api, assets, catalog_seed, server, web};
 
 /// Settings the handlers read while serving.
 #[derive(Debug, Clone)]
@@ -72,6 +71,7 @@ pub struct Application {
     router: Router,
     state: AppState,
     drain_timeout: Duration,
+    connections: crate::server::ConnectionSettings,
 }
 
 impl Application {
@@ -142,6 +142,7 @@ impl Application {
             router,
             state,
             drain_timeout: Duration::from_secs(serve.drain_timeout_secs),
+            connections: serve.connections.clone(),
         })
     }
 
@@ -176,13 +177,7 @@ impl Application {
             "serving"
         );
         let events = self.state.events.clone();
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await?;
+        server::serve(self.listener, self.router, &self.connections, shutdown).await;
         // Requests are done: what they recorded is written before the process exits.
         events.flush().await;
         Ok(())

@@ -207,6 +207,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub mail: MailSettings,
+
+    #[command(flatten)]
+    pub connections: crate::server::ConnectionSettings,
 }
 
 /// How much one client address or one account may ask of the shop. Counters are shared by

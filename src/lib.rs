@@ -20,6 +20,7 @@ pub mod import_flask;
 pub mod mail;
 pub mod ops;
 pub mod pictures;
+pub mod server;
 pub mod services;
 pub mod storage;
 pub mod web;

@@ -5,7 +5,8 @@
 #   - cfn-lint and checkov on every template (in virtualenvs of their own, installed from PyPI
 #     on first use under ${XDG_CACHE_HOME:-~/.cache}/coffee-radar/);
 #   - static facts of the template (tests/stack_test.py facts): the seed's network, the
-#     security-group chain, drain timings, IMDSv2, no SSH, settings the app really reads;
+#     security-group chain, drain timings, the app's keep-alive above the ALB's idle timeout,
+#     IMDSv2, no SSH, settings the app really reads;
 #   - the systemd units (systemd-analyze verify), the scripts (bash -n, shellcheck if present);
 #   - fetch-secrets, lifecycle-watch and secret-watch against fake aws/curl/systemctl;
 #   - build-release.sh with a stand-in binary (and its upload to moto's S3), deploy.sh --dry-run;
@@ -80,7 +81,7 @@ if venv cfn-lint 'cfn-lint==1.58.0'; then
     done
     echo "# Template facts"
     program "tests/stack_test.py facts" "$cache/cfn-lint/bin/python" "$here/tests/stack_test.py" facts \
-        "$here/coffee-radar.yaml" "$here/coffee-radar.service" "$root/src/config.rs"
+        "$here/coffee-radar.yaml" "$here/coffee-radar.service" "$root/src"
 fi
 if venv checkov 'checkov==3.3.30'; then
     for t in "${templates[@]}"; do

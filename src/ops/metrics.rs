@@ -1,4 +1,5 @@
-//! Prometheus metrics: requests by route and status, a latency histogram, orders placed.
+//! Prometheus metrics: requests by route and status, a latency histogram, orders placed,
+//! connections open, refused beyond the cap and closed by the server's timers.
 
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -46,6 +47,39 @@ pub async fn track(request: Request, next: Next) -> Response {
 
 pub fn order_placed() {
     metrics::counter!("orders_placed_total").increment(1);
+}
+
+/// Makes the connection metrics visible from the start, before anything happened to count.
+pub fn connections_described() {
+    handle();
+    metrics::gauge!("http_connections_open").increment(0.0);
+    metrics::counter!("http_connections_refused_total").increment(0);
+    for reason in ["header_read", "keep_alive"] {
+        metrics::counter!("http_connections_timed_out_total", "reason" => reason).increment(0);
+    }
+    metrics::counter!("http_accept_errors_total").increment(0);
+}
+
+pub fn connection_opened() {
+    metrics::gauge!("http_connections_open").increment(1.0);
+}
+
+pub fn connection_closed() {
+    metrics::gauge!("http_connections_open").decrement(1.0);
+}
+
+/// A connection beyond MAX_CONNECTIONS, answered 503.
+pub fn connection_refused() {
+    metrics::counter!("http_connections_refused_total").increment(1);
+}
+
+/// A connection closed by the header-read or the keep-alive timer.
+pub fn connection_timed_out(reason: &'static str) {
+    metrics::counter!("http_connections_timed_out_total", "reason" => reason).increment(1);
+}
+
+pub fn accept_failed() {
+    metrics::counter!("http_accept_errors_total").increment(1);
 }
 
 pub async fn render() -> Response {

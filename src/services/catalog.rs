@@ -27,6 +27,11 @@ pub struct Catalog {
     pub categories: Vec<String>,
 }
 
+impl CatalogFilter<'_> {
+    /// Longer searches are cut to this many characters, whichever door they came through.
+    pub const MAX_SEARCH_CHARS: usize = 100;
+}
+
 impl Catalog {
     fn new(products: Vec<Product>) -> Self {
         let mut categories: Vec<String> = products
@@ -42,7 +47,12 @@ impl Catalog {
     }
 
     pub fn filter(&self, filter: &CatalogFilter<'_>) -> Vec<&Product> {
-        let search = filter.search.map(str::to_lowercase);
+        let search = filter.search.map(|s| {
+            s.chars()
+                .take(CatalogFilter::MAX_SEARCH_CHARS)
+                .collect::<String>()
+                .to_lowercase()
+        });
         self.products
             .iter()
             .filter(|p| filter.category.is_none_or(|c| p.product.category == c))

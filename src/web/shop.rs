@@ -39,7 +39,7 @@ pub async fn list(
         .unwrap_or_default()
         .trim()
         .chars()
-        .take(100)
+        .take(CatalogFilter::MAX_SEARCH_CHARS)
         .collect();
     let filter = CatalogFilter {
         category: Some(category.as_str()).filter(|c| !c.is_empty()),

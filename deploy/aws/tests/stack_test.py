@@ -1,8 +1,9 @@
 """Offline tests of the CloudFormation template, run by deploy/aws/check.sh.
 
-    python stack_test.py facts TEMPLATE UNIT CONFIG_RS
+    python stack_test.py facts TEMPLATE UNIT SRC_DIR
         Static facts of the real template: the seed's network, the security-group chain,
-        the drain timings, IMDSv2, no SSH, the app's settings exist in src/config.rs.
+        the drain timings, the app's keep-alive above the load balancer's idle timeout,
+        IMDSv2, no SSH, the app's settings exist in its source (SRC_DIR/**/*.rs).
     python stack_test.py moto TEMPLATE ENDPOINT
         Deploys the template into moto's CloudFormation (a moto_server on loopback) and
         inspects what moto built. moto lacks CloudFront, WAF, alarms, dashboards, scaling
@@ -14,6 +15,7 @@ Each check prints "ok - NAME" or "FAIL - NAME: why"; the exit code is 1 if any f
 """
 
 import copy
+import glob
 import json
 import re
 import sys
@@ -55,7 +57,7 @@ def heredoc(script, path):
 
 
 # ----------------------------------------------------------------------------- static facts
-def facts(template_path, unit_path, config_rs_path):
+def facts(template_path, unit_path, src_dir):
     t = load(template_path)
     res = t["Resources"]
     params = t["Parameters"]
@@ -107,6 +109,15 @@ def facts(template_path, unit_path, config_rs_path):
     request_timeout = 15  # REQUEST_TIMEOUT_SECS default: in-flight requests end within it
     check(f"TimeoutStopSec ({stop}) > largest drain ({max_drain}) + request timeout",
           stop > max_drain + request_timeout)
+    # Keep-alive: the app holds idle connections longer than the load balancer does, so the
+    # load balancer never reuses one the app has just closed.
+    lb_attributes = {a["Key"]: a["Value"] for a in res["LoadBalancer"]["Properties"]["LoadBalancerAttributes"]}
+    lb_idle = lb_attributes.get("idle_timeout.timeout_seconds")
+    keep_alive = re.search(r"^KEEP_ALIVE_TIMEOUT_SECS=(\d+)$", app_env, re.M)
+    check("the ALB's idle timeout is set explicitly and the app's KEEP_ALIVE_TIMEOUT_SECS is above it",
+          isinstance(lb_idle, str) and lb_idle.isdigit() and keep_alive is not None
+          and int(keep_alive.group(1)) > int(lb_idle),
+          f"idle_timeout.timeout_seconds={lb_idle!r}, KEEP_ALIVE_TIMEOUT_SECS={keep_alive and keep_alive.group(1)!r}")
     hook = res["AppServerGroup"]["Properties"]["LifecycleHookSpecificationList"][0]
     check(f"lifecycle hook heartbeat ({hook['HeartbeatTimeout']} s) > systemd's stop timeout",
           hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING" and hook["HeartbeatTimeout"] > stop)
@@ -115,14 +126,14 @@ def facts(template_path, unit_path, config_rs_path):
           asg["VPCZoneIdentifier"] == [{"Ref": "AppSubnetA"}, {"Ref": "AppSubnetB"}] and asg["MinSize"] == "2"
           and asg["HealthCheckType"] == "ELB" and asg["HealthCheckGracePeriod"] > 0)
 
-    # The app's settings written by user data and fetch-secrets exist in src/config.rs.
-    config_rs = open(config_rs_path, encoding="utf-8").read()
-    known = set(re.findall(r'env = "([A-Z0-9_]+)"', config_rs)) | {"AWS_REGION", "RUST_LOG"}
+    # The app's settings written by user data and fetch-secrets exist in its source.
+    sources = "".join(open(path, encoding="utf-8").read() for path in glob.glob(f"{src_dir}/**/*.rs", recursive=True))
+    known = set(re.findall(r'env = "([A-Z0-9_]+)"', sources)) | {"AWS_REGION", "RUST_LOG"}
     written = set(re.findall(r"^([A-Z0-9_]+)=", app_env, re.M))
     written |= {"SMTP_HOST", "SMTP_PORT"}  # the optional SMTP lines
     written |= {"DATABASE_URL", "SMTP_USERNAME", "SMTP_PASSWORD"}  # fetch-secrets
     unknown = sorted(written - known)
-    check("every setting given to the app is one it reads (src/config.rs)", not unknown and len(written) > 10, unknown)
+    check("every setting given to the app is one it reads (src/)", not unknown and len(written) > 10, unknown)
     wanted = {"BEHIND_PROXY=true", "AWS_INSTANCE_METADATA=true", "LOG_FORMAT=json", "LISTEN_ADDR=0.0.0.0:${AppPort}",
               "STORAGE_URL=s3://${AssetBucket}/pictures", "PUBLIC_URL=${PublicUrl}", "ASSET_BASE_URL=${PublicUrl}"}
     check("proxy, metadata, JSON logs, S3 pictures, public and asset URLs are set",
