@@ -63,6 +63,9 @@ impl PoolSettings {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// For the migrations' own connection.
+    url: String,
+    acquire_timeout: Duration,
 }
 
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -123,7 +126,12 @@ impl Db {
                 })
             });
         let pool = options.connect_lazy(&url)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            url,
+            acquire_timeout: settings.acquire_timeout,
+        })
     }
 
     /// Creates the SQLite file's folder when needed, then opens the pool.
@@ -153,17 +161,37 @@ impl Db {
     ///
     /// SQLite has no such lock: an instance that lost the race fails on a table the winner
     /// created, then finds the migration recorded when it tries again.
+    ///
+    /// Waiting for another instance's lock and running DDL can take longer than the
+    /// statement timeout, so migrations run on a connection of their own without it; that
+    /// connection is closed afterwards.
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let mut attempt = 0;
         loop {
-            match MIGRATOR.run(&self.pool).await {
+            let outcome = async {
+                if self.backend == Backend::Sqlite {
+                    return MIGRATOR.run(&self.pool).await.map_err(anyhow::Error::from);
+                }
+                // The pool's connections set a statement timeout as they connect; this one
+                // does not.
+                let pool = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(self.acquire_timeout)
+                    .connect(&self.url)
+                    .await?;
+                let outcome = MIGRATOR.run(&pool).await;
+                pool.close().await;
+                outcome.map_err(anyhow::Error::from)
+            }
+            .await;
+            match outcome {
                 Ok(()) => return Ok(()),
                 Err(error) if attempt < 5 => {
                     attempt += 1;
                     tracing::info!(%error, attempt, "migration raced another instance; retrying");
                     tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
                 }
-                Err(error) => return Err(error.into()),
+                Err(error) => return Err(error),
             }
         }
     }
