@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use bytes::Bytes;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
+use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiUser};
 use super::model::*;
 use crate::app::AppState;
 use crate::auth::Visitor;
@@ -25,7 +24,8 @@ type Created<T> = (StatusCode, Json<T>);
 /// Register a new shopper.
 #[utoipa::path(post, path = "/api/v1/users", request_body = Registration, tag = "accounts",
     responses((status = 201, body = UserOut), (status = 409, body = ErrorOut, description = "Username or email taken"),
-               (status = 422, body = ErrorOut, description = "Invalid fields, with a message per field")))]
+               (status = 422, body = ErrorOut, description = "Invalid fields, with a message per field"),
+               (status = 429, body = ErrorOut, description = "Too many accounts created from this address; wait and try again")))]
 pub async fn register(
     State(state): State<AppState>,
     ApiJson(form): ApiJson<Registration>,
@@ -34,9 +34,10 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
 }
 
-/// Sign in: answers with the session cookie.
+/// Sign in with the username or the email: answers with the session cookie.
 #[utoipa::path(post, path = "/api/v1/sessions", request_body = SignIn, tag = "accounts",
-    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut), (status = 429, body = ErrorOut)))]
+    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut, description = "Wrong username, email or password"),
+               (status = 429, body = ErrorOut, description = "Too many failed attempts; wait and try again")))]
 pub async fn sign_in(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -81,13 +82,15 @@ pub async fn update_me(
 
 /// Upload a profile picture: a JPEG, PNG or WebP image up to 5 MB as the request body.
 #[utoipa::path(put, path = "/api/v1/me/photo", tag = "profile", security(("session" = [])),
-    request_body(content = Vec<u8>, content_type = "image/jpeg"),
-    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut), (status = 422, body = ErrorOut)))]
+    request_body(content(
+        (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
+    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut),
+               (status = 422, body = ErrorOut, description = "Not a picture, or too many pixels")))]
 pub async fn upload_photo(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> AppResult<Json<UserOut>> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -218,14 +221,15 @@ pub async fn remove_cart_item(
 /// Place the cart as an order. The Idempotency-Key header is required: a retry with the
 /// same key returns the first order and creates none.
 #[utoipa::path(post, path = "/api/v1/orders", request_body(content = Option<PlaceOrder>), tag = "orders", security(("session" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1 to 100 visible ASCII characters, unique per checkout")),
+    params(("Idempotency-Key" = String, Header, description = "1 to 100 visible ASCII characters, unique per checkout",
+        min_length = 1, max_length = 100, pattern = "^[!-~]+$")),
     responses((status = 201, body = OrderOut), (status = 400, body = ErrorOut), (status = 401, body = ErrorOut),
                (status = 409, body = ErrorOut, description = "Empty cart or not enough stock"), (status = 422, body = ErrorOut)))]
 pub async fn place_order(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> AppResult<Response> {
     let key = headers
         .get("idempotency-key")
@@ -237,8 +241,9 @@ pub async fn place_order(
             AppError::BadRequest("The Idempotency-Key must be visible ASCII characters.".into())
         })?
         .to_owned();
-    let request: PlaceOrder = if body.iter().all(u8::is_ascii_whitespace) {
-        PlaceOrder::default()
+    // The body is optional: none, `null` and `{}` all mean "ship to my address".
+    let request: Option<PlaceOrder> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
     } else {
         let is_json = headers
             .get(header::CONTENT_TYPE)
@@ -253,6 +258,7 @@ pub async fn place_order(
             AppError::BadRequest(format!("The request body is not the expected JSON: {e}"))
         })?
     };
+    let request = request.unwrap_or_default();
     let (order, new) = shop::checkout(
         &state,
         &user,
@@ -306,17 +312,35 @@ pub async fn cancel_order(
     Ok(Json(OrderOut::from(&order)))
 }
 
-/// Coffee places sorted by distance from a point.
-#[utoipa::path(get, path = "/api/v1/places", params(Near), tag = "radar",
-    responses((status = 200, body = Vec<PlaceOut>), (status = 400, body = ErrorOut), (status = 422, body = ErrorOut)))]
+/// The most places one answer lists.
+const MOST_PLACES: usize = 50;
+
+/// Coffee places: sorted by distance from a point when `lat` and `lon` are given, else by
+/// city and name (with `distance_km` null).
+#[utoipa::path(get, path = "/api/v1/places", tag = "radar",
+    params(("point" = Option<Point>, Query, style = Form, explode,
+        description = "Where to measure from: `lat` and `lon` together (`?lat=40.42&lon=-3.70`), or neither")),
+    responses((status = 200, body = Vec<PlaceOut>), (status = 400, body = ErrorOut, description = "A coordinate is not a number"),
+               (status = 422, body = ErrorOut, description = "A coordinate is out of range, or only one was given")))]
 pub async fn places(
     State(state): State<AppState>,
     ApiQuery(near): ApiQuery<Near>,
 ) -> AppResult<Json<Vec<PlaceOut>>> {
-    let from = Coordinates::parse(near.lat, near.lon).map_err(|m| AppError::invalid("lat", m))?;
-    state.events.record(Event::new(EventKind::RadarSearch));
-    let places = radar::nearby(&state, from, 50).await?;
-    Ok(Json(places.iter().map(PlaceOut::from).collect()))
+    let places = match (near.lat, near.lon) {
+        (Some(lat), Some(lon)) => {
+            let from = Coordinates::parse(lat, lon).map_err(|m| AppError::invalid("lat", m))?;
+            state.events.record(Event::new(EventKind::RadarSearch));
+            let nearby = radar::nearby(&state, from, MOST_PLACES).await?;
+            nearby.iter().map(PlaceOut::from).collect()
+        }
+        (None, None) => {
+            let all = state.db.places().await?;
+            all.iter().take(MOST_PLACES).map(PlaceOut::from).collect()
+        }
+        (Some(_), None) => return Err(AppError::invalid("lon", "Give lon with lat, or neither.")),
+        (None, Some(_)) => return Err(AppError::invalid("lat", "Give lat with lon, or neither.")),
+    };
+    Ok(Json(places))
 }
 
 /// Sales and interaction figures for a period (staff only).

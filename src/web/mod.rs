@@ -302,6 +302,17 @@ struct ErrorPage {
     message: String,
 }
 
+/// The shop's error page, for errors answered outside any page handler too (e.g. a form
+/// refused as cross-site before it reaches the routes).
+pub fn error_page(state: &AppState, status: StatusCode, message: String) -> Response {
+    let page = ErrorPage {
+        layout: Layout::anonymous(state, status.canonical_reason().unwrap_or("Error"), ""),
+        status: status.as_u16(),
+        message,
+    };
+    render_with_status(status, &page)
+}
+
 /// Around every HTML route: makes sure the browser has a CSRF token, spends a shown flash
 /// message, and draws error pages for error responses that have no body of their own.
 async fn page_middleware(
@@ -328,13 +339,8 @@ async fn page_middleware(
             .get::<ErrorMessage>()
             .map(|m| m.0.clone())
             .unwrap_or_else(|| default_message(status).to_owned());
-        let page = ErrorPage {
-            layout: Layout::anonymous(&state, status.canonical_reason().unwrap_or("Error"), ""),
-            status: status.as_u16(),
-            message,
-        };
         let headers = response.headers().clone();
-        response = render_with_status(status, &page);
+        response = error_page(&state, status, message);
         for name in [header::RETRY_AFTER, header::SET_COOKIE] {
             for value in headers.get_all(&name) {
                 response.headers_mut().append(name.clone(), value.clone());
