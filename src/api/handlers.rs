@@ -83,9 +83,9 @@ pub async fn update_me(
 /// Upload a profile picture: a JPEG, PNG or WebP image up to 5 MB as the request body.
 #[utoipa::path(put, path = "/api/v1/me/photo", tag = "profile", security(("session" = [])),
     request_body(content(
-        (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/png"), (Vec<u8> = "image/webp"))),
-    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut),
-               (status = 422, body = ErrorOut, description = "Not a picture, or too many pixels")))]
+        (PictureFile = "image/jpeg"), (PictureFile = "image/png"), (PictureFile = "image/webp"))),
+    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut, description = "Not a JPEG, PNG or WebP picture, by its type or its bytes"),
+               (status = 422, body = ErrorOut, description = "A picture that cannot be read, or has too many pixels")))]
 pub async fn upload_photo(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,

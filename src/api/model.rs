@@ -270,6 +270,12 @@ pub struct Point {
     pub lon: f64,
 }
 
+/// A picture file as the request body: its bytes, not JSON.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct PictureFile(Vec<u8>);
+
 /// The query of `/places` as sent: a [`Point`], or nothing.
 #[derive(Deserialize)]
 pub struct Near {

@@ -30,7 +30,7 @@ use crate::services::accounts::{ProfileEdit, Registration};
         handlers::order, handlers::cancel_order, handlers::places, handlers::insights,
     ),
     components(schemas(Registration, ProfileEdit, UserOut, ProductOut, VariantOut, CartOut, CartLineOut, OrderOut,
-        OrderLineOut, PlaceOut, Point, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder)),
+        OrderLineOut, PlaceOut, Point, PictureFile, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder)),
     modifiers(&SessionCookie, &SharedAnswers, &FieldLimits),
 )]
 struct ApiDoc;
