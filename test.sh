@@ -77,7 +77,7 @@ st_dir=$(mktemp -d)
 st_port=18090
 st_base="http://127.0.0.1:$st_port"
 ./target/debug/coffee-radar --data-dir "$st_dir" serve --listen "127.0.0.1:$st_port" --instance-id st-a1 \
-    "${SCHEMATHESIS_SERVER_FLAGS[@]}" > "$st_dir/server.log" 2>&1 &
+    --drain-timeout-secs 0 "${SCHEMATHESIS_SERVER_FLAGS[@]}" > "$st_dir/server.log" 2>&1 &
 server=$!
 for _ in $(seq 1 100); do curl -fs "$st_base/healthz" >/dev/null && break; sleep 0.1; done
 # A shopper with an address, signed in before the anonymous run spends the sign-in limits.
@@ -96,7 +96,7 @@ run_schemathesis() {
     if timeout 300 target/venv-schemathesis/bin/schemathesis --config-file "$st_dir/$name.toml" \
         run "$st_base/api/openapi.json" --url "$st_base" \
         --checks all --continue-on-failure --generation-database none --no-color \
-        --max-examples "${SCHEMATHESIS_EXAMPLES:-60}" --seed "${SCHEMATHESIS_SEED:-20261201}" "$@" \
+        --max-examples "${SCHEMATHESIS_EXAMPLES:-150}" --seed "${SCHEMATHESIS_SEED:-20261201}" "$@" \
         > "target/schemathesis-$name.log" 2>&1; then
         st_passed+=("$name")
     else
@@ -117,6 +117,7 @@ st_passed=() st_failed=()
 cat target/api-contract.log
 ((${#st_failed[@]} == 0)) || failed=1
 kill $server 2>/dev/null || true
+wait $server 2>/dev/null || true
 summary+=("schemathesis: $(tail -1 target/api-contract.log)")
 logs+=(target/api-contract.log)
 

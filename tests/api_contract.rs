@@ -233,3 +233,23 @@ async fn an_order_body_of_null_means_no_options() {
     let order: Value = placed.json().await.unwrap();
     assert_eq!(order["shipping_address"], "1 Coffee Street, Madrid");
 }
+
+#[tokio::test]
+async fn adding_past_the_most_of_one_item_is_a_conflict_with_the_cart() {
+    let app = TestApp::spawn().await;
+    app.set_stock(1, 500).await;
+    let client = app.client();
+    let add = |quantity: i64| {
+        client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&serde_json::json!({ "variant_id": 1, "quantity": quantity }))
+            .send()
+    };
+    assert_eq!(add(60).await.unwrap().status(), StatusCode::CREATED);
+    // Each request is valid on its own; together they would pass the most of one item.
+    let (status, message) = json_error(add(60).await.unwrap()).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(message.contains("60"), "{message}");
+    let cart = get_json(&client, app.url("/api/v1/cart")).await;
+    assert_eq!(cart["items"][0]["quantity"], 60);
+}

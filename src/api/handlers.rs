@@ -149,15 +149,15 @@ pub async fn product(
 }
 
 /// The visitor's cart (a guest's or the signed-in user's).
-#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", responses((status = 200, body = CartOut)))]
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security((), ("session" = [])), responses((status = 200, body = CartOut)))]
 pub async fn cart(State(state): State<AppState>, visitor: Visitor) -> AppResult<Json<CartOut>> {
     let lines = shop::cart(&state, visitor.cart_owner().as_ref()).await?;
     Ok(Json(CartOut::from(lines.as_slice())))
 }
 
 /// Add a variant to the cart; a guest gets a session cookie for their cart.
-#[utoipa::path(post, path = "/api/v1/cart/items", request_body = AddItem, tag = "cart",
-    responses((status = 201, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut, description = "Not enough stock"),
+#[utoipa::path(post, path = "/api/v1/cart/items", request_body = AddItem, tag = "cart", security((), ("session" = [])),
+    responses((status = 201, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut, description = "Not enough stock, or the cart would hold more than 99 of the item"),
                (status = 422, body = ErrorOut)))]
 pub async fn add_cart_item(
     State(state): State<AppState>,
@@ -188,7 +188,7 @@ fn owner_of(visitor: &Visitor) -> AppResult<CartOwner> {
 }
 
 /// Change the quantity of a cart line.
-#[utoipa::path(patch, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), request_body = SetQuantity, tag = "cart",
+#[utoipa::path(patch, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), request_body = SetQuantity, tag = "cart", security((), ("session" = [])),
     responses((status = 200, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
 pub async fn update_cart_item(
     State(state): State<AppState>,
@@ -204,7 +204,7 @@ pub async fn update_cart_item(
 }
 
 /// Remove a cart line.
-#[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), tag = "cart",
+#[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), tag = "cart", security((), ("session" = [])),
     responses((status = 200, body = CartOut), (status = 404, body = ErrorOut)))]
 pub async fn remove_cart_item(
     State(state): State<AppState>,

@@ -12,7 +12,7 @@ use axum::Json;
 use axum::http::StatusCode;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::schema::{Object, Schema, SchemaFormat, Type};
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{Content, HeaderBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
@@ -92,7 +92,12 @@ fn add_shared_answers(operation: &mut Operation, is_write: bool) {
     if is_write {
         statuses.extend([StatusCode::FORBIDDEN, StatusCode::UNSUPPORTED_MEDIA_TYPE]);
     }
-    if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+    // A session is required unless one of the requirements is the empty one (the cart
+    // works for guests too).
+    let needs_session = operation.security.as_ref().is_some_and(|requirements| {
+        !requirements.is_empty() && !requirements.contains(&SecurityRequirement::default())
+    });
+    if needs_session {
         statuses.push(StatusCode::UNAUTHORIZED);
     }
     let responses = &mut operation.responses.responses;
