@@ -253,3 +253,25 @@ async fn adding_past_the_most_of_one_item_is_a_conflict_with_the_cart() {
     let cart = get_json(&client, app.url("/api/v1/cart")).await;
     assert_eq!(cart["items"][0]["quantity"], 60);
 }
+
+#[tokio::test]
+async fn a_method_the_endpoint_does_not_take_is_refused_as_json_with_allow() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .client()
+        .put(app.url("/api/v1/users"))
+        .send()
+        .await
+        .unwrap();
+    let allow = response
+        .headers()
+        .get("allow")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, message) = json_error(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(allow.as_deref(), Some("POST"));
+    assert!(
+        message.contains("PUT") && message.contains("Allow"),
+        "{message}"
+    );
+}
