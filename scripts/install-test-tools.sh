@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Installs what the test suite needs on a fresh Debian machine (run as root, as CI does):
-# Debian's Chromium for the browser journey and the Playwright client library for it.
-# Never downloads a browser of its own.
+# Debian's Chromium for the browser journey and the Playwright client library for it, and
+# schemathesis (pinned) in a virtualenv of its own for the API contract check. Never
+# downloads a browser of its own.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_VENV=target/venv-schemathesis
 
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v curl >/dev/null || missing+=(curl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
 if ((${#missing[@]})); then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
@@ -16,4 +21,10 @@ fi
 
 if [ ! -d e2e/node_modules/playwright-core ]; then
     (cd e2e && npm ci --no-audit --no-fund --silent)
+fi
+
+if ! "$SCHEMATHESIS_VENV/bin/schemathesis" --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
+    python3 -m venv "$SCHEMATHESIS_VENV"
+    "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check \
+        "schemathesis==$SCHEMATHESIS_VERSION"
 fi

@@ -243,7 +243,7 @@ async fn keep_preparing_database(
 
 /// Cross-site writes are refused by the browser's Sec-Fetch-Site, or by Origin against the
 /// Host header; behind CloudFront the Host is the origin's name, so the public address is
-/// trusted too.
+/// trusted too. The refusal is explained by [`explain_csrf_refusal`].
 fn csrf_layer(public_url: &str) -> CsrfLayer {
     let origin = url::Url::parse(public_url)
         .ok()
@@ -282,6 +282,41 @@ async fn transport_headers(
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
+}
+
+/// Says why a write was refused as cross-site (the CSRF layer answers a bare 403): as JSON
+/// under /api, as the shop's error page elsewhere.
+async fn explain_csrf_refusal(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let back = web::back_link(request.headers());
+    let response = next.run(request).await;
+    if response
+        .extensions()
+        .get::<tower_http::csrf::ProtectionError>()
+        .is_none()
+    {
+        return response;
+    }
+    let message = "This request came from another site, so it was refused. Send it from the \
+        shop's own pages (or without cross-site headers).";
+    if is_api {
+        axum::response::IntoResponse::into_response(crate::error::AppError::Forbidden(
+            message.into(),
+        ))
+    } else {
+        web::error_page(
+            &state,
+            axum::http::StatusCode::FORBIDDEN,
+            "This form came from another site, so it was refused. Go back to the shop, \
+             reload the page and try again."
+                .into(),
+            back,
+        )
+    }
 }
 
 /// Every route and the middleware around them. Layers run top to bottom on the way in.
@@ -323,6 +358,10 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            explain_csrf_refusal,
         ))
         .layer(csrf_layer(&state.config.public_url))
         // Forms and JSON are small; the picture uploads raise this on their own routes

@@ -1,7 +1,7 @@
 //! Extractors whose rejections speak the API's error language.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 
 use crate::app::AppState;
@@ -13,6 +13,18 @@ use crate::error::AppError;
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(AppError))]
 pub struct ApiJson<T>(pub T);
+
+/// A raw body (a picture, or an optional JSON body read by hand); one over the body
+/// limit gets a JSON 413 like every other API error.
+pub struct ApiBytes(pub bytes::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(bytes::Bytes::from_request(request, state).await?))
+    }
+}
 
 #[derive(FromRequestParts)]
 #[from_request(via(axum::extract::Path), rejection(AppError))]
@@ -40,10 +52,21 @@ impl From<JsonRejection> for AppError {
                     ),
                 ))
             }
-            JsonRejection::BytesRejection(_) => {
-                AppError::PayloadTooLarge("The request body is too large.".into())
-            }
+            JsonRejection::BytesRejection(rejection) => rejection.into(),
             other => AppError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<BytesRejection> for AppError {
+    fn from(rejection: BytesRejection) -> Self {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::PayloadTooLarge("The request body is too large.".into())
+        } else {
+            AppError::BadRequest(format!(
+                "The request body could not be read: {}",
+                rejection.body_text()
+            ))
         }
     }
 }

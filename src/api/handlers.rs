@@ -5,9 +5,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use bytes::Bytes;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery, ApiUser};
+use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiUser};
 use super::model::*;
 use crate::app::AppState;
 use crate::auth::Visitor;
@@ -25,7 +24,8 @@ type Created<T> = (StatusCode, Json<T>);
 /// Register a new shopper.
 #[utoipa::path(post, path = "/api/v1/users", request_body = Registration, tag = "accounts",
     responses((status = 201, body = UserOut), (status = 409, body = ErrorOut, description = "Username or email taken"),
-               (status = 422, body = ErrorOut, description = "Invalid fields, with a message per field")))]
+               (status = 422, body = ErrorOut, description = "Invalid fields, with a message per field"),
+               (status = 429, body = ErrorOut, description = "Too many accounts created from this address; wait and try again")))]
 pub async fn register(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -35,9 +35,10 @@ pub async fn register(
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
 }
 
-/// Sign in: answers with the session cookie.
+/// Sign in with the username or the email: answers with the session cookie.
 #[utoipa::path(post, path = "/api/v1/sessions", request_body = SignIn, tag = "accounts",
-    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut), (status = 429, body = ErrorOut)))]
+    responses((status = 200, body = UserOut), (status = 401, body = ErrorOut, description = "Wrong username, email or password"),
+               (status = 429, body = ErrorOut, description = "Too many failed attempts; wait and try again")))]
 pub async fn sign_in(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -82,13 +83,15 @@ pub async fn update_me(
 
 /// Upload a profile picture: a JPEG, PNG or WebP image up to 5 MB as the request body.
 #[utoipa::path(put, path = "/api/v1/me/photo", tag = "profile", security(("session" = [])),
-    request_body(content = Vec<u8>, content_type = "image/jpeg"),
-    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut), (status = 422, body = ErrorOut)))]
+    request_body(content(
+        (PictureFile = "image/jpeg"), (PictureFile = "image/png"), (PictureFile = "image/webp"))),
+    responses((status = 200, body = UserOut), (status = 413, body = ErrorOut), (status = 415, body = ErrorOut, description = "Not a JPEG, PNG or WebP picture, by its type or its bytes"),
+               (status = 422, body = ErrorOut, description = "A picture that cannot be read, or has too many pixels")))]
 pub async fn upload_photo(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> AppResult<Json<UserOut>> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
@@ -147,15 +150,15 @@ pub async fn product(
 }
 
 /// The visitor's cart (a guest's or the signed-in user's).
-#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", responses((status = 200, body = CartOut)))]
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security((), ("session" = [])), responses((status = 200, body = CartOut)))]
 pub async fn cart(State(state): State<AppState>, visitor: Visitor) -> AppResult<Json<CartOut>> {
     let lines = shop::cart(&state, visitor.cart_owner().as_ref()).await?;
     Ok(Json(CartOut::from(lines.as_slice())))
 }
 
 /// Add a variant to the cart; a guest gets a session cookie for their cart.
-#[utoipa::path(post, path = "/api/v1/cart/items", request_body = AddItem, tag = "cart",
-    responses((status = 201, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut, description = "Not enough stock"),
+#[utoipa::path(post, path = "/api/v1/cart/items", request_body = AddItem, tag = "cart", security((), ("session" = [])),
+    responses((status = 201, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut, description = "Not enough stock, or the cart would hold more than 99 of the item"),
                (status = 422, body = ErrorOut)))]
 pub async fn add_cart_item(
     State(state): State<AppState>,
@@ -186,7 +189,7 @@ fn owner_of(visitor: &Visitor) -> AppResult<CartOwner> {
 }
 
 /// Change the quantity of a cart line.
-#[utoipa::path(patch, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), request_body = SetQuantity, tag = "cart",
+#[utoipa::path(patch, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), request_body = SetQuantity, tag = "cart", security((), ("session" = [])),
     responses((status = 200, body = CartOut), (status = 404, body = ErrorOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
 pub async fn update_cart_item(
     State(state): State<AppState>,
@@ -202,7 +205,7 @@ pub async fn update_cart_item(
 }
 
 /// Remove a cart line.
-#[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), tag = "cart",
+#[utoipa::path(delete, path = "/api/v1/cart/items/{variant_id}", params(("variant_id" = i64, Path)), tag = "cart", security((), ("session" = [])),
     responses((status = 200, body = CartOut), (status = 404, body = ErrorOut)))]
 pub async fn remove_cart_item(
     State(state): State<AppState>,
@@ -219,14 +222,15 @@ pub async fn remove_cart_item(
 /// Place the cart as an order. The Idempotency-Key header is required: a retry with the
 /// same key returns the first order and creates none.
 #[utoipa::path(post, path = "/api/v1/orders", request_body(content = Option<PlaceOrder>), tag = "orders", security(("session" = [])),
-    params(("Idempotency-Key" = String, Header, description = "1 to 100 visible ASCII characters, unique per checkout")),
+    params(("Idempotency-Key" = String, Header, description = "1 to 100 visible ASCII characters, unique per checkout",
+        min_length = 1, max_length = 100, pattern = "^[!-~]+$")),
     responses((status = 201, body = OrderOut), (status = 400, body = ErrorOut), (status = 401, body = ErrorOut),
                (status = 409, body = ErrorOut, description = "Empty cart or not enough stock"), (status = 422, body = ErrorOut)))]
 pub async fn place_order(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> AppResult<Response> {
     let key = headers
         .get("idempotency-key")
@@ -238,8 +242,9 @@ pub async fn place_order(
             AppError::BadRequest("The Idempotency-Key must be visible ASCII characters.".into())
         })?
         .to_owned();
-    let request: PlaceOrder = if body.iter().all(u8::is_ascii_whitespace) {
-        PlaceOrder::default()
+    // The body is optional: none, `null` and `{}` all mean "ship to my address".
+    let request: Option<PlaceOrder> = if body.iter().all(u8::is_ascii_whitespace) {
+        None
     } else {
         let is_json = headers
             .get(header::CONTENT_TYPE)
@@ -254,6 +259,7 @@ pub async fn place_order(
             AppError::BadRequest(format!("The request body is not the expected JSON: {e}"))
         })?
     };
+    let request = request.unwrap_or_default();
     let (order, new) = shop::checkout(
         &state,
         &user,
@@ -307,17 +313,35 @@ pub async fn cancel_order(
     Ok(Json(OrderOut::from(&order)))
 }
 
-/// Coffee places sorted by distance from a point.
-#[utoipa::path(get, path = "/api/v1/places", params(Near), tag = "radar",
-    responses((status = 200, body = Vec<PlaceOut>), (status = 400, body = ErrorOut), (status = 422, body = ErrorOut)))]
+/// The most places one answer lists.
+const MOST_PLACES: usize = 50;
+
+/// Coffee places: sorted by distance from a point when `lat` and `lon` are given, else by
+/// city and name (with `distance_km` null).
+#[utoipa::path(get, path = "/api/v1/places", tag = "radar",
+    params(("point" = Option<Point>, Query, style = Form, explode,
+        description = "Where to measure from: `lat` and `lon` together (`?lat=40.42&lon=-3.70`), or neither")),
+    responses((status = 200, body = Vec<PlaceOut>), (status = 400, body = ErrorOut, description = "A coordinate is not a number"),
+               (status = 422, body = ErrorOut, description = "A coordinate is out of range, or only one was given")))]
 pub async fn places(
     State(state): State<AppState>,
     ApiQuery(near): ApiQuery<Near>,
 ) -> AppResult<Json<Vec<PlaceOut>>> {
-    let from = Coordinates::parse(near.lat, near.lon).map_err(|m| AppError::invalid("lat", m))?;
-    state.events.record(Event::new(EventKind::RadarSearch));
-    let places = radar::nearby(&state, from, 50).await?;
-    Ok(Json(places.iter().map(PlaceOut::from).collect()))
+    let places = match (near.lat, near.lon) {
+        (Some(lat), Some(lon)) => {
+            let from = Coordinates::parse(lat, lon).map_err(|m| AppError::invalid("lat", m))?;
+            state.events.record(Event::new(EventKind::RadarSearch));
+            let nearby = radar::nearby(&state, from, MOST_PLACES).await?;
+            nearby.iter().map(PlaceOut::from).collect()
+        }
+        (None, None) => {
+            let all = state.db.places().await?;
+            all.iter().take(MOST_PLACES).map(PlaceOut::from).collect()
+        }
+        (Some(_), None) => return Err(AppError::invalid("lon", "Give lon with lat, or neither.")),
+        (None, Some(_)) => return Err(AppError::invalid("lat", "Give lat with lon, or neither.")),
+    };
+    Ok(Json(places))
 }
 
 /// Sales and interaction figures for a period (staff only).

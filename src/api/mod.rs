@@ -39,11 +39,19 @@ pub fn router() -> Router<AppState> {
         .route("/orders/{code}/cancel", post(cancel_order))
         .route("/places", get(places))
         .route("/admin/insights", get(insights))
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(refuse_form_content_types));
     Router::new()
         .nest("/v1", v1)
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { AppError::NotFound("There is no such API endpoint.".into()) })
+}
+
+/// A known endpoint called with a method it does not take (the router adds Allow).
+async fn method_not_allowed(method: Method) -> AppError {
+    AppError::MethodNotAllowed(format!(
+        "This endpoint does not take {method}: the Allow header lists the methods it takes."
+    ))
 }
 
 /// Cookie-authenticated writes must not be sendable by a cross-site HTML form, so the API

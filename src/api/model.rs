@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use crate::db::cart::{CartLine, cart_total};
 use crate::db::catalog::{Product, VariantRow};
 use crate::db::orders::Order;
+use crate::db::places::PlaceRow;
 use crate::db::users::UserRow;
 use crate::services::radar::NearbyPlace;
 
@@ -182,20 +183,30 @@ pub struct PlaceOut {
     pub lat: f64,
     pub lon: f64,
     pub description: String,
-    pub distance_km: f64,
+    /// From the point asked about; null when none was given.
+    pub distance_km: Option<f64>,
+}
+
+impl From<&PlaceRow> for PlaceOut {
+    fn from(place: &PlaceRow) -> Self {
+        Self {
+            id: place.id,
+            name: place.name.clone(),
+            address: place.address.clone(),
+            city: place.city.clone(),
+            lat: place.lat,
+            lon: place.lon,
+            description: place.description.clone(),
+            distance_km: None,
+        }
+    }
 }
 
 impl From<&NearbyPlace> for PlaceOut {
     fn from(n: &NearbyPlace) -> Self {
         Self {
-            id: n.place.id,
-            name: n.place.name.clone(),
-            address: n.place.address.clone(),
-            city: n.place.city.clone(),
-            lat: n.place.lat,
-            lon: n.place.lon,
-            description: n.place.description.clone(),
-            distance_km: (n.distance_km * 100.0).round() / 100.0,
+            distance_km: Some((n.distance_km * 100.0).round() / 100.0),
+            ..Self::from(&n.place)
         }
     }
 }
@@ -216,13 +227,31 @@ pub struct SignIn {
 
 #[derive(Deserialize, ToSchema)]
 pub struct AddItem {
+    #[serde(deserialize_with = "whole_number")]
     pub variant_id: i64,
+    #[serde(deserialize_with = "whole_number")]
     pub quantity: i64,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct SetQuantity {
+    #[serde(deserialize_with = "whole_number")]
     pub quantity: i64,
+}
+
+/// An integer as JSON Schema counts them: `3` and `3.0` alike (some JSON writers send
+/// every number with a fraction), but not `3.5`.
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                .filter(|n| n.fract() == 0.0 && n.abs() < 9.0e15)
+                .map(|n| n as i64)
+        })
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {number}")))
 }
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -230,15 +259,32 @@ pub struct PlaceOrder {
     pub shipping_address: Option<String>,
 }
 
-#[derive(Deserialize, utoipa::IntoParams)]
-pub struct Near {
-    /// Latitude, -90 to 90.
+/// A point on Earth, in degrees. Documents the query of `/places`, which has both
+/// coordinates or neither (an optional object parameter, exploded into `lat` and `lon`).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Point {
+    #[schema(minimum = -90, maximum = 90)]
     pub lat: f64,
-    /// Longitude, -180 to 180.
+    #[schema(minimum = -180, maximum = 180)]
     pub lon: f64,
 }
 
+/// A picture file as the request body: its bytes, not JSON.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct PictureFile(Vec<u8>);
+
+/// The query of `/places` as sent: a [`Point`], or nothing.
+#[derive(Deserialize)]
+pub struct Near {
+    pub lat: Option<f64>,
+    pub lon: Option<f64>,
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ProductSearch {
     /// Only this category.
     pub category: Option<String>,
@@ -247,6 +293,7 @@ pub struct ProductSearch {
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PeriodQuery {
     /// First day, YYYY-MM-DD (default: 29 days before `to`).
     pub from: Option<String>,

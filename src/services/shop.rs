@@ -18,7 +18,15 @@ pub async fn add_to_cart(
 ) -> AppResult<()> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
     let already = state.db.cart_quantity(owner, variant_id).await?;
-    set_quantity_checked(state, owner, variant_id, already + quantity.get()).await?;
+    // A valid quantity that would take the cart past the most of one item is a conflict
+    // with the cart, as a shortage of stock is.
+    let total = Quantity::parse(already + quantity.get()).map_err(|_| {
+        AppError::Conflict(format!(
+            "Your cart already holds {already} of this item, and one order takes at most {}.",
+            Quantity::MAX
+        ))
+    })?;
+    set_quantity_checked(state, owner, variant_id, total.get()).await?;
     let user_id = match owner {
         CartOwner::User(id) => Some(*id),
         CartOwner::Guest(_) => None,

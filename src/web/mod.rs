@@ -306,6 +306,18 @@ struct ErrorPage {
     back: String,
 }
 
+/// The shop's error page, for errors answered outside any page handler too (e.g. a form
+/// refused as cross-site before it reaches the routes).
+pub fn error_page(state: &AppState, status: StatusCode, message: String, back: String) -> Response {
+    let page = ErrorPage {
+        layout: Layout::anonymous(state, status.canonical_reason().unwrap_or("Error"), ""),
+        status: status.as_u16(),
+        message,
+        back,
+    };
+    render_with_status(status, &page)
+}
+
 /// Around every HTML route: makes sure the browser has a CSRF token, spends a shown flash
 /// message, and draws error pages for error responses that have no body of their own.
 async fn page_middleware(
@@ -333,14 +345,8 @@ async fn page_middleware(
             .get::<ErrorMessage>()
             .map(|m| m.0.clone())
             .unwrap_or_else(|| default_message(status).to_owned());
-        let page = ErrorPage {
-            layout: Layout::anonymous(&state, status.canonical_reason().unwrap_or("Error"), ""),
-            status: status.as_u16(),
-            message,
-            back,
-        };
         let headers = response.headers().clone();
-        response = render_with_status(status, &page);
+        response = error_page(&state, status, message, back);
         for name in [header::RETRY_AFTER, header::SET_COOKIE] {
             for value in headers.get_all(&name) {
                 response.headers_mut().append(name.clone(), value.clone());
@@ -491,7 +497,7 @@ pub fn local_target(target: &str) -> Option<String> {
 }
 
 /// The page a "Go back" link returns to: the referring page when it is one of ours.
-fn back_link(headers: &axum::http::HeaderMap) -> String {
+pub fn back_link(headers: &axum::http::HeaderMap) -> String {
     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let referer = headers
         .get(header::REFERER)
