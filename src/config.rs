@@ -192,6 +192,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub mail: MailSettings,
+
+    #[command(flatten)]
+    pub pictures: crate::pictures::PictureSettings,
 }
 
 #[derive(Debug, Clone, Args)]
