@@ -267,4 +267,18 @@ mod tests {
             AppError::Invalid(_)
         ));
     }
+
+    #[tokio::test]
+    async fn webp_is_read_and_transparent_pictures_stay_png() {
+        let rgba = image::RgbaImage::from_pixel(600, 300, image::Rgba([10, 20, 30, 128]));
+        let mut webp = Vec::new();
+        image::codecs::webp::WebPEncoder::new_lossless(&mut webp)
+            .encode(&rgba, 600, 300, image::ExtendedColorType::Rgba8)
+            .unwrap();
+        let picture = pictures().process_upload(webp.into()).await.unwrap();
+        assert_eq!(picture.ext, "png");
+        let stored = image::load_from_memory(&picture.bytes).unwrap();
+        assert_eq!((stored.width(), stored.height()), (512, 256));
+        assert!(stored.color().has_alpha());
+    }
 }
