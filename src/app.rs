@@ -63,6 +63,7 @@ pub struct AppState {
     pub lifecycle: Arc<Lifecycle>,
     pub catalog: Arc<CatalogCache>,
     pub events: EventSink,
+    pub pictures: Arc<crate::pictures::Pictures>,
 }
 
 /// A bound, ready-to-serve application. Tests and `main` start it the same way.
@@ -131,6 +132,7 @@ impl Application {
                 serve.catalog_cache_ms,
             ))),
             events,
+            pictures: Arc::new(crate::pictures::Pictures::new(&serve.pictures)),
         };
         let router = router(
             state.clone(),

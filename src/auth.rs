@@ -2,9 +2,7 @@
 //! visitor's session once per request.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::LazyLock;
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -18,102 +16,12 @@ use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
 use crate::error::AppError;
 
+pub use crate::passwords::{hash_password, is_legacy_hash, verify_password};
+
 pub const SESSION_COOKIE: &str = "cr_session";
 pub const CSRF_COOKIE: &str = "cr_csrf";
 /// How long a session lasts without signing in again.
 pub const SESSION_DAYS: i64 = 30;
-
-// --- passwords ---
-
-/// Each Argon2id run takes 19 MiB: at most one per core runs at once, so a burst of
-/// sign-ins queues instead of exhausting memory.
-static HASHING: LazyLock<tokio::sync::Semaphore> = LazyLock::new(|| {
-    tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
-});
-
-/// Hashes with Argon2id (the crate's default parameters) on a blocking thread.
-pub async fn hash_password(password: String) -> Result<String, AppError> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|hash| hash.to_string())
-            .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))?
-}
-
-/// Checks a password against a stored hash on a blocking thread. A missing hash is checked
-/// against a dummy one, so that unknown usernames take as long as wrong passwords.
-/// Hashes imported from the Flask shop (werkzeug's PBKDF2) are checked too.
-pub async fn verify_password(hash: Option<String>, password: String) -> Result<bool, AppError> {
-    let _permit = HASHING
-        .acquire()
-        .await
-        .map_err(|e| AppError::Internal(e.into()))?;
-    tokio::task::spawn_blocking(move || {
-        let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
-        if is_legacy_hash(&hash) {
-            return verify_werkzeug(&hash, &password);
-        }
-        Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok()
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.into()))
-}
-
-/// A hash from the Flask shop, to be replaced by Argon2id at the next sign-in.
-pub fn is_legacy_hash(hash: &str) -> bool {
-    hash.starts_with("pbkdf2:")
-}
-
-/// werkzeug's `pbkdf2:sha256:ITERATIONS$SALT$HEX`: PBKDF2-HMAC-SHA256 over the salt's bytes.
-fn verify_werkzeug(hash: &str, password: &str) -> bool {
-    let mut parts = hash.splitn(3, '$');
-    let (Some(method), Some(salt), Some(expected_hex)) = (parts.next(), parts.next(), parts.next())
-    else {
-        return false;
-    };
-    let Some(iterations) = method
-        .strip_prefix("pbkdf2:sha256:")
-        .or_else(|| (method == "pbkdf2:sha256").then_some("260000"))
-        .and_then(|n| n.parse::<u32>().ok())
-        .filter(|n| (1..=10_000_000).contains(n))
-    else {
-        return false;
-    };
-    let Ok(expected) = hex::decode(expected_hex) else {
-        return false;
-    };
-    if expected.is_empty() || expected.len() > 64 {
-        return false;
-    }
-    let mut derived = vec![0u8; expected.len()];
-    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(
-        password.as_bytes(),
-        salt.as_bytes(),
-        iterations,
-        &mut derived,
-    );
-    bool::from(subtle::ConstantTimeEq::ct_eq(
-        derived.as_slice(),
-        expected.as_slice(),
-    ))
-}
-
-/// The Argon2id hash of a random password nobody knows, made once per process.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    Argon2::default()
-        .hash_password(new_token().as_bytes())
-        .map(|hash| hash.to_string())
-        .unwrap_or_default()
-});
 
 // --- tokens ---
 
@@ -268,20 +176,4 @@ fn client_ip(parts: &Parts, state: &AppState) -> Option<IpAddr> {
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn werkzeug_pbkdf2_hashes_from_the_flask_shop_verify() {
-        // What werkzeug stores for "coffee": hashlib.pbkdf2_hmac("sha256", b"coffee", b"salt1234", 1000).hex()
-        let expected = "pbkdf2:sha256:1000$salt1234$b38c7b635db3b2bdc33b629d3eff914f991b3f5d46b6c9c0826a1a0870ffed40";
-        assert!(is_legacy_hash(expected));
-        assert!(verify_werkzeug(expected, "coffee"));
-        assert!(!verify_werkzeug(expected, "tea"));
-        assert!(!verify_werkzeug("pbkdf2:sha256:abc$salt$00", "coffee"));
-        assert!(!verify_werkzeug("pbkdf2:sha256:1000$salt", "coffee"));
-    }
 }

@@ -210,6 +210,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub connections: crate::server::ConnectionSettings,
+
+    #[command(flatten)]
+    pub pictures: crate::pictures::PictureSettings,
 }
 
 /// How much one client address or one account may ask of the shop. Counters are shared by

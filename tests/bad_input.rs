@@ -300,15 +300,23 @@ async fn fake_huge_and_bomb_images_are_refused_and_change_nothing() {
     let huge = vec![0u8; 6 * 1024 * 1024];
     let response = put(huge, "image/jpeg").await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    // A PNG that declares 30000 × 30000 pixels: refused before any memory is spent on it.
+    // A PNG whose header (its checksum fixed) claims 30000 × 30000 pixels: refused for its
+    // size before any memory is spent on it. Real bombs: tests/pictures.rs.
     let bomb = {
         let mut header = png(1, 1);
         header[16..20].copy_from_slice(&30_000u32.to_be_bytes());
         header[20..24].copy_from_slice(&30_000u32.to_be_bytes());
+        // The IHDR chunk's CRC covers its type and data (bytes 12..29).
+        let crc = crc32fast::hash(&header[12..29]);
+        header[29..33].copy_from_slice(&crc.to_be_bytes());
         header
     };
-    let (status, _) = error_of(put(bomb, "image/png").await.unwrap()).await;
-    assert!(status.is_client_error(), "{status}");
+    let (status, message) = error_of(put(bomb, "image/png").await.unwrap()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        message.contains("30000 × 30000") && message.contains("up to 24 megapixels"),
+        "{message}"
+    );
     let me: Value = get_json(&client, app.url("/api/v1/me")).await;
     assert_eq!(me["photo_url"], Value::Null, "no picture was stored");
 

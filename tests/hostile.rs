@@ -73,6 +73,7 @@ async fn metric(app: &TestApp, name: &str) -> f64 {
 async fn concurrent_wrong_passwords_are_counted_exactly_and_stop_at_the_limit() {
     let app = TestApp::spawn().await;
     app.signed_in("target").await;
+    let hashes_before = metric(&app, "password_hashes_total").await;
     let attempts = (0..40).map(|_| async {
         let client = app.client();
         sign_in_as(&app, &client, "target", "wrong password 1").await
@@ -90,6 +91,11 @@ async fn concurrent_wrong_passwords_are_counted_exactly_and_stop_at_the_limit() 
         (refused_wrong, throttled),
         (5, 35),
         "five attempts are checked, the rest refused before any hash: {answers:?}"
+    );
+    assert_eq!(
+        metric(&app, "password_hashes_total").await - hashes_before,
+        5.0,
+        "a refused attempt costs no hash"
     );
     assert_eq!(
         sign_in_as(&app, &app.client(), "target", PASSWORD).await,
@@ -439,6 +445,22 @@ async fn a_reset_link_is_checked_before_the_new_password() {
     let app = TestApp::spawn().await;
     let browser = app.client();
     let csrf = csrf_token(&browser, &app.url("/signin")).await;
+    let hashes_before = metric(&app, "password_hashes_total").await;
+    let strong = browser
+        .post(app.url("/password/reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("password", "a perfectly fine secret"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(strong.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        metric(&app, "password_hashes_total").await,
+        hashes_before,
+        "nothing is hashed for a link that does not exist"
+    );
     let forged = browser
         .post(app.url("/password/reset/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"))
         .form(&[("csrf", csrf.as_str()), ("password", "short")])

@@ -5,12 +5,17 @@
 //!       cart and checkout, and the server's peak memory
 //!   coffee-radar-bench insights --base URL --database-url URL [--orders N]
 //!       seeds a year of orders and times the staff Insights page and API over it
+//!   coffee-radar-bench abuse --base URL --server-pid PID
+//!       at once: 8 clients upload the most expensive pictures the limits accept, 64 sign up
+//!       or sign in, 1,000 connections sit idle; /healthz and / are polled; reports the
+//!       server's peak memory and the answers, and exits non-zero when a target is missed
 //!   coffee-radar-bench ha --base URL --cluster deploy/local/cluster.sh --database-url postgres://…
 //!       the shopper journey at a steady rate while instances die and the database fails over;
 //!       ends with "N passed, M failed" and exits non-zero when a target is missed
 //!
 //! Every request goes to --base, which must be a loopback address.
 
+mod abuse;
 mod bench;
 mod ha;
 mod insights;
@@ -30,6 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Hostile load on one instance: its peak memory, and whether it keeps answering.
+    Abuse(abuse::Args),
     /// Throughput and latency of the main pages and actions, and the server's peak memory.
     Bench(bench::Args),
     /// The load-and-fault test against deploy/local/cluster.sh.
@@ -75,6 +82,13 @@ async fn main() -> ExitCode {
                     loopback_database(url)?;
                 }
                 bench::run(args).await.map(|()| true)
+            }
+            .await
+        }
+        Command::Abuse(args) => {
+            async {
+                loopback_only(&args.base)?;
+                abuse::run(args).await
             }
             .await
         }

@@ -316,7 +316,7 @@ pub async fn set_photo(
     user: &UserRow,
     upload: bytes::Bytes,
 ) -> AppResult<String> {
-    let picture = crate::pictures::process_upload(upload).await?;
+    let picture = state.pictures.process_upload(upload).await?;
     let key = state
         .storage
         .put_content_addressed("photos", picture.ext, picture.bytes)

@@ -269,7 +269,7 @@ async fn upload_picture(
         .await?
         .ok_or_else(|| AppError::not_found("That product"))?;
     let upload = Upload::read(multipart, CsrfToken::from_jar(&jar).as_ref(), "picture").await?;
-    let picture = crate::pictures::process_upload(upload.file).await?;
+    let picture = state.pictures.process_upload(upload.file).await?;
     let key = state
         .storage
         .put_content_addressed("products", picture.ext, picture.bytes)

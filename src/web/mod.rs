@@ -288,6 +288,12 @@ impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         self.0.log();
         let mut response = self.0.status().into_response();
+        if matches!(self.0, AppError::Unavailable(_)) {
+            // As the API says it: try again in a moment (kept by page_middleware).
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+        }
         response
             .extensions_mut()
             .insert(ErrorMessage(self.0.public_message()));
