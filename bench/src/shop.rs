@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use serde_json::json;
 
-pub const PASSWORD: &str = "bench shopper brews 42";
+pub const PASSWORD: &str = "dark roast every morning 42";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Product {
