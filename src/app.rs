@@ -188,8 +188,8 @@ impl Application {
 
 /// The body limit of the routes that take a picture: the largest accepted picture, plus
 /// room for a multipart form's other fields.
-pub fn upload_body_limit() -> DefaultBodyLimit {
-    DefaultBodyLimit::max(crate::pictures::MAX_UPLOAD_BYTES + 64 * 1024)
+pub fn upload_body_limit(state: &AppState) -> DefaultBodyLimit {
+    DefaultBodyLimit::max(state.pictures.max_upload_bytes() + 64 * 1024)
 }
 
 /// Pages may load scripts, styles and pictures from this server, and from the CDN that
@@ -372,7 +372,7 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
 
     Router::new()
         .merge(web::router(state.clone()))
-        .nest("/api", api::router())
+        .nest("/api", api::router(&state))
         .route("/static/{*name}", get(assets::serve))
         .route("/media/{*key}", get(web::media::serve))
         .merge(ops::router())

@@ -21,8 +21,8 @@ use crate::error::AppError;
 use decode::{Header, Unreadable};
 use gate::DecodeGate;
 
-/// The largest upload accepted, in bytes.
-pub const MAX_UPLOAD_BYTES: usize = 5 * 1024 * 1024;
+/// The largest upload accepted by default, in MB (PICTURE_MAX_UPLOAD_MB).
+pub const DEFAULT_MAX_UPLOAD_MB: u32 = 5;
 /// Largest width or height of a stored picture.
 pub const MAX_SIDE: u32 = 512;
 
@@ -34,6 +34,12 @@ const DEFAULT_DECODE_WAIT_MS: u64 = 2000;
 /// What decoding uploaded pictures may cost an instance.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PictureSettings {
+    /// Largest picture file accepted, in MB (the request body of an upload may be this
+    /// much, plus the form's other fields).
+    #[arg(long, env = "PICTURE_MAX_UPLOAD_MB", default_value_t = DEFAULT_MAX_UPLOAD_MB,
+        value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub picture_max_upload_mb: u32,
+
     /// Largest picture accepted, in megapixels (width × height, read from its header before
     /// any pixel is decoded); 24 takes a 6000 × 4000 photo.
     #[arg(long, env = "PICTURE_MAX_MEGAPIXELS", default_value_t = DEFAULT_MAX_MEGAPIXELS,
@@ -59,6 +65,7 @@ pub struct PictureSettings {
 impl Default for PictureSettings {
     fn default() -> Self {
         Self {
+            picture_max_upload_mb: DEFAULT_MAX_UPLOAD_MB,
             picture_max_megapixels: DEFAULT_MAX_MEGAPIXELS,
             picture_decode_memory_mb: DEFAULT_DECODE_MEMORY_MB,
             picture_decodes_at_once: DEFAULT_DECODES_AT_ONCE,
@@ -76,6 +83,7 @@ pub struct Picture {
 /// The picture pipeline of one instance: its limits and its decode budget.
 #[derive(Debug)]
 pub struct Pictures {
+    max_upload_mb: u32,
     max_megapixels: u32,
     decode_budget_bytes: u64,
     gate: DecodeGate,
@@ -85,6 +93,7 @@ impl Pictures {
     pub fn new(settings: &PictureSettings) -> Self {
         let decode_budget_bytes = u64::from(settings.picture_decode_memory_mb) * 1024 * 1024;
         Self {
+            max_upload_mb: settings.picture_max_upload_mb,
             max_megapixels: settings.picture_max_megapixels,
             decode_budget_bytes,
             gate: DecodeGate::new(
@@ -95,8 +104,24 @@ impl Pictures {
         }
     }
 
+    /// The largest picture file accepted, in bytes.
+    pub fn max_upload_bytes(&self) -> usize {
+        self.max_upload_mb as usize * 1024 * 1024
+    }
+
+    /// The answer to an upload over [`Pictures::max_upload_bytes`].
+    pub fn too_large(&self) -> AppError {
+        AppError::PayloadTooLarge(format!(
+            "That picture is larger than {} MB.",
+            self.max_upload_mb
+        ))
+    }
+
     /// Checks, decodes and re-encodes an upload, on blocking threads.
     pub async fn process_upload(&self, bytes: Bytes) -> Result<Picture, AppError> {
+        if bytes.len() > self.max_upload_bytes() {
+            return Err(self.too_large());
+        }
         let format = sniff(&bytes)?;
         let header = {
             let bytes = bytes.clone();
@@ -165,9 +190,6 @@ fn sniff(bytes: &[u8]) -> Result<ImageFormat, AppError> {
     if bytes.is_empty() {
         return Err(AppError::BadRequest("Choose a picture to upload.".into()));
     }
-    if bytes.len() > MAX_UPLOAD_BYTES {
-        return Err(too_large());
-    }
     match image::guess_format(bytes) {
         Ok(format @ (ImageFormat::Jpeg | ImageFormat::Png | ImageFormat::WebP)) => Ok(format),
         _ => Err(AppError::UnsupportedMediaType(
@@ -220,12 +242,6 @@ fn encode(image: DynamicImage) -> Result<Picture, AppError> {
     })
 }
 
-pub fn too_large() -> AppError {
-    AppError::PayloadTooLarge(format!(
-        "That picture is larger than {} MB.",
-        MAX_UPLOAD_BYTES / 1024 / 1024
-    ))
-}
 
 #[cfg(test)]
 mod tests {

@@ -175,6 +175,51 @@ async fn the_megapixel_limit_is_a_setting() {
     );
 }
 
+/// A PNG of random-looking pixels: it hardly compresses, so its file is about 3 bytes a pixel.
+fn noisy_png(width: u32, height: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491_u32;
+    let image = image::RgbImage::from_fn(width, height, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [a, b, c, _] = state.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut out = Cursor::new(Vec::new());
+    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+#[tokio::test]
+async fn the_upload_size_limit_is_a_setting() {
+    let app = TestApp::spawn_with(&["--picture-max-upload-mb", "1"]).await;
+    let client = app.signed_in("compact").await;
+    let big = noisy_png(700, 600);
+    assert!(big.len() > 1024 * 1024, "{} bytes", big.len());
+    let (status, message) = error_of(put_photo(&client, &app, big.clone(), "image/png").await).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(message.contains("1 MB"), "{message}");
+
+    let profile = client.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
+    assert!(profile.contains("up to 1 MB"), "the form says the limit");
+    let csrf = csrf_token(&client, &app.url("/profile")).await;
+    let page = client
+        .post(app.url("/profile/photo"))
+        .multipart(photo_form(&csrf, "photo", big))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(page.text().await.unwrap().contains("larger than 1 MB"));
+
+    let small = noisy_png(400, 400);
+    assert!(small.len() < 1024 * 1024);
+    assert_eq!(
+        put_photo(&client, &app, small, "image/png").await.status(),
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn a_24_megapixel_phone_photo_is_accepted_stored_at_512_pixels_and_upright() {
     let app = TestApp::spawn().await;

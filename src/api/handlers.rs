@@ -81,7 +81,8 @@ pub async fn update_me(
     Ok(Json(UserOut::from(&user)))
 }
 
-/// Upload a profile picture: a JPEG, PNG or WebP image up to 5 MB as the request body.
+/// Upload a profile picture: a JPEG, PNG or WebP image as the request body, up to
+/// PICTURE_MAX_UPLOAD_MB (5 MB by default).
 #[utoipa::path(put, path = "/api/v1/me/photo", tag = "profile", security(("session" = [])),
     request_body(content(
         (PictureFile = "image/jpeg"), (PictureFile = "image/png"), (PictureFile = "image/webp"))),

@@ -16,7 +16,7 @@ use axum::routing::{get, patch, post, put};
 use crate::app::AppState;
 use crate::error::AppError;
 
-pub fn router() -> Router<AppState> {
+pub fn router(state: &AppState) -> Router<AppState> {
     use handlers::*;
     let v1 = Router::new()
         .route("/users", post(register))
@@ -24,7 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/me", get(me).patch(update_me))
         .route(
             "/me/photo",
-            put(upload_photo).layer(crate::app::upload_body_limit()),
+            put(upload_photo).layer(crate::app::upload_body_limit(state)),
         )
         .route("/products", get(products))
         .route("/products/{id}", get(product))

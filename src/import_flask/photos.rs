@@ -10,7 +10,10 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
-use crate::pictures::MAX_UPLOAD_BYTES;
+use crate::pictures::DEFAULT_MAX_UPLOAD_MB;
+
+/// Pictures larger than a shopper may upload are not imported either.
+const MAX_PICTURE_BYTES: u64 = DEFAULT_MAX_UPLOAD_MB as u64 * 1024 * 1024;
 
 /// A picture that takes longer than this to read is reported and left behind.
 const READ_TIMEOUT: Duration = Duration::from_secs(30);
@@ -62,17 +65,14 @@ impl PhotoSource {
         let location: Path = self.prefix.parts().chain(name_path.parts()).collect();
         let read = async {
             let found = self.store.get(&location).await?;
-            if found.meta.size > u64::try_from(MAX_UPLOAD_BYTES).unwrap_or(u64::MAX) {
+            if found.meta.size > MAX_PICTURE_BYTES {
                 return Ok(None);
             }
             found.bytes().await.map(Some)
         };
         match tokio::time::timeout(READ_TIMEOUT, read).await {
             Ok(Ok(Some(bytes))) => Ok(bytes),
-            Ok(Ok(None)) => Err(format!(
-                "is larger than {} MB",
-                MAX_UPLOAD_BYTES / 1024 / 1024
-            )),
+            Ok(Ok(None)) => Err(format!("is larger than {DEFAULT_MAX_UPLOAD_MB} MB")),
             Ok(Err(object_store::Error::NotFound { .. })) => {
                 Err(format!("was not found in {}", self.url))
             }

@@ -35,7 +35,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(
             "/admin/products/{id}/picture",
-            post(upload_picture).layer(crate::app::upload_body_limit()),
+            post(upload_picture).layer(crate::app::upload_body_limit(&state)),
         )
         .route("/admin/products/{id}/variants", post(create_variant))
         .route("/admin/variants/{id}", post(update_variant))
@@ -268,7 +268,13 @@ async fn upload_picture(
         .product_by_id(id, true)
         .await?
         .ok_or_else(|| AppError::not_found("That product"))?;
-    let upload = Upload::read(multipart, CsrfToken::from_jar(&jar).as_ref(), "picture").await?;
+    let upload = Upload::read(
+        multipart,
+        CsrfToken::from_jar(&jar).as_ref(),
+        "picture",
+        &state.pictures,
+    )
+    .await?;
     let picture = state.pictures.process_upload(upload.file).await?;
     let key = state
         .storage

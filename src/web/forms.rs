@@ -76,6 +76,7 @@ impl Upload {
         mut multipart: Multipart,
         cookie: Option<&CsrfToken>,
         field: &str,
+        pictures: &crate::pictures::Pictures,
     ) -> Result<Self, PageError> {
         let mut csrf = String::new();
         let mut file = None;
@@ -92,7 +93,7 @@ impl Upload {
                     file = Some(
                         part.bytes()
                             .await
-                            .map_err(|e| upload_error(&e.body_text()))?,
+                            .map_err(|e| upload_error(&e.body_text(), pictures))?,
                     );
                 }
                 _ => {}
@@ -106,9 +107,9 @@ impl Upload {
     }
 }
 
-fn upload_error(detail: &str) -> AppError {
+fn upload_error(detail: &str, pictures: &crate::pictures::Pictures) -> AppError {
     if detail.contains("limit") || detail.contains("large") {
-        crate::pictures::too_large()
+        pictures.too_large()
     } else {
         AppError::BadRequest("The upload could not be read. Choose the file again.".into())
     }

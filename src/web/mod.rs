@@ -60,7 +60,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/profile/password", post(profile::change_password))
         .route(
             "/profile/photo",
-            post(profile::upload_photo).layer(crate::app::upload_body_limit()),
+            post(profile::upload_photo).layer(crate::app::upload_body_limit(&state)),
         )
         .route("/profile/delete", post(profile::delete))
         .merge(admin::router(state.clone()))

@@ -23,6 +23,8 @@ struct ProfilePage {
     layout: Layout,
     user: UserRow,
     photo_url: Option<String>,
+    /// The largest picture accepted, in MB, for the form's hint.
+    max_upload_mb: usize,
     errors: FieldErrors,
     message: Option<String>,
 }
@@ -37,6 +39,7 @@ async fn profile_page(
     Ok(ProfilePage {
         layout: Layout::load(state, &signed_in.visitor, "Your profile", "profile").await?,
         photo_url: signed_in.user.photo_key.as_deref().map(public_url),
+        max_upload_mb: state.pictures.max_upload_bytes() / 1024 / 1024,
         user,
         errors,
         message,
@@ -134,7 +137,7 @@ pub async fn upload_photo(
     multipart: Multipart,
 ) -> PageResult<Response> {
     let cookie = CsrfToken::from_jar(&jar);
-    let upload = match Upload::read(multipart, cookie.as_ref(), "photo").await {
+    let upload = match Upload::read(multipart, cookie.as_ref(), "photo", &state.pictures).await {
         Ok(upload) => upload,
         Err(super::PageError(error @ AppError::Forbidden(_))) => return Err(error.into()),
         Err(super::PageError(error)) => {
