@@ -242,7 +242,6 @@ fn encode(image: DynamicImage) -> Result<Picture, AppError> {
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

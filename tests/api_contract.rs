@@ -40,7 +40,7 @@ async fn a_body_over_the_limit_is_refused_as_json() {
         .unwrap();
     let (status, message) = json_error(photo).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert!(message.contains("too large"), "{message}");
+    assert!(message.contains("larger than 5 MB"), "{message}");
 
     let order = client
         .post(app.url("/api/v1/orders"))

@@ -196,11 +196,19 @@ async fn the_upload_size_limit_is_a_setting() {
     let client = app.signed_in("compact").await;
     let big = noisy_png(700, 600);
     assert!(big.len() > 1024 * 1024, "{} bytes", big.len());
-    let (status, message) = error_of(put_photo(&client, &app, big.clone(), "image/png").await).await;
+    let (status, message) =
+        error_of(put_photo(&client, &app, big.clone(), "image/png").await).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(message.contains("1 MB"), "{message}");
 
-    let profile = client.get(app.url("/profile")).send().await.unwrap().text().await.unwrap();
+    let profile = client
+        .get(app.url("/profile"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(profile.contains("up to 1 MB"), "the form says the limit");
     let csrf = csrf_token(&client, &app.url("/profile")).await;
     let page = client

@@ -6,6 +6,7 @@
 //!
 //! The peak is the process's lifetime peak: start the server fresh for the run.
 
+use crate::process::memory;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -252,20 +253,6 @@ fn yes(ok: bool) -> &'static str {
 
 fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
-}
-
-/// VmHWM and VmRSS of a process, in kB.
-fn memory(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmHWM:")?, field("VmRSS:")?))
 }
 
 /// The largest picture size the limit takes, about 3:2 like a photo.

@@ -4,6 +4,7 @@
 //! request as soon as the previous answer is read, for a warm-up and then the measured
 //! duration. Requests/s count the expected answers of the measured part.
 
+use crate::process::memory;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -200,20 +201,6 @@ fn print_header() {
         "{:<38} {:>9} {:>6} {:>8} {:>8} {:>8} {:>8} {:>8} {:>7}",
         "scenario", "requests", "errors", "req/s", "p50", "p99", "p99.9", "max", "peak"
     );
-}
-
-/// VmHWM and VmRSS of a process, in kB.
-fn memory(pid: u32) -> anyhow::Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("reading /proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .with_context(|| format!("no {name} in /proc/{pid}/status"))
-    };
-    Ok((field("VmHWM:")?, field("VmRSS:")?))
 }
 
 async fn make_shoppers(base: &str, count: usize) -> anyhow::Result<Vec<reqwest::Client>> {

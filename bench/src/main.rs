@@ -19,6 +19,7 @@ mod abuse;
 mod bench;
 mod ha;
 mod insights;
+mod process;
 mod shop;
 mod stats;
 

@@ -92,8 +92,13 @@ pub async fn upload_photo(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,
     headers: HeaderMap,
-    ApiBytes(body): ApiBytes,
+    body: Result<bytes::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> AppResult<Json<UserOut>> {
+    // Too large means larger than the picture limit: say which.
+    let body = body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => state.pictures.too_large(),
+        _ => AppError::BadRequest("The picture could not be read. Send it again.".into()),
+    })?;
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -85,7 +85,7 @@ impl Upload {
         while let Some(part) = multipart
             .next_field()
             .await
-            .map_err(|e| upload_error(&e.body_text()))?
+            .map_err(|e| upload_error(&e.body_text(), pictures))?
         {
             match part.name() {
                 Some("csrf") => csrf = part.text().await.map_err(|_| unreadable())?,
