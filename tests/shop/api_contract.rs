@@ -2,9 +2,7 @@
 //! whatever refused the request (a body limit, the cross-site check), and the document
 //! says what the handlers really take.
 
-mod common;
-
-use common::{TestApp, document, get_json, text_of};
+use crate::common::{TestApp, document, get_json, text_of};
 use reqwest::StatusCode;
 use serde_json::Value;
 

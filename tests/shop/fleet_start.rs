@@ -1,9 +1,7 @@
 //! Several instances starting at once against one empty database migrate it once and load
 //! the demo catalog once.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 

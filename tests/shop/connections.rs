@@ -2,11 +2,9 @@
 //! for ever, work in flight is never cut by those timers, and beyond the connection cap a
 //! client is told at once to come back later.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{TestApp, png};
+use crate::common::{TestApp, png};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

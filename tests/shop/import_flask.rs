@@ -4,11 +4,9 @@
 //! Needs FLASK_SOURCE_TEST_URL: a MySQL/MariaDB server URL whose user may create databases,
 //! e.g. mysql://shop:shoppw@127.0.0.1:3306/shop. Without it the test says so and passes.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sqlx::Connection;

@@ -1,8 +1,6 @@
 //! Bad input gets a clear 4xx with a message and changes nothing: never a 500.
 
-mod common;
-
-use common::{TestApp, attr_of, csrf_token, document, get_json, png};
+use crate::common::{TestApp, attr_of, csrf_token, document, get_json, png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -1,17 +1,15 @@
 //! How an instance behaves in a fleet when things fail: draining on SIGTERM, a database or
 //! an object store that stops answering, and where its name comes from.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::common::{PASSWORD, TestApp, png, test_database_url};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::{get, put};
-use common::{PASSWORD, TestApp, png, test_database_url};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -545,9 +543,9 @@ async fn the_instance_name_comes_from_imdsv2_only_when_the_deployment_allows_it(
         .await
         .unwrap();
     assert_eq!(response.headers()["x-served-by"], "i-0abc123def4567890");
-    let page = common::document(&response.text().await.unwrap());
+    let page = crate::common::document(&response.text().await.unwrap());
     assert_eq!(
-        common::text_of(&page, ".served-by").as_deref(),
+        crate::common::text_of(&page, ".served-by").as_deref(),
         Some("Served by i-0abc123def4567890")
     );
     assert_eq!(

@@ -1,8 +1,6 @@
 //! Health, readiness, metrics, the instance name and the OpenAPI document.
 
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -106,7 +104,12 @@ async fn static_files_are_fingerprinted_and_cached() {
         .text()
         .await
         .unwrap();
-    let css = common::attr_of(&common::document(&home), "link[rel=stylesheet]", "href").unwrap();
+    let css = crate::common::attr_of(
+        &crate::common::document(&home),
+        "link[rel=stylesheet]",
+        "href",
+    )
+    .unwrap();
     assert!(
         css.starts_with("/static/app.")
             && css.ends_with(".css")

@@ -3,11 +3,11 @@
 //! private pages private, data that does not grow without bound, and staff-only effects
 //! that nobody else can trigger.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{PASSWORD, TestApp, attr_of, csrf_token, document, get_json, location, reset_link};
+use crate::common::{
+    PASSWORD, TestApp, attr_of, csrf_token, document, get_json, location, reset_link,
+};
 use futures::future::join_all;
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
@@ -412,7 +412,7 @@ async fn reset_requests_are_limited_per_address_and_answer_the_same_for_unknown_
     assert_eq!(over.status(), StatusCode::TOO_MANY_REQUESTS);
     let html = document(&over.text().await.unwrap());
     assert!(
-        common::text_of(&html, "[role=alert]")
+        crate::common::text_of(&html, "[role=alert]")
             .unwrap_or_default()
             .contains("network")
     );
@@ -806,7 +806,7 @@ async fn only_a_successful_staff_write_drops_the_catalog_snapshot() {
             ("name", name.as_str()),
             (
                 "description",
-                common::text_of(&form, "textarea[name=description]")
+                crate::common::text_of(&form, "textarea[name=description]")
                     .unwrap_or_default()
                     .as_str(),
             ),

@@ -1,8 +1,6 @@
 //! Insights for staff, checked against figures computed by hand from a fixture.
 
-mod common;
-
-use common::{TestApp, count_of, document, get_json, text_of};
+use crate::common::{TestApp, count_of, document, get_json, text_of};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -1,8 +1,6 @@
 //! The whole shopper journey through the JSON API.
 
-mod common;
-
-use common::{PASSWORD, TestApp, get_json, png};
+use crate::common::{PASSWORD, TestApp, get_json, png};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

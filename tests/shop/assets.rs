@@ -1,9 +1,7 @@
 //! Static files published for a CDN, and pages that load them from it.
 
-mod common;
-
+use crate::common::{TestApp, attr_of, document};
 use bytes::Bytes;
-use common::{TestApp, attr_of, document};
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,8 +1,6 @@
 //! Forgot password: a single-use link by mail that never reveals whether an account exists.
 
-mod common;
-
-use common::{PASSWORD, TestApp, csrf_token, location, reset_link};
+use crate::common::{PASSWORD, TestApp, csrf_token, location, reset_link};
 use reqwest::StatusCode;
 use serde_json::json;
 

@@ -1,8 +1,6 @@
 //! Staff: the admin command, product and order management, and who may see it.
 
-mod common;
-
-use common::{
+use crate::common::{
     TestApp, attr_of, count_of, csrf_token, document, get_json, get_page, location, png, text_of,
 };
 use reqwest::StatusCode;

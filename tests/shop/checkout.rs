@@ -1,9 +1,7 @@
 //! Checkout under pressure: concurrent buyers never oversell, retries never double-order,
 //! and shoppers only ever see their own orders.
 
-mod common;
-
-use common::{TestApp, get_json};
+use crate::common::{TestApp, get_json};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};

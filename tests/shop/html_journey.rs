@@ -1,9 +1,7 @@
 //! The shopper journey through the HTML forms, with their CSRF tokens, as a browser
 //! without JavaScript would do it.
 
-mod common;
-
-use common::{
+use crate::common::{
     PASSWORD, TestApp, attr_of, count_of, csrf_token, document, get_page, location, png, text_of,
 };
 use reqwest::StatusCode;

@@ -2,11 +2,9 @@
 //! header, a phone's photo still goes through, and a burst of large uploads beyond the decode
 //! budget is answered 503 with Retry-After while the shop keeps answering.
 
-mod common;
-
 use std::io::{Cursor, Write};
 
-use common::{TestApp, csrf_token, get_json, png};
+use crate::common::{TestApp, csrf_token, get_json, png};
 use image::ImageEncoder;
 use reqwest::{Client, StatusCode};
 use serde_json::Value;

@@ -1,0 +1,22 @@
+//! The shop's integration tests, one module per area, in one test binary (so the suite
+//! compiles and links once). Each test starts the real application on a random port with
+//! its own database, picture store and outbox (see [`common`]) and talks HTTP to it.
+
+mod common;
+
+mod admin;
+mod api_contract;
+mod api_journey;
+mod assets;
+mod bad_input;
+mod checkout;
+mod connections;
+mod fleet_start;
+mod hostile;
+mod html_journey;
+mod import_flask;
+mod insights;
+mod ops;
+mod password_reset;
+mod pictures;
+mod resilience;
