@@ -8,6 +8,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -245,7 +246,7 @@ async fn keep_preparing_database(
 
 /// Cross-site writes are refused by the browser's Sec-Fetch-Site, or by Origin against the
 /// Host header; behind CloudFront the Host is the origin's name, so the public address is
-/// trusted too. The refusal is explained by [`explain_csrf_refusal`].
+/// trusted too. The refusal is explained by [`explain_bare_errors`].
 fn csrf_layer(public_url: &str) -> CsrfLayer {
     let origin = url::Url::parse(public_url)
         .ok()
@@ -286,39 +287,62 @@ async fn transport_headers(
     response
 }
 
-/// Says why a write was refused as cross-site (the CSRF layer answers a bare 403): as JSON
-/// under /api, as the shop's error page elsewhere.
-async fn explain_csrf_refusal(
-    axum::extract::State(state): axum::extract::State<AppState>,
+/// Gives a body to the error answers that the layers below the handlers make without one:
+/// a cross-site refusal (the CSRF layer), a request timeout, a caught panic. Under /api the
+/// body is the API's JSON error, elsewhere the shop's error page; a 503 says when to retry.
+async fn explain_bare_errors(
+    State(state): State<AppState>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
+    use axum::http::StatusCode;
     let is_api = request.uri().path().starts_with("/api/");
     let back = web::back_link(request.headers());
     let response = next.run(request).await;
-    if response
-        .extensions()
-        .get::<tower_http::csrf::ProtectionError>()
-        .is_none()
-    {
+    let status = response.status();
+    let bare = !response.headers().contains_key(header::CONTENT_TYPE);
+    if !(bare && (status.is_client_error() || status.is_server_error())) {
         return response;
     }
-    let message = "This request came from another site, so it was refused. Send it from the \
-        shop's own pages (or without cross-site headers).";
-    if is_api {
-        axum::response::IntoResponse::into_response(crate::error::AppError::Forbidden(
-            message.into(),
-        ))
+    let cross_site = response
+        .extensions()
+        .get::<tower_http::csrf::ProtectionError>()
+        .is_some();
+    let message = match (cross_site, is_api) {
+        (true, true) => "This request came from another site, so it was refused. Send it from \
+            the shop's own pages (or without cross-site headers)."
+            .to_owned(),
+        (true, false) => "This form came from another site, so it was refused. Go back to the \
+            shop, reload the page and try again."
+            .to_owned(),
+        (false, _) => web::default_message(status).to_owned(),
+    };
+    let mut explained = if is_api {
+        (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
     } else {
-        web::error_page(
-            &state,
-            axum::http::StatusCode::FORBIDDEN,
-            "This form came from another site, so it was refused. Go back to the shop, \
-             reload the page and try again."
-                .into(),
-            back,
-        )
+        web::error_page(&state, status, message, back)
+    };
+    // What the layers below said (served by, security headers, cookies) still holds.
+    let mut headers = response.headers().clone();
+    headers.remove(header::CONTENT_LENGTH);
+    headers.extend(explained.headers().clone());
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     }
+    *explained.headers_mut() = headers;
+    explained
+}
+
+/// A panic in a handler is logged, and answered as a bare 500 that [`explain_bare_errors`]
+/// gives a body.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let detail = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    tracing::error!(panic = %detail, "a handler panicked");
+    axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
 }
 
 /// Every route and the middleware around them. Layers run top to bottom on the way in.
@@ -330,7 +354,11 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
         .layer(ops::logging::layer())
         .layer(PropagateRequestIdLayer::new(request_id))
-        .layer(CatchPanicLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            explain_bare_errors,
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(ops::metrics::track))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-served-by"),
@@ -360,10 +388,6 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            explain_csrf_refusal,
         ))
         .layer(csrf_layer(&state.config.public_url))
         // Forms and JSON are small; the picture uploads raise this on their own routes

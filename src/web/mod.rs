@@ -382,7 +382,8 @@ fn is_html(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("text/html"))
 }
 
-fn default_message(status: StatusCode) -> &'static str {
+/// What an error page says when the error brought no message of its own.
+pub fn default_message(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "The request could not be understood. Go back and check the form.",
         403 => {

@@ -857,3 +857,56 @@ async fn insights_for_dates_out_of_range_are_refused_not_crashed() {
         assert_eq!(page.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
     }
 }
+
+// --- answers the layers below the handlers make ---
+
+/// Sends a request head announcing a body that never comes in full, and reads what the
+/// server answers once its request timeout passes.
+async fn answer_to_a_stalled_body(app: &TestApp, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.base.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(address).await.unwrap();
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket
+        .write_all(b"only the start of the body")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(HANG, socket.read_to_end(&mut answer))
+        .await
+        .expect("the server answers once the request runs out of time")
+        .unwrap();
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_request_that_runs_out_of_time_is_explained_in_json_or_a_page_with_retry_after() {
+    let app = TestApp::spawn_with(&["--request-timeout-secs", "1"]).await;
+    let api = answer_to_a_stalled_body(
+        &app,
+        "POST /api/v1/sessions HTTP/1.1\r\nHost: shop.test\r\nContent-Type: application/json\r\n\
+         Content-Length: 5000\r\n\r\n",
+    )
+    .await
+    .to_ascii_lowercase();
+    assert!(api.starts_with("http/1.1 503"), "{api}");
+    assert!(api.contains("retry-after: 2"), "{api}");
+    assert!(api.contains("content-type: application/json"), "{api}");
+    assert!(api.contains("\"error\":\"the shop is busy"), "{api}");
+    assert!(
+        api.contains("x-served-by: test-a1"),
+        "the other headers stay: {api}"
+    );
+
+    let page = answer_to_a_stalled_body(
+        &app,
+        "POST /signin HTTP/1.1\r\nHost: shop.test\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 5000\r\n\r\n",
+    )
+    .await
+    .to_ascii_lowercase();
+    assert!(page.starts_with("http/1.1 503"), "{page}");
+    assert!(page.contains("retry-after: 2"), "{page}");
+    assert!(page.contains("content-type: text/html"), "{page}");
+    assert!(page.contains("class=\"error-page"), "{page}");
+}
