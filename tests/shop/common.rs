@@ -228,13 +228,16 @@ impl TestApp {
     }
 
     /// The outbox once it holds at least `n` mails (they are sent in the background), or
-    /// whatever it holds after ten seconds.
+    /// whatever it holds after ten seconds. A mail being written can be read half-way, so
+    /// the outbox counts once two reads a moment apart agree.
     pub async fn mails_when(&self, n: usize) -> Vec<String> {
+        let mut previous = Vec::new();
         for _ in 0..100 {
             let mails = self.outbox();
-            if mails.len() >= n {
+            if mails.len() >= n && mails == previous {
                 return mails;
             }
+            previous = mails;
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
         self.outbox()
