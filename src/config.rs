@@ -98,6 +98,15 @@ pub struct CommonSettings {
     )]
     pub database_statement_timeout_ms: u64,
 
+    /// How long an instance waits for another one's migrations before trying again.
+    #[arg(
+        long,
+        env = "DATABASE_MIGRATION_LOCK_WAIT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub database_migration_lock_wait_secs: u64,
+
     /// S3 endpoint for S3-compatible servers (default: AWS's own for the region).
     #[arg(long, env = "S3_ENDPOINT", global = true)]
     pub s3_endpoint: Option<String>,

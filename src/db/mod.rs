@@ -47,6 +47,7 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// Zero means no limit.
     pub statement_timeout: Duration,
+    pub migration_lock_wait: Duration,
 }
 
 impl PoolSettings {
@@ -55,6 +56,7 @@ impl PoolSettings {
             max_connections: common.database_pool_size,
             acquire_timeout: Duration::from_millis(common.database_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(common.database_statement_timeout_ms),
+            migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
         }
     }
 }
@@ -66,6 +68,7 @@ pub struct Db {
     /// For the migrations' own connection.
     url: String,
     acquire_timeout: Duration,
+    migration_lock_wait: Duration,
 }
 
 pub type Tx = sqlx::Transaction<'static, Any>;
@@ -131,6 +134,7 @@ impl Db {
             backend,
             url,
             acquire_timeout: settings.acquire_timeout,
+            migration_lock_wait: settings.migration_lock_wait,
         })
     }
 
@@ -155,9 +159,9 @@ impl Db {
         &self.pool
     }
 
-    /// Applies pending migrations. The migrator takes a database-wide lock (an advisory lock
-    /// on PostgreSQL, GET_LOCK on MySQL, the file lock on SQLite), so instances that start
-    /// together apply each migration once.
+    /// Applies pending migrations. A database-wide lock (sqlx's advisory lock on
+    /// PostgreSQL, our own GET_LOCK on MySQL, see [`Self::lock_migrations`]) makes
+    /// instances that start together apply each migration once.
     ///
     /// SQLite has no such lock: an instance that lost the race fails on a table the winner
     /// created, then finds the migration recorded when it tries again.
@@ -175,13 +179,20 @@ impl Db {
                 // The pool's connections set a statement timeout as they connect; this one
                 // does not.
                 let pool = AnyPoolOptions::new()
-                    .max_connections(1)
+                    .max_connections(2)
                     .acquire_timeout(self.acquire_timeout)
                     .connect(&self.url)
                     .await?;
-                let outcome = MIGRATOR.run(&pool).await;
+                // The lock is held by a connection of its own while the migrator uses the
+                // other; closing the pool releases it.
+                let mut lock = pool.acquire().await?;
+                let outcome = match self.lock_migrations(&mut lock).await {
+                    Ok(()) => MIGRATOR.run(&pool).await.map_err(anyhow::Error::from),
+                    Err(error) => Err(error),
+                };
+                drop(lock);
                 pool.close().await;
-                outcome.map_err(anyhow::Error::from)
+                outcome
             }
             .await;
             match outcome {
@@ -193,6 +204,26 @@ impl Db {
                 }
                 Err(error) => return Err(error),
             }
+        }
+    }
+
+    /// Makes instances that start together migrate one after another. sqlx's own lock on
+    /// MySQL is `GET_LOCK(name, -1)`, which MariaDB answers NULL at once instead of
+    /// waiting, so on MariaDB two instances would run the same DDL side by side and
+    /// leave a migration half applied. PostgreSQL's advisory lock (sqlx's) waits.
+    async fn lock_migrations(&self, conn: &mut sqlx::AnyConnection) -> anyhow::Result<()> {
+        if self.backend != Backend::MySql {
+            return Ok(());
+        }
+        let wait = self.migration_lock_wait.as_secs().max(1) as i64;
+        let (granted,): (Option<i64>,) =
+            sqlx::query_as("SELECT GET_LOCK(CONCAT('coffee-radar-migrations:', DATABASE()), ?)")
+                .bind(wait)
+                .fetch_one(&mut *conn)
+                .await?;
+        match granted {
+            Some(1) => Ok(()),
+            _ => anyhow::bail!("another instance has been migrating for over {wait} s"),
         }
     }
 

@@ -1,16 +1,21 @@
 //! Several instances starting at once against one empty database migrate it once and load
-//! the demo catalog once.
+//! the demo catalog once: each is ready as soon as it has started.
 
 use crate::common::TestApp;
 use reqwest::StatusCode;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn three_instances_starting_together_share_one_migrated_database() {
-    let fleet = TestApp::spawn_fleet(3).await;
+async fn five_instances_starting_together_share_one_migrated_database() {
+    let fleet = TestApp::spawn_fleet(5).await;
     for app in &fleet {
         let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
-        assert_eq!(ready.status(), StatusCode::OK);
+        assert_eq!(
+            ready.status(),
+            StatusCode::OK,
+            "an instance that waited for another's migrations is ready: {}",
+            ready.text().await.unwrap()
+        );
         let products: Value = app
             .client()
             .get(app.url("/api/v1/products"))
@@ -23,7 +28,7 @@ async fn three_instances_starting_together_share_one_migrated_database() {
         assert_eq!(
             products.as_array().unwrap().len(),
             5,
-            "the catalog is loaded once, not three times"
+            "the catalog is loaded once, not five times"
         );
     }
     let db = &fleet[0].state.db;
