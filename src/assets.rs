@@ -127,3 +127,12 @@ pub async fn publish(storage: &Storage) -> anyhow::Result<usize> {
     }
     Ok(count)
 }
+/// A picture's URL, or the shop's logo when there is none.
+pub fn image_url(key: Option<&str>) -> String {
+    key.map_or_else(|| crate::assets::path("favicon.svg"), public_url)
+}
+
+/// Where a browser fetches a stored object (served by `/media`).
+pub fn public_url(key: &str) -> String {
+    format!("/media/{key}")
+}

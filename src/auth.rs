@@ -1,48 +1,23 @@
-//! Who is asking: passwords, session tokens and cookies, and the extractors that load the
-//! visitor's session once per request.
+//! Who is asking, for the pages and the API alike: the cookies that carry a session and a
+//! CSRF token, and the extractor that loads the visitor's session once per request.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
-use base64::Engine;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::db::cart::CartOwner;
 use crate::db::sessions::SessionRow;
 use crate::db::users::UserRow;
+use crate::domain::token::{is_well_formed, new_token};
 use crate::error::AppError;
-
-pub use crate::passwords::{hash_password, is_legacy_hash, verify_password};
+use crate::flash::Flash;
+use crate::services::accounts::{self, SESSION_DAYS};
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "cr_session";
 pub const CSRF_COOKIE: &str = "cr_csrf";
-/// How long a session lasts without signing in again.
-pub const SESSION_DAYS: i64 = 30;
-
-// --- tokens ---
-
-/// A new random token for a cookie or a link (256 bits, URL-safe).
-pub fn new_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// What the database keeps of a token: its SHA-256.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn is_well_formed_token(token: &str) -> bool {
-    token.len() == 43
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
 
 // --- cookies ---
 
@@ -71,6 +46,38 @@ pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
     cookie
 }
 
+/// The cookie of a guest session made while adding to the cart, if one was made.
+pub fn with_guest_session(jar: CookieJar, token: Option<String>, secure: bool) -> CookieJar {
+    match token {
+        Some(token) => jar.add(session_cookie(token, secure)),
+        None => jar,
+    }
+}
+
+/// Starts `user`'s session for this visitor (see [`accounts::start_session`]) and sets its
+/// cookies.
+pub async fn sign_in(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &UserRow,
+    jar: CookieJar,
+) -> Result<CookieJar, AppError> {
+    let token = accounts::start_session(&state.services, visitor.session_id(), user).await?;
+    Ok(jar
+        .add(session_cookie(token, visitor.secure))
+        .add(csrf_cookie(new_token(), visitor.secure)))
+}
+
+/// Ends the visitor's session and drops its cookie.
+pub async fn sign_out(
+    state: &AppState,
+    visitor: &Visitor,
+    jar: CookieJar,
+) -> Result<CookieJar, AppError> {
+    accounts::sign_out(&state.services, visitor.session_id()).await?;
+    Ok(jar.add(removal_cookie(SESSION_COOKIE)))
+}
+
 // --- the visitor ---
 
 /// The CSRF token of this browser: set by the `csrf` middleware on HTML routes.
@@ -82,7 +89,7 @@ impl CsrfToken {
     pub fn from_jar(jar: &CookieJar) -> Option<Self> {
         jar.get(CSRF_COOKIE)
             .map(|c| c.value().to_owned())
-            .filter(|t| is_well_formed_token(t))
+            .filter(|t| is_well_formed(t))
             .map(Self)
     }
 }
@@ -96,7 +103,7 @@ pub struct Visitor {
     pub secure: bool,
     pub client_ip: Option<IpAddr>,
     /// The one-time message to show on this page, if any.
-    pub flash: Option<crate::web::Flash>,
+    pub flash: Option<Flash>,
 }
 
 impl Visitor {
@@ -130,10 +137,8 @@ impl FromRequestParts<AppState> for Visitor {
         }
         let jar = CookieJar::from_headers(&parts.headers);
         let session = match jar.get(SESSION_COOKIE).map(Cookie::value) {
-            Some(token) if is_well_formed_token(token) => {
-                state.db.session(&token_hash(token)).await?
-            }
-            _ => None,
+            Some(token) => accounts::session(&state.services, token).await?,
+            None => None,
         };
         let csrf = parts
             .extensions
@@ -146,11 +151,7 @@ impl FromRequestParts<AppState> for Visitor {
             csrf,
             secure: state.config.is_https(&parts.headers),
             client_ip: client_ip(parts, state),
-            flash: parts
-                .extensions
-                .get::<Option<crate::web::Flash>>()
-                .copied()
-                .flatten(),
+            flash: parts.extensions.get::<Option<Flash>>().copied().flatten(),
         };
         parts.extensions.insert(visitor.clone());
         Ok(visitor)

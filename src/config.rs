@@ -1,4 +1,7 @@
 //! Typed configuration: every setting is a command-line flag with an environment variable.
+//!
+//! Every setting of every module is declared here, and this module depends on no other:
+//! the modules read their own settings struct, and nothing here reaches back into them.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -218,10 +221,10 @@ pub struct ServeSettings {
     pub mail: MailSettings,
 
     #[command(flatten)]
-    pub connections: crate::server::ConnectionSettings,
+    pub connections: ConnectionSettings,
 
     #[command(flatten)]
-    pub pictures: crate::pictures::PictureSettings,
+    pub pictures: PictureSettings,
 }
 
 /// How much one client address or one account may ask of the shop. Counters are shared by
@@ -331,6 +334,77 @@ pub struct MailSettings {
         default_value = "Coffee Radar <shop@coffee-radar.local>"
     )]
     pub mail_from: String,
+}
+
+/// How long clients may take and how many may be connected at once.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionSettings {
+    /// Seconds a client has to send a request's headers, counted from their first byte.
+    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+
+    /// Seconds a connection with no request in flight stays open for the next one. Keep it
+    /// longer than the load balancer's idle timeout (the ALB's is 60 s).
+    #[arg(long, env = "KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub keep_alive_timeout_secs: u64,
+
+    /// Most connections served at once; the next ones are answered 503 and closed.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: u32,
+}
+
+/// The largest upload accepted by default, in MB (PICTURE_MAX_UPLOAD_MB).
+pub const DEFAULT_MAX_UPLOAD_MB: u32 = 5;
+
+const DEFAULT_MAX_MEGAPIXELS: u32 = 24;
+const DEFAULT_DECODE_MEMORY_MB: u32 = 160;
+const DEFAULT_DECODES_AT_ONCE: u32 = 2;
+const DEFAULT_DECODE_WAIT_MS: u64 = 2000;
+
+/// What decoding uploaded pictures may cost an instance.
+#[derive(Debug, Clone, Args)]
+pub struct PictureSettings {
+    /// Largest picture file accepted, in MB (the request body of an upload may be this
+    /// much, plus the form's other fields).
+    #[arg(long, env = "PICTURE_MAX_UPLOAD_MB", default_value_t = DEFAULT_MAX_UPLOAD_MB,
+        value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub picture_max_upload_mb: u32,
+
+    /// Largest picture accepted, in megapixels (width × height, read from its header before
+    /// any pixel is decoded); 24 takes a 6000 × 4000 photo.
+    #[arg(long, env = "PICTURE_MAX_MEGAPIXELS", default_value_t = DEFAULT_MAX_MEGAPIXELS,
+        value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub picture_max_megapixels: u32,
+
+    /// Memory that the picture decodes running at once may take together, in MB: an upload
+    /// that does not fit beside them waits for room, one that needs more is refused.
+    #[arg(long, env = "PICTURE_DECODE_MEMORY_MB", default_value_t = DEFAULT_DECODE_MEMORY_MB,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub picture_decode_memory_mb: u32,
+
+    /// Picture decodes running at once, each on a core of its own.
+    #[arg(long, env = "PICTURE_DECODES_AT_ONCE", default_value_t = DEFAULT_DECODES_AT_ONCE,
+        value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub picture_decodes_at_once: u32,
+
+    /// How long an upload waits for room to decode before answering 503 (milliseconds).
+    #[arg(long, env = "PICTURE_DECODE_WAIT_MS", default_value_t = DEFAULT_DECODE_WAIT_MS)]
+    pub picture_decode_wait_ms: u64,
+}
+
+impl Default for PictureSettings {
+    fn default() -> Self {
+        Self {
+            picture_max_upload_mb: DEFAULT_MAX_UPLOAD_MB,
+            picture_max_megapixels: DEFAULT_MAX_MEGAPIXELS,
+            picture_decode_memory_mb: DEFAULT_DECODE_MEMORY_MB,
+            picture_decodes_at_once: DEFAULT_DECODES_AT_ONCE,
+            picture_decode_wait_ms: DEFAULT_DECODE_WAIT_MS,
+        }
+    }
 }
 
 impl CommonSettings {

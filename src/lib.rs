@@ -16,6 +16,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod export;
+pub mod flash;
 pub mod import_flask;
 pub mod mail;
 pub mod memory;
@@ -24,6 +25,7 @@ pub mod passwords;
 pub mod pictures;
 pub mod server;
 pub mod services;
+pub mod state;
 pub mod storage;
 pub mod web;
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use tokio::sync::Semaphore;
 
-use crate::auth::new_token;
+use crate::domain::token::new_token;
 use crate::error::AppError;
 
 /// Each Argon2id run takes 19 MiB (m=19456 KiB, t=2, p=1: the crate's defaults, OWASP's

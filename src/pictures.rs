@@ -17,62 +17,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use image::{DynamicImage, ImageFormat};
 
+pub use crate::config::PictureSettings;
 use crate::error::AppError;
 use decode::{Header, Unreadable};
 use gate::DecodeGate;
 
-/// The largest upload accepted by default, in MB (PICTURE_MAX_UPLOAD_MB).
-pub const DEFAULT_MAX_UPLOAD_MB: u32 = 5;
 /// Largest width or height of a stored picture.
 pub const MAX_SIDE: u32 = 512;
-
-const DEFAULT_MAX_MEGAPIXELS: u32 = 24;
-const DEFAULT_DECODE_MEMORY_MB: u32 = 160;
-const DEFAULT_DECODES_AT_ONCE: u32 = 2;
-const DEFAULT_DECODE_WAIT_MS: u64 = 2000;
-
-/// What decoding uploaded pictures may cost an instance.
-#[derive(Debug, Clone, clap::Args)]
-pub struct PictureSettings {
-    /// Largest picture file accepted, in MB (the request body of an upload may be this
-    /// much, plus the form's other fields).
-    #[arg(long, env = "PICTURE_MAX_UPLOAD_MB", default_value_t = DEFAULT_MAX_UPLOAD_MB,
-        value_parser = clap::value_parser!(u32).range(1..=50))]
-    pub picture_max_upload_mb: u32,
-
-    /// Largest picture accepted, in megapixels (width × height, read from its header before
-    /// any pixel is decoded); 24 takes a 6000 × 4000 photo.
-    #[arg(long, env = "PICTURE_MAX_MEGAPIXELS", default_value_t = DEFAULT_MAX_MEGAPIXELS,
-        value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub picture_max_megapixels: u32,
-
-    /// Memory that the picture decodes running at once may take together, in MB: an upload
-    /// that does not fit beside them waits for room, one that needs more is refused.
-    #[arg(long, env = "PICTURE_DECODE_MEMORY_MB", default_value_t = DEFAULT_DECODE_MEMORY_MB,
-        value_parser = clap::value_parser!(u32).range(1..))]
-    pub picture_decode_memory_mb: u32,
-
-    /// Picture decodes running at once, each on a core of its own.
-    #[arg(long, env = "PICTURE_DECODES_AT_ONCE", default_value_t = DEFAULT_DECODES_AT_ONCE,
-        value_parser = clap::value_parser!(u32).range(1..=64))]
-    pub picture_decodes_at_once: u32,
-
-    /// How long an upload waits for room to decode before answering 503 (milliseconds).
-    #[arg(long, env = "PICTURE_DECODE_WAIT_MS", default_value_t = DEFAULT_DECODE_WAIT_MS)]
-    pub picture_decode_wait_ms: u64,
-}
-
-impl Default for PictureSettings {
-    fn default() -> Self {
-        Self {
-            picture_max_upload_mb: DEFAULT_MAX_UPLOAD_MB,
-            picture_max_megapixels: DEFAULT_MAX_MEGAPIXELS,
-            picture_decode_memory_mb: DEFAULT_DECODE_MEMORY_MB,
-            picture_decodes_at_once: DEFAULT_DECODES_AT_ONCE,
-            picture_decode_wait_ms: DEFAULT_DECODE_WAIT_MS,
-        }
-    }
-}
 
 pub struct Picture {
     pub bytes: Bytes,

@@ -220,16 +220,6 @@ pub fn content_type_of(key: &str) -> &'static str {
     }
 }
 
-/// A picture's URL, or the shop's logo when there is none.
-pub fn image_url(key: Option<&str>) -> String {
-    key.map_or_else(|| crate::assets::path("favicon.svg"), public_url)
-}
-
-/// Where a browser fetches an object.
-pub fn public_url(key: &str) -> String {
-    format!("/media/{key}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,10 +4,10 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, Que
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 
-use crate::app::AppState;
 use crate::auth::Visitor;
 use crate::db::users::UserRow;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// A JSON body; malformed JSON, wrong types and a wrong content type get a clear 4xx.
 #[derive(FromRequest)]

@@ -8,16 +8,15 @@ use axum_extra::extract::CookieJar;
 
 use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiUser};
 use super::model::*;
-use crate::app::AppState;
-use crate::auth::Visitor;
+use crate::auth::{self, Visitor};
 use crate::db::cart::CartOwner;
 use crate::domain::geo::Coordinates;
 use crate::error::{AppError, AppResult};
-use crate::events::{Event, EventKind};
 use crate::services::accounts::{self, ProfileEdit, Registration};
-use crate::services::catalog::CatalogFilter;
+use crate::services::catalog::{self, CatalogFilter, ProductRef};
 use crate::services::insights::{self, Period};
 use crate::services::{radar, shop};
+use crate::state::AppState;
 
 type Created<T> = (StatusCode, Json<T>);
 
@@ -31,7 +30,7 @@ pub async fn register(
     visitor: Visitor,
     ApiJson(form): ApiJson<Registration>,
 ) -> AppResult<Created<UserOut>> {
-    let user = accounts::register(&state, &form, visitor.client_ip).await?;
+    let user = accounts::register(&state.services, &form, visitor.client_ip).await?;
     Ok((StatusCode::CREATED, Json(UserOut::from(&user))))
 }
 
@@ -45,9 +44,14 @@ pub async fn sign_in(
     jar: CookieJar,
     ApiJson(form): ApiJson<SignIn>,
 ) -> AppResult<(CookieJar, Json<UserOut>)> {
-    let user =
-        accounts::authenticate(&state, &form.username, &form.password, visitor.client_ip).await?;
-    let jar = accounts::start_session(&state, &visitor, &user, jar).await?;
+    let user = accounts::authenticate(
+        &state.services,
+        &form.username,
+        &form.password,
+        visitor.client_ip,
+    )
+    .await?;
+    let jar = auth::sign_in(&state, &visitor, &user, jar).await?;
     Ok((jar, Json(UserOut::from(&user))))
 }
 
@@ -58,7 +62,7 @@ pub async fn sign_out(
     visitor: Visitor,
     jar: CookieJar,
 ) -> AppResult<(CookieJar, StatusCode)> {
-    let jar = accounts::sign_out(&state, &visitor, jar).await?;
+    let jar = auth::sign_out(&state, &visitor, jar).await?;
     Ok((jar, StatusCode::NO_CONTENT))
 }
 
@@ -77,7 +81,7 @@ pub async fn update_me(
     ApiUser { user, .. }: ApiUser,
     ApiJson(edit): ApiJson<ProfileEdit>,
 ) -> AppResult<Json<UserOut>> {
-    let user = accounts::update_profile(&state, &user, &edit).await?;
+    let user = accounts::update_profile(&state.services, &user, &edit).await?;
     Ok(Json(UserOut::from(&user)))
 }
 
@@ -96,7 +100,7 @@ pub async fn upload_photo(
 ) -> AppResult<Json<UserOut>> {
     // Too large means larger than the picture limit: say which.
     let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => state.pictures.too_large(),
+        StatusCode::PAYLOAD_TOO_LARGE => state.services.pictures().too_large(),
         _ => AppError::BadRequest("The picture could not be read. Send it again.".into()),
     })?;
     let content_type = headers
@@ -108,12 +112,7 @@ pub async fn upload_photo(
             "Send the picture as image/jpeg, image/png or image/webp.".into(),
         ));
     }
-    accounts::set_photo(&state, &user, body).await?;
-    let user = state
-        .db
-        .user_by_id(user.id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Your account"))?;
+    let user = accounts::set_photo(&state.services, &user, body).await?;
     Ok(Json(UserOut::from(&user)))
 }
 
@@ -124,11 +123,8 @@ pub async fn products(
     State(state): State<AppState>,
     ApiQuery(search): ApiQuery<ProductSearch>,
 ) -> AppResult<Json<Vec<ProductOut>>> {
-    let filter = CatalogFilter {
-        category: search.category.as_deref().filter(|c| !c.is_empty()),
-        search: search.q.as_deref().map(str::trim).filter(|q| !q.is_empty()),
-    };
-    let catalog = state.catalog.get(&state.db).await?;
+    let filter = CatalogFilter::new(search.category.as_deref(), search.q.as_deref());
+    let catalog = catalog::snapshot(&state.services).await?;
     Ok(Json(
         catalog
             .filter(&filter)
@@ -145,20 +141,14 @@ pub async fn product(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> AppResult<Json<ProductOut>> {
-    let catalog = state.catalog.get(&state.db).await?;
-    let product = catalog
-        .by_id(id)
-        .ok_or_else(|| AppError::not_found("That product"))?;
-    state
-        .events
-        .record(Event::new(EventKind::ProductView).product(id));
-    Ok(Json(ProductOut::from(product)))
+    let product = catalog::view_product(&state.services, ProductRef::Id(id), None).await?;
+    Ok(Json(ProductOut::from(&product)))
 }
 
 /// The visitor's cart (a guest's or the signed-in user's).
 #[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security((), ("session" = [])), responses((status = 200, body = CartOut)))]
 pub async fn cart(State(state): State<AppState>, visitor: Visitor) -> AppResult<Json<CartOut>> {
-    let lines = shop::cart(&state, visitor.cart_owner().as_ref()).await?;
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
     Ok(Json(CartOut::from(lines.as_slice())))
 }
 
@@ -172,15 +162,15 @@ pub async fn add_cart_item(
     jar: CookieJar,
     ApiJson(item): ApiJson<AddItem>,
 ) -> AppResult<(StatusCode, CookieJar, Json<CartOut>)> {
-    let (owner, jar) = match visitor.cart_owner() {
-        Some(owner) => (owner, jar),
-        None => {
-            let (session_id, jar) = accounts::start_guest_session(&state, &visitor, jar).await?;
-            (CartOwner::Guest(session_id), jar)
-        }
-    };
-    shop::add_to_cart(&state, &owner, item.variant_id, item.quantity).await?;
-    let lines = state.db.cart_lines(&owner).await?;
+    let added = shop::add_to_cart(
+        &state.services,
+        visitor.cart_owner(),
+        item.variant_id,
+        item.quantity,
+    )
+    .await?;
+    let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
+    let lines = shop::cart(&state.services, Some(&added.owner)).await?;
     Ok((
         StatusCode::CREATED,
         jar,
@@ -204,10 +194,9 @@ pub async fn update_cart_item(
     ApiJson(body): ApiJson<SetQuantity>,
 ) -> AppResult<Json<CartOut>> {
     let owner = owner_of(&visitor)?;
-    shop::set_cart_quantity(&state, &owner, variant_id, body.quantity).await?;
-    Ok(Json(CartOut::from(
-        state.db.cart_lines(&owner).await?.as_slice(),
-    )))
+    shop::set_cart_quantity(&state.services, &owner, variant_id, body.quantity).await?;
+    let lines = shop::cart(&state.services, Some(&owner)).await?;
+    Ok(Json(CartOut::from(lines.as_slice())))
 }
 
 /// Remove a cart line.
@@ -219,10 +208,9 @@ pub async fn remove_cart_item(
     ApiPath(variant_id): ApiPath<i64>,
 ) -> AppResult<Json<CartOut>> {
     let owner = owner_of(&visitor)?;
-    shop::remove_from_cart(&state, &owner, variant_id).await?;
-    Ok(Json(CartOut::from(
-        state.db.cart_lines(&owner).await?.as_slice(),
-    )))
+    shop::remove_from_cart(&state.services, &owner, variant_id).await?;
+    let lines = shop::cart(&state.services, Some(&owner)).await?;
+    Ok(Json(CartOut::from(lines.as_slice())))
 }
 
 /// Place the cart as an order. The Idempotency-Key header is required: a retry with the
@@ -267,7 +255,7 @@ pub async fn place_order(
     };
     let request = request.unwrap_or_default();
     let (order, new) = shop::checkout(
-        &state,
+        &state.services,
         &user,
         request.shipping_address.as_deref(),
         Some(&key),
@@ -290,7 +278,7 @@ pub async fn orders(
     State(state): State<AppState>,
     ApiUser { user, .. }: ApiUser,
 ) -> AppResult<Json<Vec<OrderOut>>> {
-    let orders = state.db.orders_of_user(user.id).await?;
+    let orders = shop::orders_of(&state.services, &user).await?;
     Ok(Json(orders.iter().map(OrderOut::from).collect()))
 }
 
@@ -302,7 +290,7 @@ pub async fn order(
     ApiUser { user, .. }: ApiUser,
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<OrderOut>> {
-    let order = shop::own_order(&state, &user, &code).await?;
+    let order = shop::own_order(&state.services, &user, &code).await?;
     Ok(Json(OrderOut::from(&order)))
 }
 
@@ -315,7 +303,7 @@ pub async fn cancel_order(
     ApiUser { user, .. }: ApiUser,
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<OrderOut>> {
-    let order = shop::cancel_own_order(&state, &user, &code).await?;
+    let order = shop::cancel_own_order(&state.services, &user, &code).await?;
     Ok(Json(OrderOut::from(&order)))
 }
 
@@ -336,13 +324,12 @@ pub async fn places(
     let places = match (near.lat, near.lon) {
         (Some(lat), Some(lon)) => {
             let from = Coordinates::parse(lat, lon).map_err(|m| AppError::invalid("lat", m))?;
-            state.events.record(Event::new(EventKind::RadarSearch));
-            let nearby = radar::nearby(&state, from, MOST_PLACES).await?;
+            let nearby = radar::nearby(&state.services, from, MOST_PLACES, None).await?;
             nearby.iter().map(PlaceOut::from).collect()
         }
         (None, None) => {
-            let all = state.db.places().await?;
-            all.iter().take(MOST_PLACES).map(PlaceOut::from).collect()
+            let all = radar::all(&state.services, MOST_PLACES).await?;
+            all.iter().map(PlaceOut::from).collect()
         }
         (Some(_), None) => return Err(AppError::invalid("lon", "Give lon with lat, or neither.")),
         (None, Some(_)) => return Err(AppError::invalid("lat", "Give lat with lon, or neither.")),
@@ -359,15 +346,11 @@ pub async fn insights(
     ApiUser { user, .. }: ApiUser,
     ApiQuery(query): ApiQuery<PeriodQuery>,
 ) -> AppResult<Json<crate::services::insights::Insights>> {
-    if !user.is_admin() {
-        return Err(AppError::Forbidden(
-            "The insights are for the shop's staff.".into(),
-        ));
-    }
+    accounts::require_staff(&user)?;
     let period = Period::parse(
         query.from.as_deref(),
         query.to.as_deref(),
         insights::today(),
     )?;
-    Ok(Json(insights::report(&state.db, period).await?))
+    Ok(Json(insights::report(&state.services, period).await?))
 }

@@ -13,8 +13,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post, put};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     use handlers::*;

@@ -179,6 +179,6 @@ impl Db {
 
 impl CartLine {
     pub fn image_url(&self) -> String {
-        crate::storage::image_url(self.image_key.as_deref())
+        crate::assets::image_url(self.image_key.as_deref())
     }
 }

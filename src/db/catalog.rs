@@ -268,6 +268,16 @@ impl Db {
         Ok(())
     }
 
+    /// The product a variant belongs to.
+    pub async fn product_of_variant(&self, variant_id: i64) -> AppResult<Option<i64>> {
+        let row: Option<(i64,)> = self
+            .query_as("SELECT product_id FROM variants WHERE id = ?")
+            .bind(variant_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|(id,)| id))
+    }
+
     /// Catalog ids stay small and readable (1, 2, 3 …): staff create products rarely, and a
     /// collision between two instances is retried by the unique key.
     async fn next_catalog_id(&self, table: &'static str) -> AppResult<i64> {
@@ -290,7 +300,7 @@ impl Db {
 
 impl ProductRow {
     pub fn image_url(&self) -> String {
-        crate::storage::image_url(self.image_key.as_deref())
+        crate::assets::image_url(self.image_key.as_deref())
     }
 
     pub fn price(&self) -> Cents {

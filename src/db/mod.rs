@@ -4,6 +4,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod insights;
 pub mod limits;
 pub mod orders;
 pub mod places;

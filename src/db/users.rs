@@ -296,7 +296,7 @@ pub fn like_escape(text: &str) -> String {
 
 impl UserRow {
     pub fn photo_url(&self) -> Option<String> {
-        self.photo_key.as_deref().map(crate::storage::public_url)
+        self.photo_key.as_deref().map(crate::assets::public_url)
     }
 
     pub fn address_text(&self) -> &str {

@@ -5,6 +5,7 @@ pub mod fields;
 pub mod geo;
 pub mod money;
 pub mod order;
+pub mod token;
 
 pub use fields::{Address, Email, FieldErrors, FirstName, Password, Username};
 pub use money::Cents;

@@ -10,7 +10,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 use url::Url;
 
-use crate::pictures::DEFAULT_MAX_UPLOAD_MB;
+use crate::config::DEFAULT_MAX_UPLOAD_MB;
 
 /// Pictures larger than a shopper may upload are not imported either.
 const MAX_PICTURE_BYTES: u64 = DEFAULT_MAX_UPLOAD_MB as u64 * 1024 * 1024;

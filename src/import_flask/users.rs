@@ -7,7 +7,7 @@ use indicatif::ProgressBar;
 use super::photos::PhotoSource;
 use super::source::FlaskUser;
 use super::summary::ImportSummary;
-use crate::auth;
+
 use crate::db::{Db, new_id, now_ms};
 use crate::domain::{Email, FirstName, Username};
 use crate::storage::Storage;
@@ -209,7 +209,9 @@ async fn store_photo(
 }
 
 fn is_werkzeug_sha256(hash: &str) -> bool {
-    auth::is_legacy_hash(hash) && hash.starts_with("pbkdf2:sha256") && hash.split('$').count() == 3
+    crate::passwords::is_legacy_hash(hash)
+        && hash.starts_with("pbkdf2:sha256")
+        && hash.split('$').count() == 3
 }
 
 struct NewAccount<'a> {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::Lifecycle;
+use super::lifecycle::Lifecycle;
 
 pub async fn drain_on_signal(lifecycle: Arc<Lifecycle>, drain_timeout: Duration) {
     wait_for_signal().await;

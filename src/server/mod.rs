@@ -31,7 +31,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use clap::Args;
 use hyper_util::rt::TokioExecutor;
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,27 +38,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+pub use crate::config::ConnectionSettings;
 use crate::ops::metrics;
-
-/// How long clients may take and how many may be connected at once.
-#[derive(Debug, Clone, Args)]
-pub struct ConnectionSettings {
-    /// Seconds a client has to send a request's headers, counted from their first byte.
-    #[arg(long, env = "HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub header_read_timeout_secs: u64,
-
-    /// Seconds a connection with no request in flight stays open for the next one. Keep it
-    /// longer than the load balancer's idle timeout (the ALB's is 60 s).
-    #[arg(long, env = "KEEP_ALIVE_TIMEOUT_SECS", default_value_t = 75,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub keep_alive_timeout_secs: u64,
-
-    /// Most connections served at once; the next ones are answered 503 and closed.
-    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 2048,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_connections: u32,
-}
 
 /// The two per-connection timers, from the settings.
 #[derive(Debug, Clone, Copy)]

@@ -2,17 +2,17 @@
 
 use std::net::IpAddr;
 
-use axum_extra::extract::CookieJar;
-
-use crate::app::AppState;
-use crate::auth::{self, SESSION_COOKIE, Visitor};
+use super::Services;
 use crate::db::cart::CartOwner;
 use crate::db::now_ms;
+use crate::db::sessions::SessionRow;
 use crate::db::users::{NewUser, UserRow};
+use crate::domain::token;
 use crate::domain::{Address, Email, FieldErrors, FirstName, Password, Username};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
 use crate::mail::Mail;
+use crate::passwords;
 use crate::services::limits::{self, Account, Attempt};
 
 /// What a registration form or request carries, before validation.
@@ -35,7 +35,7 @@ const MAX_LOGIN_CHARS: usize = 254;
 /// counter is taken, before the password is hashed, and given back if the account could
 /// not be made.
 pub async fn register(
-    state: &AppState,
+    services: &Services,
     form: &Registration,
     client: Option<IpAddr>,
 ) -> AppResult<UserRow> {
@@ -56,11 +56,11 @@ pub async fn register(
     else {
         return Err(AppError::Invalid(errors));
     };
-    let attempt = Attempt::registration(&state.config.limits, client);
-    attempt.take(&state.db).await?;
+    let attempt = Attempt::registration(&services.settings.limits, client);
+    attempt.take(&services.db).await?;
     let created = async {
-        let password_hash = auth::hash_password(password.expose().to_owned()).await?;
-        state
+        let password_hash = passwords::hash_password(password.expose().to_owned()).await?;
+        services
             .db
             .create_user(NewUser {
                 username: &username,
@@ -75,14 +75,14 @@ pub async fn register(
     let id = match created {
         Ok(id) => id,
         Err(error) => {
-            attempt.give_back(&state.db).await?;
+            attempt.give_back(&services.db).await?;
             return Err(error);
         }
     };
-    state
+    services
         .events
         .record(Event::new(EventKind::SignUp).user(Some(id)));
-    state
+    services
         .db
         .user_by_id(id)
         .await?
@@ -94,7 +94,7 @@ pub async fn register(
 /// before the password is hashed, and a refused attempt costs no hash at all. The answer
 /// never tells whether the account exists.
 pub async fn authenticate(
-    state: &AppState,
+    services: &Services,
     login: &str,
     password: &str,
     client: Option<IpAddr>,
@@ -106,9 +106,9 @@ pub async fn authenticate(
         return Err(wrong());
     }
     let user = if let Ok(email) = Email::parse(&login) {
-        state.db.user_by_email(email.as_str()).await?
+        services.db.user_by_email(email.as_str()).await?
     } else if let Ok(name) = Username::parse(&login) {
-        state.db.user_by_username(name.as_str()).await?
+        services.db.user_by_username(name.as_str()).await?
     } else {
         None
     };
@@ -116,83 +116,95 @@ pub async fn authenticate(
         Some(user) => Account::Known(user.id),
         None => Account::Unknown(login),
     };
-    let attempt = Attempt::sign_in(&state.config.limits, &account, client);
-    attempt.take(&state.db).await?;
+    let attempt = Attempt::sign_in(&services.settings.limits, &account, client);
+    attempt.take(&services.db).await?;
     // An unknown account is checked against a dummy hash: it takes as long as a known one.
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let matches = auth::verify_password(hash, password.to_owned()).await?;
+    let matches = passwords::verify_password(hash, password.to_owned()).await?;
     let Some(user) = user.filter(|_| matches) else {
         return Err(wrong());
     };
     // A success is not a failure: the hit goes back, and this address's failures for the
     // account are forgiven.
-    attempt.give_back(&state.db).await?;
-    limits::forgive_sign_in(&state.db, &account, client).await?;
-    state
+    attempt.give_back(&services.db).await?;
+    limits::forgive_sign_in(&services.db, &account, client).await?;
+    services
         .events
         .record(Event::new(EventKind::SignIn).user(Some(user.id)));
-    if auth::is_legacy_hash(&user.password_hash) {
+    if passwords::is_legacy_hash(&user.password_hash) {
         // Imported from the Flask shop: upgrade to Argon2id now that we know the password.
-        let upgraded = auth::hash_password(password.to_owned()).await?;
-        state.db.set_password_hash(user.id, &upgraded).await?;
+        let upgraded = passwords::hash_password(password.to_owned()).await?;
+        services.db.set_password_hash(user.id, &upgraded).await?;
     }
     Ok(user)
 }
 
+/// How long a session lasts without signing in again.
+pub const SESSION_DAYS: i64 = 30;
+
+/// The session a cookie's token opens, with its user, while it is valid. A token this shop
+/// could not have made is not looked up.
+pub async fn session(services: &Services, token: &str) -> AppResult<Option<SessionRow>> {
+    if !token::is_well_formed(token) {
+        return Ok(None);
+    }
+    services.db.session(&token::token_hash(token)).await
+}
+
 /// Starts a fresh session for `user` (a new id: the old one is never reused, so a planted
-/// cookie is worthless), carries the guest cart over, and ends the guest session.
+/// cookie is worthless), carries the guest cart of `previous` over, and ends that session.
+/// Returns the new session's token, for the cookie.
 pub async fn start_session(
-    state: &AppState,
-    visitor: &Visitor,
+    services: &Services,
+    previous: Option<&str>,
     user: &UserRow,
-    jar: CookieJar,
-) -> AppResult<CookieJar> {
-    let token = auth::new_token();
-    let expires = now_ms() + auth::SESSION_DAYS * 24 * 3600 * 1000;
-    state
+) -> AppResult<String> {
+    let token = token::new_token();
+    let expires = now_ms() + SESSION_DAYS * 24 * 3600 * 1000;
+    services
         .db
-        .create_session(&auth::token_hash(&token), Some(user.id), expires)
+        .create_session(&token::token_hash(&token), Some(user.id), expires)
         .await?;
-    if let Some(previous) = visitor.session_id() {
-        state
+    if let Some(previous) = previous {
+        services
             .db
             .merge_carts(
                 &CartOwner::Guest(previous.to_owned()),
                 &CartOwner::User(user.id),
             )
             .await?;
-        state.db.delete_session(previous).await?;
+        services.db.delete_session(previous).await?;
     }
-    Ok(jar
-        .add(auth::session_cookie(token, visitor.secure))
-        .add(auth::csrf_cookie(auth::new_token(), visitor.secure)))
+    Ok(token)
 }
 
-/// A session for a guest, created when they first put something in the cart.
-pub async fn start_guest_session(
-    state: &AppState,
-    visitor: &Visitor,
-    jar: CookieJar,
-) -> AppResult<(String, CookieJar)> {
-    let token = auth::new_token();
-    let id = auth::token_hash(&token);
-    let lifetime_ms = state.config.guest_session_secs.saturating_mul(1000) as i64;
-    state
+/// A guest's session, made when they first put something in the cart.
+pub struct GuestSession {
+    pub id: String,
+    /// For the cookie.
+    pub token: String,
+}
+
+pub async fn start_guest_session(services: &Services) -> AppResult<GuestSession> {
+    let token = token::new_token();
+    let id = token::token_hash(&token);
+    let lifetime_ms = services.settings.guest_session_secs.saturating_mul(1000) as i64;
+    services
         .db
         .create_session(&id, None, now_ms() + lifetime_ms)
         .await?;
-    Ok((id, jar.add(auth::session_cookie(token, visitor.secure))))
+    Ok(GuestSession { id, token })
 }
 
-pub async fn sign_out(state: &AppState, visitor: &Visitor, jar: CookieJar) -> AppResult<CookieJar> {
-    if let Some(id) = visitor.session_id() {
-        state.db.delete_session(id).await?;
+pub async fn sign_out(services: &Services, session_id: Option<&str>) -> AppResult<()> {
+    if let Some(id) = session_id {
+        services.db.delete_session(id).await?;
     }
-    Ok(jar.add(auth::removal_cookie(SESSION_COOKIE)))
+    Ok(())
 }
 
 pub async fn change_password(
-    state: &AppState,
+    services: &Services,
     user: &UserRow,
     session_id: &str,
     current: &str,
@@ -200,15 +212,18 @@ pub async fn change_password(
 ) -> AppResult<()> {
     let new = Password::parse(new, &[&user.username, &user.email, &user.first_name])
         .map_err(|m| AppError::invalid("new_password", m))?;
-    if !auth::verify_password(Some(user.password_hash.clone()), current.to_owned()).await? {
+    if !passwords::verify_password(Some(user.password_hash.clone()), current.to_owned()).await? {
         return Err(AppError::invalid(
             "current_password",
             "Your current password is not right.",
         ));
     }
-    let hash = auth::hash_password(new.expose().to_owned()).await?;
-    state.db.set_password_hash(user.id, &hash).await?;
-    state.db.delete_other_sessions(user.id, session_id).await?;
+    let hash = passwords::hash_password(new.expose().to_owned()).await?;
+    services.db.set_password_hash(user.id, &hash).await?;
+    services
+        .db
+        .delete_other_sessions(user.id, session_id)
+        .await?;
     Ok(())
 }
 
@@ -217,22 +232,23 @@ pub async fn change_password(
 /// address is registered: requests beyond the account's mail limit send nothing, and the
 /// mail goes out in the background (a slow mail server delays no answer).
 pub async fn request_password_reset(
-    state: &AppState,
+    services: &Services,
     email: &str,
     client: Option<IpAddr>,
 ) -> AppResult<()> {
-    Attempt::reset_request(&state.config.limits, client)
-        .take(&state.db)
+    Attempt::reset_request(&services.settings.limits, client)
+        .take(&services.db)
         .await?;
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
-    let Some(user) = state.db.user_by_email(email.as_str()).await? else {
+    let Some(user) = services.db.user_by_email(email.as_str()).await? else {
         return Ok(());
     };
-    if let Err(AppError::TooManyRequests(_)) = Attempt::reset_mail(&state.config.limits, user.id)
-        .take(&state.db)
-        .await
+    if let Err(AppError::TooManyRequests(_)) =
+        Attempt::reset_mail(&services.settings.limits, user.id)
+            .take(&services.db)
+            .await
     {
         tracing::info!(
             user = user.id,
@@ -240,19 +256,23 @@ pub async fn request_password_reset(
         );
         return Ok(());
     }
-    let token = auth::new_token();
-    state
+    let token = token::new_token();
+    services
         .db
-        .replace_password_reset(user.id, &auth::token_hash(&token), now_ms() + RESET_LINK_MS)
+        .replace_password_reset(
+            user.id,
+            &token::token_hash(&token),
+            now_ms() + RESET_LINK_MS,
+        )
         .await?;
-    let link = format!("{}/password/reset/{token}", state.config.public_url);
+    let link = format!("{}/password/reset/{token}", services.settings.public_url);
     let body = format!(
         "Hello {},\n\nSomeone (hopefully you) asked to reset the password of your Coffee Radar \
          account \"{}\".\n\nChoose a new password here (the link works once, for 30 minutes):\n\n{link}\n\n\
          If you did not ask for this, ignore this message: your password stays as it is.\n\n— Coffee Radar\n",
         user.first_name, user.username
     );
-    let mailer = state.mailer.clone();
+    let mailer = services.mailer.clone();
     tokio::spawn(async move {
         let sent = mailer
             .send(Mail {
@@ -272,34 +292,34 @@ pub async fn request_password_reset(
     Ok(())
 }
 
-pub async fn reset_link_is_valid(state: &AppState, token: &str) -> AppResult<bool> {
-    Ok(state
+pub async fn reset_link_is_valid(services: &Services, token: &str) -> AppResult<bool> {
+    Ok(services
         .db
-        .valid_password_reset(&auth::token_hash(token))
+        .valid_password_reset(&token::token_hash(token))
         .await?
         .is_some())
 }
 
 /// Sets a new password from a reset link. The link is checked before anything is hashed;
 /// a reset signs the account out everywhere and lifts its sign-in throttles.
-pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -> AppResult<()> {
+pub async fn reset_password(services: &Services, token: &str, new_password: &str) -> AppResult<()> {
     let spent = || {
         AppError::NotFound(
             "This reset link has expired or was already used. Ask for a new one.".into(),
         )
     };
-    let token_hash = auth::token_hash(token);
-    let Some(user_id) = state.db.valid_password_reset(&token_hash).await? else {
+    let token_hash = token::token_hash(token);
+    let Some(user_id) = services.db.valid_password_reset(&token_hash).await? else {
         return Err(spent());
     };
-    let user = state.db.user_by_id(user_id).await?.ok_or_else(spent)?;
+    let user = services.db.user_by_id(user_id).await?.ok_or_else(spent)?;
     let password = Password::parse(
         new_password,
         &[&user.username, &user.email, &user.first_name],
     )
     .map_err(|m| AppError::invalid("password", m))?;
-    let hash = auth::hash_password(password.expose().to_owned()).await?;
-    if state
+    let hash = passwords::hash_password(password.expose().to_owned()).await?;
+    if services
         .db
         .consume_password_reset(&token_hash, &hash)
         .await?
@@ -307,22 +327,36 @@ pub async fn reset_password(state: &AppState, token: &str, new_password: &str) -
     {
         return Err(spent());
     }
-    limits::lift_account(&state.db, user_id).await
+    limits::lift_account(&services.db, user_id).await
 }
 
-/// Checks, shrinks and stores a new profile picture; returns its storage key.
+/// Checks, shrinks and stores a new profile picture; returns the updated account.
 pub async fn set_photo(
-    state: &AppState,
+    services: &Services,
     user: &UserRow,
     upload: bytes::Bytes,
-) -> AppResult<String> {
-    let picture = state.pictures.process_upload(upload).await?;
-    let key = state
-        .storage
-        .put_content_addressed("photos", picture.ext, picture.bytes)
-        .await?;
-    state.db.set_photo(user.id, &key).await?;
-    Ok(key)
+) -> AppResult<UserRow> {
+    let key = super::media::store_picture(services, "photos", upload).await?;
+    services.db.set_photo(user.id, &key).await?;
+    account(services, user.id).await
+}
+
+/// Staff only: anyone else is refused with 403 (a page, an API call or a report alike).
+pub fn require_staff(user: &UserRow) -> AppResult<()> {
+    if user.is_admin() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("This is for the shop's staff.".into()))
+    }
+}
+
+/// The account with this id, as it is now.
+pub async fn account(services: &Services, id: i64) -> AppResult<UserRow> {
+    services
+        .db
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("Your account"))
 }
 
 /// What a profile edit carries, before validation.
@@ -335,7 +369,7 @@ pub struct ProfileEdit {
 
 /// Applies the fields given (absent ones keep their value; an empty address clears it).
 pub async fn update_profile(
-    state: &AppState,
+    services: &Services,
     user: &UserRow,
     edit: &ProfileEdit,
 ) -> AppResult<UserRow> {
@@ -355,21 +389,17 @@ pub async fn update_profile(
     let (Some(first_name), Some(email), Some(address)) = (first_name, email, address) else {
         return Err(AppError::Invalid(errors));
     };
-    state
+    services
         .db
         .update_profile(user.id, &first_name, &email, address.as_ref())
         .await?;
-    state
-        .db
-        .user_by_id(user.id)
-        .await?
-        .ok_or_else(|| AppError::not_found("Your account"))
+    account(services, user.id).await
 }
 
 /// Deletes the account after checking its password.
-pub async fn delete_account(state: &AppState, user: &UserRow, password: &str) -> AppResult<()> {
-    if !auth::verify_password(Some(user.password_hash.clone()), password.to_owned()).await? {
+pub async fn delete_account(services: &Services, user: &UserRow, password: &str) -> AppResult<()> {
+    if !passwords::verify_password(Some(user.password_hash.clone()), password.to_owned()).await? {
         return Err(AppError::invalid("password", "That password is not right."));
     }
-    state.db.delete_user(user.id).await
+    services.db.delete_user(user.id).await
 }

@@ -9,16 +9,18 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::Services;
 use crate::db::Db;
 use crate::db::catalog::Product;
 use crate::error::{AppError, AppResult};
+use crate::events::{Event, EventKind};
 
-/// Which products a list shows.
-#[derive(Debug, Default, Clone)]
-pub struct CatalogFilter<'a> {
-    pub category: Option<&'a str>,
-    /// Words that must appear in the name or description, ignoring case.
-    pub search: Option<&'a str>,
+/// Which products a list shows, the same for the pages and the API.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct CatalogFilter {
+    pub category: Option<String>,
+    /// Text that must appear in the name or description, ignoring case.
+    pub search: Option<String>,
 }
 
 /// The visible products, in shop order, with their categories.
@@ -27,9 +29,26 @@ pub struct Catalog {
     pub categories: Vec<String>,
 }
 
-impl CatalogFilter<'_> {
+impl CatalogFilter {
     /// Longer searches are cut to this many characters, whichever door they came through.
     pub const MAX_SEARCH_CHARS: usize = 100;
+
+    /// From what the visitor asked for: blanks mean "any"; the search is trimmed and cut
+    /// to [`Self::MAX_SEARCH_CHARS`].
+    pub fn new(category: Option<&str>, search: Option<&str>) -> Self {
+        let search = search
+            .map(|s| {
+                s.trim()
+                    .chars()
+                    .take(Self::MAX_SEARCH_CHARS)
+                    .collect::<String>()
+            })
+            .filter(|s| !s.is_empty());
+        Self {
+            category: category.filter(|c| !c.is_empty()).map(str::to_owned),
+            search,
+        }
+    }
 }
 
 impl Catalog {
@@ -46,16 +65,16 @@ impl Catalog {
         }
     }
 
-    pub fn filter(&self, filter: &CatalogFilter<'_>) -> Vec<&Product> {
-        let search = filter.search.map(|s| {
-            s.chars()
-                .take(CatalogFilter::MAX_SEARCH_CHARS)
-                .collect::<String>()
-                .to_lowercase()
-        });
+    pub fn filter(&self, filter: &CatalogFilter) -> Vec<&Product> {
+        let search = filter.search.as_deref().map(str::to_lowercase);
         self.products
             .iter()
-            .filter(|p| filter.category.is_none_or(|c| p.product.category == c))
+            .filter(|p| {
+                filter
+                    .category
+                    .as_deref()
+                    .is_none_or(|c| p.product.category == c)
+            })
             .filter(|p| {
                 search.as_deref().is_none_or(|s| {
                     p.product.name.to_lowercase().contains(s)
@@ -171,5 +190,58 @@ impl CatalogCache {
         self.snapshot
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The catalog as shoppers see it: a snapshot shared by the requests of the next moment
+/// (see [`CatalogCache`]).
+pub async fn snapshot(services: &Services) -> AppResult<Arc<Catalog>> {
+    services.catalog.get(&services.db).await
+}
+
+/// How a shopper names a product: the API by id, the pages by slug.
+pub enum ProductRef<'a> {
+    Id(i64),
+    Slug(&'a str),
+}
+
+/// A visible product, counted as a view (by `viewer`, when signed in) for the insights.
+pub async fn view_product(
+    services: &Services,
+    which: ProductRef<'_>,
+    viewer: Option<i64>,
+) -> AppResult<Product> {
+    let catalog = snapshot(services).await?;
+    let product = match which {
+        ProductRef::Id(id) => catalog.by_id(id),
+        ProductRef::Slug(slug) => catalog.by_slug(slug),
+    }
+    .cloned()
+    .ok_or_else(|| AppError::not_found("That product"))?;
+    services.record(
+        Event::new(EventKind::ProductView)
+            .user(viewer)
+            .product(product.product.id),
+    );
+    Ok(product)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CatalogFilter;
+
+    #[test]
+    fn a_filter_ignores_blanks_and_caps_the_search() {
+        assert_eq!(
+            CatalogFilter::new(Some(""), Some("   ")),
+            CatalogFilter::default()
+        );
+        let long = "x".repeat(500);
+        let filter = CatalogFilter::new(Some("mugs"), Some(&format!("  {long}  ")));
+        assert_eq!(filter.category.as_deref(), Some("mugs"));
+        assert_eq!(
+            filter.search.map(|s| s.chars().count()),
+            Some(CatalogFilter::MAX_SEARCH_CHARS)
+        );
     }
 }

@@ -1,15 +1,16 @@
 //! Sales and interaction insights for staff: revenue and orders per day and week, top
 //! products and variants, average order value, new and returning customers, the funnel
 //! from product view to order, stock that will run out at the current pace, and the
-//! busiest hours. A handful of queries fetch the rows of the period; the figures are
-//! computed here, the same way on every database.
+//! busiest hours. A handful of queries fetch the rows of the period (see
+//! [`crate::db::insights`]); the figures are computed here, the same way on every database.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use time::{Date, Duration, OffsetDateTime};
 
-use crate::db::Db;
+use super::Services;
+use crate::db::insights::{LineFact, SalesFacts};
 use crate::error::{AppError, AppResult};
 
 /// Days from `from` to `to`, both included (UTC).
@@ -158,93 +159,23 @@ pub struct StockForecast {
 const RUNNING_OUT_DAYS: f64 = 30.0;
 const TOP: usize = 5;
 
-#[derive(sqlx::FromRow)]
-struct OrderFact {
-    user_id: Option<i64>,
-    total_cents: i64,
-    created_at: i64,
+/// The figures of `period`, computed from the facts the database has for it.
+pub async fn report(services: &Services, period: Period) -> AppResult<Insights> {
+    let facts = services
+        .db
+        .sales_facts(period.start_ms(), period.end_ms())
+        .await?;
+    Ok(compute(period, &facts))
 }
 
-#[derive(sqlx::FromRow)]
-struct LineFact {
-    variant_id: i64,
-    product_name: String,
-    color: String,
-    size: String,
-    unit_price_cents: i64,
-    quantity: i64,
-}
-
-#[derive(sqlx::FromRow)]
-struct VariantStock {
-    id: i64,
-    name: String,
-    color: String,
-    size: String,
-    stock: i64,
-}
-
-pub async fn report(db: &Db, period: Period) -> AppResult<Insights> {
-    let (start, end) = (period.start_ms(), period.end_ms());
-    let orders: Vec<OrderFact> = db
-        .query_as(
-            "SELECT user_id, total_cents, created_at FROM orders \
-             WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(db.pool())
-        .await?;
-    let lines: Vec<LineFact> = db
-        .query_as(
-            "SELECT l.variant_id, l.product_name, l.color, l.size, l.unit_price_cents, l.quantity \
-             FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> 'cancelled'",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(db.pool())
-        .await?;
-    let first_orders: Vec<(i64, i64)> = db
-        .query_as(
-            "SELECT user_id, MIN(created_at) FROM orders \
-             WHERE user_id IS NOT NULL AND status <> 'cancelled' AND created_at < ? GROUP BY user_id",
-        )
-        .bind(end)
-        .fetch_all(db.pool())
-        .await?;
-    let events: Vec<(String, Option<String>, i64)> = db
-        .query_as(
-            "SELECT kind, area, COUNT(*) FROM events WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area",
-        )
-        .bind(start)
-        .bind(end)
-        .fetch_all(db.pool())
-        .await?;
-    let stock: Vec<VariantStock> = db
-        .query_as(
-            "SELECT v.id, p.name, v.color, v.size, v.stock FROM variants v JOIN products p ON p.id = v.product_id",
-        )
-        .fetch_all(db.pool())
-        .await?;
-    Ok(compute(
-        period,
-        &orders,
-        &lines,
-        &first_orders,
-        &events,
-        &stock,
-    ))
-}
-
-fn compute(
-    period: Period,
-    orders: &[OrderFact],
-    lines: &[LineFact],
-    first_orders: &[(i64, i64)],
-    events: &[(String, Option<String>, i64)],
-    stock: &[VariantStock],
-) -> Insights {
+fn compute(period: Period, facts: &SalesFacts) -> Insights {
+    let SalesFacts {
+        orders,
+        lines,
+        first_orders,
+        events,
+        stock,
+    } = facts;
     let revenue_cents: i64 = orders.iter().map(|o| o.total_cents).sum();
     let count = orders.len() as i64;
     let average_order_cents = if count == 0 {

@@ -1,9 +1,10 @@
 //! The Radar: coffee places sorted by distance from where the shopper is.
 
-use crate::app::AppState;
+use super::Services;
 use crate::db::places::PlaceRow;
 use crate::domain::geo::Coordinates;
 use crate::error::AppResult;
+use crate::events::{Event, EventKind};
 
 pub struct NearbyPlace {
     pub place: PlaceRow,
@@ -24,12 +25,16 @@ impl NearbyPlace {
     }
 }
 
+/// The `limit` places nearest to `from`, nearest first; counted as a Radar search (by
+/// `viewer`, when signed in) for the insights.
 pub async fn nearby(
-    state: &AppState,
+    services: &Services,
     from: Coordinates,
     limit: usize,
+    viewer: Option<i64>,
 ) -> AppResult<Vec<NearbyPlace>> {
-    let mut places: Vec<NearbyPlace> = state
+    services.record(Event::new(EventKind::RadarSearch).user(viewer));
+    let mut places: Vec<NearbyPlace> = services
         .db
         .places()
         .await?
@@ -40,6 +45,13 @@ pub async fn nearby(
         })
         .collect();
     places.sort_by(|a, b| a.distance_km.total_cmp(&b.distance_km));
+    places.truncate(limit);
+    Ok(places)
+}
+
+/// The first `limit` places, by city and name.
+pub async fn all(services: &Services, limit: usize) -> AppResult<Vec<PlaceRow>> {
+    let mut places = services.db.places().await?;
     places.truncate(limit);
     Ok(places)
 }

@@ -1,6 +1,6 @@
 //! The cart, checkout and orders.
 
-use crate::app::AppState;
+use super::{Services, accounts};
 use crate::db::cart::{CartLine, CartOwner};
 use crate::db::orders::{Checkout, Order, Placed};
 use crate::db::users::UserRow;
@@ -9,15 +9,30 @@ use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
 use crate::ops;
 
-/// Adds `quantity` of a variant to the cart (on top of what is there), within the stock.
+/// Where an added item went: the visitor's cart, or a new guest session's cart.
+pub struct Added {
+    pub owner: CartOwner,
+    /// The new guest session's token, for the cookie, when the visitor had no session.
+    pub new_guest_token: Option<String>,
+}
+
+/// Adds `quantity` of a variant to the visitor's cart (on top of what is there), within
+/// the stock. A visitor without a session gets a guest session for their cart first.
 pub async fn add_to_cart(
-    state: &AppState,
-    owner: &CartOwner,
+    services: &Services,
+    owner: Option<CartOwner>,
     variant_id: i64,
     quantity: i64,
-) -> AppResult<()> {
+) -> AppResult<Added> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
-    let already = state.db.cart_quantity(owner, variant_id).await?;
+    let (owner, new_guest_token) = match owner {
+        Some(owner) => (owner, None),
+        None => {
+            let guest = accounts::start_guest_session(services).await?;
+            (CartOwner::Guest(guest.id), Some(guest.token))
+        }
+    };
+    let already = services.db.cart_quantity(&owner, variant_id).await?;
     // A valid quantity that would take the cart past the most of one item is a conflict
     // with the cart, as a shortage of stock is.
     let total = Quantity::parse(already + quantity.get()).map_err(|_| {
@@ -26,40 +41,43 @@ pub async fn add_to_cart(
             Quantity::MAX
         ))
     })?;
-    set_quantity_checked(state, owner, variant_id, total.get()).await?;
-    let user_id = match owner {
+    set_quantity_checked(services, &owner, variant_id, total.get()).await?;
+    let user_id = match &owner {
         CartOwner::User(id) => Some(*id),
         CartOwner::Guest(_) => None,
     };
-    state.events.record(
+    services.events.record(
         Event::new(EventKind::AddToCart)
             .user(user_id)
             .variant(variant_id),
     );
-    Ok(())
+    Ok(Added {
+        owner,
+        new_guest_token,
+    })
 }
 
 /// Sets the quantity of a variant in the cart, within the stock.
 pub async fn set_cart_quantity(
-    state: &AppState,
+    services: &Services,
     owner: &CartOwner,
     variant_id: i64,
     quantity: i64,
 ) -> AppResult<()> {
-    if state.db.cart_quantity(owner, variant_id).await? == 0 {
+    if services.db.cart_quantity(owner, variant_id).await? == 0 {
         return Err(AppError::not_found("That item in your cart"));
     }
-    set_quantity_checked(state, owner, variant_id, quantity).await
+    set_quantity_checked(services, owner, variant_id, quantity).await
 }
 
 async fn set_quantity_checked(
-    state: &AppState,
+    services: &Services,
     owner: &CartOwner,
     variant_id: i64,
     quantity: i64,
 ) -> AppResult<()> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
-    let variant = state
+    let variant = services
         .db
         .variant_by_id(variant_id)
         .await?
@@ -71,27 +89,40 @@ async fn set_quantity_checked(
         };
         return Err(AppError::Conflict(message));
     }
-    state
+    services
         .db
         .set_cart_quantity(owner, variant_id, quantity)
         .await
 }
 
 pub async fn remove_from_cart(
-    state: &AppState,
+    services: &Services,
     owner: &CartOwner,
     variant_id: i64,
 ) -> AppResult<()> {
-    if state.db.remove_cart_line(owner, variant_id).await? {
+    if services.db.remove_cart_line(owner, variant_id).await? {
         Ok(())
     } else {
         Err(AppError::not_found("That item in your cart"))
     }
 }
 
-pub async fn cart(state: &AppState, owner: Option<&CartOwner>) -> AppResult<Vec<CartLine>> {
+/// How many items the cart holds, for the badge in the header.
+pub async fn cart_count(services: &Services, owner: Option<&CartOwner>) -> AppResult<i64> {
     match owner {
-        Some(owner) => state.db.cart_lines(owner).await,
+        Some(owner) => services.db.cart_count(owner).await,
+        None => Ok(0),
+    }
+}
+
+/// The shopper's orders, newest first.
+pub async fn orders_of(services: &Services, user: &UserRow) -> AppResult<Vec<Order>> {
+    services.db.orders_of_user(user.id).await
+}
+
+pub async fn cart(services: &Services, owner: Option<&CartOwner>) -> AppResult<Vec<CartLine>> {
+    match owner {
+        Some(owner) => services.db.cart_lines(owner).await,
         None => Ok(Vec::new()),
     }
 }
@@ -99,7 +130,7 @@ pub async fn cart(state: &AppState, owner: Option<&CartOwner>) -> AppResult<Vec<
 /// Places the user's cart as an order, shipped to `address` or else the profile's address.
 /// Returns the order and whether it is new (false when the idempotency key was seen before).
 pub async fn checkout(
-    state: &AppState,
+    services: &Services,
     user: &UserRow,
     address: Option<&str>,
     idempotency_key: Option<&str>,
@@ -116,10 +147,10 @@ pub async fn checkout(
         None => Address::parse(user.address.as_deref().unwrap_or_default()),
     }
     .map_err(|m| AppError::invalid("shipping_address", m))?;
-    state
+    services
         .events
         .record(Event::new(EventKind::CheckoutStarted).user(Some(user.id)));
-    let placed = state
+    let placed = services
         .db
         .place_order(&Checkout {
             user_id: user.id,
@@ -130,19 +161,19 @@ pub async fn checkout(
         .await?;
     Ok(match placed {
         Placed::New(order) => {
-            state
+            services
                 .events
                 .record(Event::new(EventKind::CheckoutCompleted).user(Some(user.id)));
-            state.catalog.invalidate();
+            services.catalog.invalidate();
             ops::metrics::order_placed();
-            send_confirmation(state, user, &order);
+            send_confirmation(services, user, &order);
             (order, true)
         }
         Placed::Replayed(order) => (order, false),
     })
 }
 
-fn send_confirmation(state: &AppState, user: &UserRow, order: &Order) {
+fn send_confirmation(services: &Services, user: &UserRow, order: &Order) {
     let lines: String = order
         .lines
         .iter()
@@ -165,10 +196,10 @@ fn send_confirmation(state: &AppState, user: &UserRow, order: &Order) {
         order.order.code,
         order.order.total(),
         order.order.shipping_address,
-        state.config.public_url,
+        services.settings.public_url,
         order.order.code
     );
-    state.mailer.send_in_background(
+    services.mailer.send_in_background(
         user.email.clone(),
         format!("Your Coffee Radar order {}", order.order.code),
         body,
@@ -177,26 +208,26 @@ fn send_confirmation(state: &AppState, user: &UserRow, order: &Order) {
 
 /// A shopper's own order; anyone else's is "not found", never "forbidden", so codes
 /// cannot be probed.
-pub async fn own_order(state: &AppState, user: &UserRow, code: &str) -> AppResult<Order> {
+pub async fn own_order(services: &Services, user: &UserRow, code: &str) -> AppResult<Order> {
     let code = OrderCode::parse(code).ok_or_else(|| AppError::not_found("That order"))?;
-    state
+    services
         .db
         .order_by_code(&code, Some(user.id))
         .await?
         .ok_or_else(|| AppError::not_found("That order"))
 }
 
-pub async fn cancel_own_order(state: &AppState, user: &UserRow, code: &str) -> AppResult<Order> {
-    let order = own_order(state, user, code).await?;
-    cancel(state, &order).await?;
-    own_order(state, user, code).await
+pub async fn cancel_own_order(services: &Services, user: &UserRow, code: &str) -> AppResult<Order> {
+    let order = own_order(services, user, code).await?;
+    cancel(services, &order).await?;
+    own_order(services, user, code).await
 }
 
 /// Cancels an order that has not shipped, returning its stock (for its shopper or staff).
-pub async fn cancel(state: &AppState, order: &Order) -> AppResult<()> {
-    state.db.cancel_order(order.order.id).await?;
-    state.catalog.invalidate();
-    state
+pub async fn cancel(services: &Services, order: &Order) -> AppResult<()> {
+    services.db.cancel_order(order.order.id).await?;
+    services.catalog.invalidate();
+    services
         .events
         .record(Event::new(EventKind::OrderCancelled).user(order.order.user_id));
     Ok(())

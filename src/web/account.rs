@@ -10,11 +10,11 @@ use super::cart::EmptyForm;
 use super::{
     CsrfForm, Flash, Layout, PageResult, redirect_with, render, render_with_status, safe_next,
 };
-use crate::app::AppState;
-use crate::auth::Visitor;
+use crate::auth::{self, Visitor};
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::services::accounts::{self, Registration};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "register.html")]
@@ -60,9 +60,9 @@ pub async fn register(
         first_name: form.first_name,
         address: form.address,
     };
-    match accounts::register(&state, &registration, visitor.client_ip).await {
+    match accounts::register(&state.services, &registration, visitor.client_ip).await {
         Ok(user) => {
-            let jar = accounts::start_session(&state, &visitor, &user, jar).await?;
+            let jar = auth::sign_in(&state, &visitor, &user, jar).await?;
             Ok(redirect_with(jar, "/shop", Flash::Registered))
         }
         Err(
@@ -133,9 +133,16 @@ pub async fn sign_in(
     CsrfForm(form): CsrfForm<SignInForm>,
 ) -> PageResult<Response> {
     let next = safe_next(form.next.as_deref());
-    match accounts::authenticate(&state, &form.username, &form.password, visitor.client_ip).await {
+    match accounts::authenticate(
+        &state.services,
+        &form.username,
+        &form.password,
+        visitor.client_ip,
+    )
+    .await
+    {
         Ok(user) => {
-            let jar = accounts::start_session(&state, &visitor, &user, jar).await?;
+            let jar = auth::sign_in(&state, &visitor, &user, jar).await?;
             Ok(redirect_with(jar, &next, Flash::SignedIn))
         }
         Err(error @ (AppError::Unauthorized(_) | AppError::TooManyRequests(_))) => {
@@ -157,7 +164,7 @@ pub async fn sign_out(
     jar: CookieJar,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> PageResult<Response> {
-    let jar = accounts::sign_out(&state, &visitor, jar).await?;
+    let jar = auth::sign_out(&state, &visitor, jar).await?;
     Ok(redirect_with(jar, "/", Flash::SignedOut))
 }
 
@@ -186,7 +193,7 @@ pub async fn forgot(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<ForgotForm>,
 ) -> PageResult<Response> {
-    match accounts::request_password_reset(&state, &form.email, visitor.client_ip).await {
+    match accounts::request_password_reset(&state.services, &form.email, visitor.client_ip).await {
         Ok(()) => Ok(redirect_with(jar, "/signin", Flash::ResetSent)),
         Err(error @ AppError::TooManyRequests(_)) => {
             let page = ForgotPage {
@@ -212,7 +219,7 @@ pub async fn reset_form(
     visitor: Visitor,
     Path(token): Path<String>,
 ) -> PageResult<Response> {
-    if !accounts::reset_link_is_valid(&state, &token).await? {
+    if !accounts::reset_link_is_valid(&state.services, &token).await? {
         return Err(AppError::NotFound(
             "This reset link has expired or was already used. Ask for a new one.".into(),
         )
@@ -237,7 +244,7 @@ pub async fn reset(
     Path(token): Path<String>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> PageResult<Response> {
-    match accounts::reset_password(&state, &token, &form.password).await {
+    match accounts::reset_password(&state.services, &token, &form.password).await {
         Ok(()) => Ok(redirect_with(jar, "/signin", Flash::PasswordReset)),
         Err(AppError::Invalid(errors)) => {
             let page = ResetPage {

@@ -12,17 +12,18 @@ use super::forms::Upload;
 use super::{
     CsrfForm, Flash, Layout, PageResult, Staff, redirect_with, render, render_with_status,
 };
-use crate::app::AppState;
 use crate::auth::CsrfToken;
 use crate::db::catalog::{Product, ProductInput, VariantInput};
 use crate::db::orders::Order;
 use crate::db::users::UserRow;
-use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus};
+use crate::domain::{Cents, FieldErrors, OrderStatus};
 use crate::error::AppError;
 use crate::services::{
     self,
     insights::{Insights, Period},
+    staff,
 };
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -44,29 +45,6 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/{code}/cancel", post(cancel_order))
         .route("/admin/users", get(users))
         .route("/admin/insights", get(insights))
-        .layer(axum::middleware::from_fn_with_state(
-            state,
-            refresh_catalog_after_writes,
-        ))
-}
-
-/// Staff writes change what shoppers see: after one succeeds, this instance reloads its
-/// catalog snapshot. Refused writes (not staff, invalid forms) leave it alone, so nobody
-/// can make every request reload the catalog.
-async fn refresh_catalog_after_writes(
-    State(state): State<AppState>,
-    mut request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let is_write = request.method() == axum::http::Method::POST;
-    let staff = super::StaffSeen::default();
-    request.extensions_mut().insert(staff.clone());
-    let response = next.run(request).await;
-    let done = response.status().is_success() || response.status().is_redirection();
-    if is_write && done && staff.was_seen() {
-        state.catalog.invalidate();
-    }
-    response
 }
 
 #[derive(Template)]
@@ -77,7 +55,7 @@ struct ProductsPage {
 }
 
 async fn products(State(state): State<AppState>, Staff(staff): Staff) -> PageResult<Response> {
-    let products = state.db.list_products(true).await?;
+    let products = staff::products(&state.services).await?;
     Ok(render(&ProductsPage {
         layout: Layout::load(&state, &staff.visitor, "Products", "admin").await?,
         products,
@@ -119,11 +97,7 @@ async fn edit_product(
     Staff(staff): Staff,
     Path(id): Path<i64>,
 ) -> PageResult<Response> {
-    let product = state
-        .db
-        .product_by_id(id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("That product"))?;
+    let product = staff::product(&state.services, id).await?;
     let form = ProductForm {
         name: product.product.name.clone(),
         description: product.product.description.clone(),
@@ -196,7 +170,7 @@ async fn save_product(
 ) -> PageResult<Response> {
     let refused = |errors: FieldErrors, form: ProductForm| async move {
         let product = match id {
-            Some(id) => state.db.product_by_id(id, true).await?,
+            Some(id) => Some(staff::product(&state.services, id).await?),
             None => None,
         };
         let page = ProductEditPage {
@@ -222,11 +196,7 @@ async fn save_product(
         price,
         hidden: form.hidden.is_some(),
     };
-    let saved = match id {
-        Some(id) => state.db.update_product(id, &input).await.map(|()| id),
-        None => state.db.create_product(&input).await,
-    };
-    match saved {
+    match staff::save_product(&state.services, id, &input).await {
         Ok(id) => Ok(redirect_with(
             CookieJar::new(),
             &format!("/admin/products/{id}"),
@@ -263,24 +233,14 @@ async fn upload_picture(
     Path(id): Path<i64>,
     multipart: Multipart,
 ) -> PageResult<Response> {
-    state
-        .db
-        .product_by_id(id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("That product"))?;
     let upload = Upload::read(
         multipart,
         CsrfToken::from_jar(&jar).as_ref(),
         "picture",
-        &state.pictures,
+        state.services.pictures(),
     )
     .await?;
-    let picture = state.pictures.process_upload(upload.file).await?;
-    let key = state
-        .storage
-        .put_content_addressed("products", picture.ext, picture.bytes)
-        .await?;
-    state.db.set_product_image(id, &key).await?;
+    staff::set_product_picture(&state.services, id, upload.file).await?;
     Ok(redirect_with(
         jar,
         &format!("/admin/products/{id}"),
@@ -343,15 +303,7 @@ async fn create_variant(
     Path(product_id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    state
-        .db
-        .product_by_id(product_id, true)
-        .await?
-        .ok_or_else(|| AppError::not_found("That product"))?;
-    state
-        .db
-        .create_variant(product_id, &parse_variant(&form)?)
-        .await?;
+    staff::create_variant(&state.services, product_id, &parse_variant(&form)?).await?;
     Ok(redirect_with(
         jar,
         &format!("/admin/products/{product_id}"),
@@ -366,14 +318,7 @@ async fn update_variant(
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    state.db.update_variant(id, &parse_variant(&form)?).await?;
-    let (product_id,): (i64,) = state
-        .db
-        .query_as("SELECT product_id FROM variants WHERE id = ?")
-        .bind(id)
-        .fetch_one(state.db.pool())
-        .await
-        .map_err(AppError::from)?;
+    let product_id = staff::update_variant(&state.services, id, &parse_variant(&form)?).await?;
     Ok(redirect_with(
         jar,
         &format!("/admin/products/{product_id}"),
@@ -408,22 +353,13 @@ async fn orders(
                 .ok_or_else(|| AppError::BadRequest("Unknown order status.".into()))?,
         ),
     };
-    let orders = state.db.all_orders(status, 200).await?;
+    let orders = staff::orders(&state.services, status).await?;
     Ok(render(&OrdersPage {
         layout: Layout::load(&state, &staff.visitor, "Orders", "admin").await?,
         orders,
         statuses: OrderStatus::ALL,
         selected,
     }))
-}
-
-async fn staff_order(state: &AppState, code: &str) -> Result<Order, AppError> {
-    let code = OrderCode::parse(code).ok_or_else(|| AppError::not_found("That order"))?;
-    state
-        .db
-        .order_by_code(&code, None)
-        .await?
-        .ok_or_else(|| AppError::not_found("That order"))
 }
 
 async fn advance_order(
@@ -433,11 +369,7 @@ async fn advance_order(
     Path(code): Path<String>,
     CsrfForm(_): CsrfForm<super::cart::EmptyForm>,
 ) -> PageResult<Response> {
-    let order = staff_order(&state, &code).await?;
-    state
-        .db
-        .advance_order(order.order.id, order.order.status())
-        .await?;
+    staff::advance_order(&state.services, &code).await?;
     Ok(redirect_with(jar, "/admin/orders", Flash::OrderAdvanced))
 }
 
@@ -448,8 +380,7 @@ async fn cancel_order(
     Path(code): Path<String>,
     CsrfForm(_): CsrfForm<super::cart::EmptyForm>,
 ) -> PageResult<Response> {
-    let order = staff_order(&state, &code).await?;
-    crate::services::shop::cancel(&state, &order).await?;
+    staff::cancel_order(&state.services, &code).await?;
     Ok(redirect_with(jar, "/admin/orders", Flash::OrderCancelled))
 }
 
@@ -471,14 +402,8 @@ async fn users(
     Staff(staff): Staff,
     Query(query): Query<UsersQuery>,
 ) -> PageResult<Response> {
-    let search: String = query
-        .q
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(100)
-        .collect();
-    let users = state.db.search_users(&search, 200).await?;
+    let (search, users) =
+        staff::users(&state.services, query.q.as_deref().unwrap_or_default()).await?;
     Ok(render(&UsersPage {
         layout: Layout::load(&state, &staff.visitor, "Users", "admin").await?,
         users,
@@ -516,7 +441,7 @@ async fn insights(
             Some(error.public_message()),
         ),
     };
-    let report = services::insights::report(&state.db, period).await?;
+    let report = services::insights::report(&state.services, period).await?;
     let money = |cents: i64| Cents::new(cents).to_string();
     let count = |n: i64| n.to_string();
     let days: Vec<String> = report

@@ -8,12 +8,12 @@ use axum_extra::extract::CookieJar;
 use super::{
     CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render, render_with_status,
 };
-use crate::app::AppState;
 use crate::auth::{self, Visitor};
 use crate::db::cart::{CartLine, CartOwner, cart_total};
 use crate::domain::Cents;
 use crate::error::AppError;
-use crate::services::{accounts, shop};
+use crate::services::shop;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "cart.html")]
@@ -24,7 +24,7 @@ struct CartPage {
 }
 
 pub async fn show(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    let lines = shop::cart(&state, visitor.cart_owner().as_ref()).await?;
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
     Ok(render(&CartPage {
         layout: Layout::load(&state, &visitor, "Your cart", "cart").await?,
         total: cart_total(&lines),
@@ -49,14 +49,14 @@ pub async fn add(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> PageResult<Response> {
-    let (owner, jar) = match visitor.cart_owner() {
-        Some(owner) => (owner, jar),
-        None => {
-            let (session_id, jar) = accounts::start_guest_session(&state, &visitor, jar).await?;
-            (CartOwner::Guest(session_id), jar)
-        }
-    };
-    shop::add_to_cart(&state, &owner, form.variant_id, form.quantity).await?;
+    let added = shop::add_to_cart(
+        &state.services,
+        visitor.cart_owner(),
+        form.variant_id,
+        form.quantity,
+    )
+    .await?;
+    let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
     Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
 }
 
@@ -76,9 +76,9 @@ pub async fn update(
         .cart_owner()
         .ok_or_else(|| AppError::not_found("That item in your cart"))?;
     if form.quantity == 0 {
-        shop::remove_from_cart(&state, &owner, variant_id).await?;
+        shop::remove_from_cart(&state.services, &owner, variant_id).await?;
     } else {
-        shop::set_cart_quantity(&state, &owner, variant_id, form.quantity).await?;
+        shop::set_cart_quantity(&state.services, &owner, variant_id, form.quantity).await?;
     }
     Ok(redirect_with(jar, "/cart", Flash::CartUpdated))
 }
@@ -96,7 +96,7 @@ pub async fn remove(
     let owner = visitor
         .cart_owner()
         .ok_or_else(|| AppError::not_found("That item in your cart"))?;
-    shop::remove_from_cart(&state, &owner, variant_id).await?;
+    shop::remove_from_cart(&state.services, &owner, variant_id).await?;
     Ok(redirect_with(jar, "/cart", Flash::CartUpdated))
 }
 
@@ -115,13 +115,13 @@ pub async fn checkout_form(
     State(state): State<AppState>,
     SignedIn { user, visitor }: SignedIn,
 ) -> PageResult<Response> {
-    let lines = state.db.cart_lines(&CartOwner::User(user.id)).await?;
+    let lines = shop::cart(&state.services, Some(&CartOwner::User(user.id))).await?;
     Ok(render(&CheckoutPage {
         layout: Layout::load(&state, &visitor, "Checkout", "cart").await?,
         total: cart_total(&lines),
         lines,
         address: user.address.clone().unwrap_or_default(),
-        idempotency_key: auth::new_token(),
+        idempotency_key: crate::domain::token::new_token(),
         error: None,
     }))
 }
@@ -139,21 +139,21 @@ pub async fn checkout(
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> PageResult<Response> {
     let key = Some(form.idempotency_key.as_str()).filter(|k| !k.is_empty());
-    match shop::checkout(&state, &user, Some(&form.shipping_address), key).await {
+    match shop::checkout(&state.services, &user, Some(&form.shipping_address), key).await {
         Ok((order, _)) => Ok(redirect_with(
             jar,
             &format!("/orders/{}", order.order.code),
             Flash::OrderPlaced,
         )),
         Err(error @ (AppError::Conflict(_) | AppError::Invalid(_))) => {
-            let lines = state.db.cart_lines(&CartOwner::User(user.id)).await?;
+            let lines = shop::cart(&state.services, Some(&CartOwner::User(user.id))).await?;
             let status = error.status();
             let page = CheckoutPage {
                 layout: Layout::load(&state, &visitor, "Checkout", "cart").await?,
                 total: cart_total(&lines),
                 lines,
                 address: form.shipping_address,
-                idempotency_key: auth::new_token(),
+                idempotency_key: crate::domain::token::new_token(),
                 error: Some(error.public_message()),
             };
             Ok(render_with_status(status, &page))

@@ -8,9 +8,9 @@ use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use super::PageError;
-use crate::app::AppState;
 use crate::auth::CsrfToken;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// A URL-encoded form whose `csrf` field matches the browser's CSRF cookie.
 pub struct CsrfForm<T>(pub T);

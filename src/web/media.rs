@@ -5,8 +5,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::services::media;
+use crate::state::AppState;
 use crate::storage::{content_type_of, is_valid_key};
 
 pub async fn serve(
@@ -43,7 +44,7 @@ pub async fn serve(
     if matches {
         return (StatusCode::NOT_MODIFIED, cache).into_response();
     }
-    match state.storage.get(&key).await {
+    match media::picture(&state.services, &key).await {
         Ok(bytes) => (
             cache,
             [
@@ -62,6 +63,6 @@ pub async fn serve(
             bytes,
         )
             .into_response(),
-        Err(error) => AppError::from(error).into_response(),
+        Err(error) => error.into_response(),
     }
 }

@@ -20,12 +20,14 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 
-use crate::app::AppState;
 use crate::auth::{self, CsrfToken, Visitor};
 use crate::db::users::UserRow;
 use crate::error::AppError;
 use crate::events::{Event, EventKind};
+use crate::services::{self, accounts};
+use crate::state::AppState;
 
+pub use crate::flash::{FLASH_COOKIE, Flash};
 pub use forms::CsrfForm;
 
 pub fn router(state: AppState) -> Router<AppState> {
@@ -105,11 +107,9 @@ impl Layout {
         title: impl Into<String>,
         nav: Nav,
     ) -> Result<Self, AppError> {
-        let cart_count = match visitor.cart_owner() {
-            Some(owner) => state.db.cart_count(&owner).await?,
-            None => 0,
-        };
-        state.events.record(
+        let cart_count =
+            services::shop::cart_count(&state.services, visitor.cart_owner().as_ref()).await?;
+        state.services.record(
             Event::new(EventKind::PageView)
                 .area(nav)
                 .user(visitor.user().map(|u| u.id)),
@@ -157,104 +157,6 @@ pub fn render_with_status(status: StatusCode, template: &impl Template) -> Respo
     match template.render() {
         Ok(html) => (status, Html(html)).into_response(),
         Err(error) => PageError(AppError::from(error)).into_response(),
-    }
-}
-
-// --- one-time messages after a redirect ---
-
-pub const FLASH_COOKIE: &str = "cr_flash";
-
-/// Messages shown once on the page after a redirect. Only these fixed texts can be shown,
-/// so a forged cookie cannot put words in the shop's mouth.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flash {
-    Registered,
-    SignedIn,
-    SignedOut,
-    AddedToCart,
-    CartUpdated,
-    OrderPlaced,
-    OrderCancelled,
-    ProfileSaved,
-    PasswordChanged,
-    PhotoUpdated,
-    ResetSent,
-    PasswordReset,
-    AccountDeleted,
-    Saved,
-    OrderAdvanced,
-}
-
-impl Flash {
-    const ALL: [Flash; 15] = [
-        Self::Registered,
-        Self::SignedIn,
-        Self::SignedOut,
-        Self::AddedToCart,
-        Self::CartUpdated,
-        Self::OrderPlaced,
-        Self::OrderCancelled,
-        Self::ProfileSaved,
-        Self::PasswordChanged,
-        Self::PhotoUpdated,
-        Self::ResetSent,
-        Self::PasswordReset,
-        Self::AccountDeleted,
-        Self::Saved,
-        Self::OrderAdvanced,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Registered => "registered",
-            Self::SignedIn => "signed-in",
-            Self::SignedOut => "signed-out",
-            Self::AddedToCart => "added",
-            Self::CartUpdated => "cart",
-            Self::OrderPlaced => "placed",
-            Self::OrderCancelled => "cancelled",
-            Self::ProfileSaved => "profile",
-            Self::PasswordChanged => "password",
-            Self::PhotoUpdated => "photo",
-            Self::ResetSent => "reset-sent",
-            Self::PasswordReset => "reset",
-            Self::AccountDeleted => "deleted",
-            Self::Saved => "saved",
-            Self::OrderAdvanced => "advanced",
-        }
-    }
-
-    pub fn message(self) -> &'static str {
-        match self {
-            Self::Registered => "Welcome to Coffee Radar! Your account is ready.",
-            Self::SignedIn => "You are signed in.",
-            Self::SignedOut => "You are signed out. See you soon!",
-            Self::AddedToCart => "Added to your cart.",
-            Self::CartUpdated => "Your cart is updated.",
-            Self::OrderPlaced => {
-                "Thank you! Your order is placed; a confirmation is on its way by mail."
-            }
-            Self::OrderCancelled => "Your order is cancelled.",
-            Self::ProfileSaved => "Your profile is saved.",
-            Self::PasswordChanged => "Your password is changed.",
-            Self::PhotoUpdated => "Your profile picture is updated.",
-            Self::ResetSent => {
-                "If an account uses that email, a reset link is on its way. It works once, for 30 minutes."
-            }
-            Self::PasswordReset => "Your password is changed. Sign in with the new one.",
-            Self::AccountDeleted => "Your account is deleted. Thank you for shopping with us.",
-            Self::Saved => "Saved.",
-            Self::OrderAdvanced => "The order moved to its next step.",
-        }
-    }
-
-    fn from_code(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|f| f.code() == code)
-    }
-
-    pub fn from_jar(jar: &CookieJar) -> Option<Self> {
-        jar.get(FLASH_COOKIE)
-            .and_then(|c| Self::from_code(c.value()))
     }
 }
 
@@ -335,7 +237,7 @@ async fn page_middleware(
     let existing = CsrfToken::from_jar(&jar);
     let token = existing
         .clone()
-        .unwrap_or_else(|| CsrfToken(auth::new_token()));
+        .unwrap_or_else(|| CsrfToken(crate::domain::token::new_token()));
     let secure = state.config.is_https(request.headers());
     let had_flash = jar.get(FLASH_COOKIE).is_some();
     let back = back_link(request.headers());
@@ -441,17 +343,6 @@ impl FromRequestParts<AppState> for SignedIn {
 /// A staff member; signed-in shoppers get 403, others the sign-in page.
 pub struct Staff(pub SignedIn);
 
-/// Set by [`Staff`] when a staff member was let in: a middleware that put it in the
-/// request's extensions learns afterwards whether the request came from staff.
-#[derive(Clone, Default)]
-pub struct StaffSeen(std::sync::Arc<std::sync::atomic::AtomicBool>);
-
-impl StaffSeen {
-    pub fn was_seen(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
 impl FromRequestParts<AppState> for Staff {
     type Rejection = Response;
 
@@ -460,17 +351,8 @@ impl FromRequestParts<AppState> for Staff {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
-        if signed_in.user.is_admin() {
-            if let Some(seen) = parts.extensions.get::<StaffSeen>() {
-                seen.0.store(true, std::sync::atomic::Ordering::Relaxed);
-            }
-            Ok(Self(signed_in))
-        } else {
-            Err(PageError(AppError::Forbidden(
-                "This page is for the shop's staff.".into(),
-            ))
-            .into_response())
-        }
+        accounts::require_staff(&signed_in.user).map_err(|e| PageError(e).into_response())?;
+        Ok(Self(signed_in))
     }
 }
 

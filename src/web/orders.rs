@@ -7,9 +7,9 @@ use axum_extra::extract::CookieJar;
 
 use super::cart::EmptyForm;
 use super::{CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render};
-use crate::app::AppState;
 use crate::db::orders::Order;
 use crate::services::shop;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "orders.html")]
@@ -22,7 +22,7 @@ pub async fn list(
     State(state): State<AppState>,
     SignedIn { user, visitor }: SignedIn,
 ) -> PageResult<Response> {
-    let orders = state.db.orders_of_user(user.id).await?;
+    let orders = shop::orders_of(&state.services, &user).await?;
     Ok(render(&OrdersPage {
         layout: Layout::load(&state, &visitor, "Your orders", "orders").await?,
         orders,
@@ -41,7 +41,7 @@ pub async fn show(
     SignedIn { user, visitor }: SignedIn,
     Path(code): Path<String>,
 ) -> PageResult<Response> {
-    let order = shop::own_order(&state, &user, &code).await?;
+    let order = shop::own_order(&state.services, &user, &code).await?;
     Ok(render(&OrderPage {
         layout: Layout::load(
             &state,
@@ -61,7 +61,7 @@ pub async fn cancel(
     Path(code): Path<String>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> PageResult<Response> {
-    let order = shop::cancel_own_order(&state, &user, &code).await?;
+    let order = shop::cancel_own_order(&state.services, &user, &code).await?;
     Ok(redirect_with(
         jar,
         &format!("/orders/{}", order.order.code),

@@ -5,13 +5,13 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 
 use super::{Layout, PageResult, render};
-use crate::app::AppState;
 use crate::auth::Visitor;
 use crate::catalog_seed::{City, cities};
 use crate::db::catalog::Product;
 use crate::domain::geo::Coordinates;
-use crate::events::{Event, EventKind};
+use crate::services::catalog;
 use crate::services::radar::{self, NearbyPlace};
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -21,9 +21,7 @@ struct HomePage {
 }
 
 pub async fn home(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    let featured = state
-        .catalog
-        .get(&state.db)
+    let featured = catalog::snapshot(&state.services)
         .await?
         .products
         .iter()
@@ -89,10 +87,7 @@ pub async fn radar(
     };
     let places = match &origin {
         Some((from, _)) => {
-            state
-                .events
-                .record(Event::new(EventKind::RadarSearch).user(visitor.user().map(|u| u.id)));
-            radar::nearby(&state, *from, 10).await?
+            radar::nearby(&state.services, *from, 10, visitor.user().map(|u| u.id)).await?
         }
         None => Vec::new(),
     };

@@ -9,13 +9,13 @@ use super::forms::Upload;
 use super::{
     CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render, render_with_status,
 };
-use crate::app::AppState;
+use crate::assets::public_url;
 use crate::auth::{self, CsrfToken, SESSION_COOKIE};
 use crate::db::users::UserRow;
 use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::services::accounts::{self, ProfileEdit};
-use crate::storage::public_url;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "profile.html")]
@@ -39,7 +39,7 @@ async fn profile_page(
     Ok(ProfilePage {
         layout: Layout::load(state, &signed_in.visitor, "Your profile", "profile").await?,
         photo_url: signed_in.user.photo_key.as_deref().map(public_url),
-        max_upload_mb: state.pictures.max_upload_bytes() / 1024 / 1024,
+        max_upload_mb: state.services.pictures().max_upload_bytes() / 1024 / 1024,
         user,
         errors,
         message,
@@ -85,7 +85,7 @@ pub async fn update(
         address: Some(edit.address.unwrap_or_default()),
         ..edit
     };
-    match accounts::update_profile(&state, &signed_in.user, &edit).await {
+    match accounts::update_profile(&state.services, &signed_in.user, &edit).await {
         Ok(_) => Ok(redirect_with(jar, "/profile", Flash::ProfileSaved)),
         Err(error) => {
             let typed = UserRow {
@@ -117,7 +117,7 @@ pub async fn change_password(
         .unwrap_or_default()
         .to_owned();
     match accounts::change_password(
-        &state,
+        &state.services,
         &signed_in.user,
         &session_id,
         &form.current_password,
@@ -137,14 +137,21 @@ pub async fn upload_photo(
     multipart: Multipart,
 ) -> PageResult<Response> {
     let cookie = CsrfToken::from_jar(&jar);
-    let upload = match Upload::read(multipart, cookie.as_ref(), "photo", &state.pictures).await {
+    let upload = match Upload::read(
+        multipart,
+        cookie.as_ref(),
+        "photo",
+        state.services.pictures(),
+    )
+    .await
+    {
         Ok(upload) => upload,
         Err(super::PageError(error @ AppError::Forbidden(_))) => return Err(error.into()),
         Err(super::PageError(error)) => {
             return refused(&state, &signed_in, signed_in.user.clone(), error).await;
         }
     };
-    match accounts::set_photo(&state, &signed_in.user, upload.file).await {
+    match accounts::set_photo(&state.services, &signed_in.user, upload.file).await {
         Ok(_) => Ok(redirect_with(jar, "/profile", Flash::PhotoUpdated)),
         Err(error) => refused(&state, &signed_in, signed_in.user.clone(), error).await,
     }
@@ -161,7 +168,7 @@ pub async fn delete(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<DeleteForm>,
 ) -> PageResult<Response> {
-    match accounts::delete_account(&state, &signed_in.user, &form.password).await {
+    match accounts::delete_account(&state.services, &signed_in.user, &form.password).await {
         Ok(()) => Ok(redirect_with(
             jar.add(auth::removal_cookie(SESSION_COOKIE)),
             "/",

@@ -5,12 +5,10 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
 use super::{Layout, PageResult, render};
-use crate::app::AppState;
 use crate::auth::Visitor;
 use crate::db::catalog::Product;
-use crate::error::AppError;
-use crate::events::{Event, EventKind};
-use crate::services::catalog::CatalogFilter;
+use crate::services::catalog::{self, CatalogFilter, ProductRef};
+use crate::state::AppState;
 
 #[derive(serde::Deserialize)]
 pub struct ShopQuery {
@@ -33,27 +31,16 @@ pub async fn list(
     visitor: Visitor,
     Query(query): Query<ShopQuery>,
 ) -> PageResult<Response> {
-    let category = query.category.unwrap_or_default();
-    let search: String = query
-        .q
-        .unwrap_or_default()
-        .trim()
-        .chars()
-        .take(CatalogFilter::MAX_SEARCH_CHARS)
-        .collect();
-    let filter = CatalogFilter {
-        category: Some(category.as_str()).filter(|c| !c.is_empty()),
-        search: Some(search.as_str()).filter(|s| !s.is_empty()),
-    };
-    let catalog = state.catalog.get(&state.db).await?;
+    let filter = CatalogFilter::new(query.category.as_deref(), query.q.as_deref());
+    let catalog = catalog::snapshot(&state.services).await?;
     let products = catalog.filter(&filter).into_iter().cloned().collect();
     let categories = catalog.categories.clone();
     Ok(render(&ShopPage {
         layout: Layout::load(&state, &visitor, "Shop", "shop").await?,
         products,
         categories,
-        category,
-        search,
+        category: filter.category.unwrap_or_default(),
+        search: filter.search.unwrap_or_default(),
     }))
 }
 
@@ -71,18 +58,12 @@ pub async fn product(
     visitor: Visitor,
     Path(slug): Path<String>,
 ) -> PageResult<Response> {
-    let product = state
-        .catalog
-        .get(&state.db)
-        .await?
-        .by_slug(&slug)
-        .cloned()
-        .ok_or_else(|| AppError::not_found("That product"))?;
-    state.events.record(
-        Event::new(EventKind::ProductView)
-            .user(visitor.user().map(|u| u.id))
-            .product(product.product.id),
-    );
+    let product = catalog::view_product(
+        &state.services,
+        ProductRef::Slug(&slug),
+        visitor.user().map(|u| u.id),
+    )
+    .await?;
     let default_variant = product
         .variants
         .iter()

@@ -35,7 +35,6 @@ async fn assets_publish_uploads_the_fingerprinted_files_the_pages_link_to() {
         .await
         .unwrap();
     let published = app
-        .state
         .storage
         .get(css_path.trim_start_matches('/'))
         .await

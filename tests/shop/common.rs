@@ -12,7 +12,10 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use coffee_radar::app::{AppState, Application};
+use coffee_radar::app::Application;
+use coffee_radar::db::{Db, PoolSettings};
+use coffee_radar::state::AppState;
+use coffee_radar::storage::Storage;
 use coffee_radar::config::{Cli, Command};
 use reqwest::{Client, StatusCode, redirect};
 use scraper::{Html, Selector};
@@ -25,6 +28,9 @@ pub const PASSWORD: &str = "correct horse 42";
 pub struct TestApp {
     pub base: String,
     pub state: AppState,
+    /// The app's database and object store, for checks the HTTP interface cannot make.
+    pub db: Db,
+    pub storage: Storage,
     pub data_dir: TempDir,
     pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
@@ -116,9 +122,21 @@ impl TestApp {
         tokio::spawn(app.serve(async {
             let _ = rx.await;
         }));
+        let db = Db::open(
+            &cli.common.database_url(),
+            &PoolSettings {
+                max_connections: 4,
+                ..PoolSettings::from_settings(&cli.common)
+            },
+        )
+        .expect("the test's own pool");
+        let storage = Storage::open(&cli.common, serve.storage_url.as_deref())
+            .expect("the test's own store client");
         Self {
             base,
             state,
+            db,
+            storage,
             data_dir,
             database_url,
             shutdown: Some(tx),
@@ -189,7 +207,7 @@ impl TestApp {
         command
             .args(["--data-dir", self.data_dir.path().to_str().unwrap()])
             .args(["--database-url", &self.database_url])
-            .env("STORAGE_URL", self.state.storage.description());
+            .env("STORAGE_URL", self.state.services.describe().1);
         if let Some(endpoint) = std::env::var("TEST_S3_ENDPOINT")
             .ok()
             .filter(|e| !e.is_empty())
@@ -245,23 +263,23 @@ impl TestApp {
 
     /// Sets a variant's stock directly, as staff would.
     pub async fn set_stock(&self, variant_id: i64, stock: i64) {
-        self.state
+        self
             .db
             .query("UPDATE variants SET stock = ? WHERE id = ?")
             .bind(stock)
             .bind(variant_id)
-            .execute(self.state.db.pool())
+            .execute(self.db.pool())
             .await
             .unwrap();
     }
 
     pub async fn stock_of(&self, variant_id: i64) -> i64 {
         let (stock,): (i64,) = self
-            .state
+            
             .db
             .query_as("SELECT stock FROM variants WHERE id = ?")
             .bind(variant_id)
-            .fetch_one(self.state.db.pool())
+            .fetch_one(self.db.pool())
             .await
             .unwrap();
         stock
@@ -281,10 +299,10 @@ impl TestApp {
             other => panic!("no count for {other}"),
         };
         let (n,): (i64,) = self
-            .state
+            
             .db
             .query_as(sql)
-            .fetch_one(self.state.db.pool())
+            .fetch_one(self.db.pool())
             .await
             .unwrap();
         n

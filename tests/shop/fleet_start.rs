@@ -31,7 +31,7 @@ async fn five_instances_starting_together_share_one_migrated_database() {
             "the catalog is loaded once, not five times"
         );
     }
-    let db = &fleet[0].state.db;
+    let db = &fleet[0].db;
     let (migrations,): (i64,) = db
         .query_as("SELECT COUNT(*) FROM _sqlx_migrations")
         .fetch_one(db.pool())

@@ -15,11 +15,11 @@ fn at(month: u8, day: u8, hour: u8, minute: u8) -> i64 {
 async fn user_id(app: &TestApp, username: &str) -> i64 {
     app.signed_in(username).await;
     let (id,): (i64,) = app
-        .state
+        
         .db
         .query_as("SELECT id FROM users WHERE username = ?")
         .bind(username)
-        .fetch_one(app.state.db.pool())
+        .fetch_one(app.db.pool())
         .await
         .unwrap();
     id
@@ -34,7 +34,7 @@ async fn order(
     status: &str,
     lines: &[(&str, &str, &str, i64, i64, i64)],
 ) {
-    let db = &app.state.db;
+    let db = &app.db;
     let total: i64 = lines.iter().map(|l| l.4 * l.5).sum();
     let id = coffee_radar::db::new_id();
     db.query(
@@ -72,14 +72,14 @@ async fn order(
 
 async fn events(app: &TestApp, kind: &str, area: Option<&str>, count: usize, when: i64) {
     for _ in 0..count {
-        app.state
+        app
             .db
             .query("INSERT INTO events (id, kind, area, occurred_at) VALUES (?, ?, ?, ?)")
             .bind(coffee_radar::db::new_id())
             .bind(kind)
             .bind(area)
             .bind(when)
-            .execute(app.state.db.pool())
+            .execute(app.db.pool())
             .await
             .unwrap();
     }
@@ -330,12 +330,12 @@ async fn shopping_records_events_without_personal_data() {
         .send()
         .await
         .unwrap();
-    app.state.events.flush().await;
+    app.state.services.flush_events().await;
     let kinds: Vec<(String,)> = app
-        .state
+        
         .db
         .query_as("SELECT kind FROM events ORDER BY occurred_at, kind")
-        .fetch_all(app.state.db.pool())
+        .fetch_all(app.db.pool())
         .await
         .unwrap();
     let kinds: Vec<&str> = kinds.iter().map(|k| k.0.as_str()).collect();

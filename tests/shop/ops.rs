@@ -141,9 +141,9 @@ async fn readiness_names_the_storage_in_use() {
         "file://"
     };
     assert!(
-        app.state.storage.description().starts_with(expected),
+        app.state.services.describe().1.starts_with(expected),
         "{}",
-        app.state.storage.description()
+        app.state.services.describe().1
     );
     let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), StatusCode::OK);

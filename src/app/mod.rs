@@ -1,4 +1,7 @@
-//! The application: its shared state, its router and the middleware stack, in one place.
+//! The application: it builds the shared state, and holds the router and the middleware
+//! stack in one place.
+
+mod probes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,49 +26,13 @@ use crate::config::{CommonSettings, ServeSettings};
 use crate::db::{Db, PoolSettings};
 use crate::events::EventSink;
 use crate::mail::Mailer;
-use crate::ops::{self, Lifecycle};
+use crate::ops;
+use crate::pictures::Pictures;
 use crate::services::catalog::CatalogCache;
+use crate::services::{ServiceSettings, Services};
+use crate::state::{AppState, Lifecycle, RuntimeConfig};
 use crate::storage::Storage;
 use crate::{api, assets, catalog_seed, server, web};
-
-/// Settings the handlers read while serving.
-#[derive(Debug, Clone)]
-pub struct RuntimeConfig {
-    pub instance_id: String,
-    pub public_url: String,
-    pub behind_proxy: bool,
-    /// Base URL of a CDN serving the static files, or empty to serve them ourselves.
-    pub asset_base_url: String,
-    pub limits: crate::config::LimitSettings,
-    /// How long a guest's session lives, in seconds.
-    pub guest_session_secs: u64,
-    /// Strict-Transport-Security max-age for HTTPS requests (0: none).
-    pub hsts_max_age_secs: u64,
-}
-
-impl RuntimeConfig {
-    /// Whether the client reached us over HTTPS: TLS ends at the load balancer, which says
-    /// so in X-Forwarded-Proto.
-    pub fn is_https(&self, headers: &axum::http::HeaderMap) -> bool {
-        self.behind_proxy
-            && headers
-                .get("x-forwarded-proto")
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|proto| proto.eq_ignore_ascii_case("https"))
-    }
-}
-
-#[derive(Clone)]
-pub struct AppState {
-    pub db: Db,
-    pub storage: Storage,
-    pub mailer: Mailer,
-    pub config: Arc<RuntimeConfig>,
-    pub lifecycle: Arc<Lifecycle>,
-    pub catalog: Arc<CatalogCache>,
-    pub events: EventSink,
-    pub pictures: Arc<crate::pictures::Pictures>,
-}
 
 /// A bound, ready-to-serve application. Tests and `main` start it the same way.
 pub struct Application {
@@ -98,14 +65,15 @@ impl Application {
         let mailer = Mailer::new(&serve.mail, common.data_dir.join("outbox"))?;
         let listener = TcpListener::bind(serve.listen_addr).await?;
         let local = listener.local_addr()?;
+        let public_url = serve
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"))
+            .trim_end_matches('/')
+            .to_owned();
         let config = RuntimeConfig {
             instance_id: ops::instance::name(serve.instance_id.as_deref(), common).await,
-            public_url: serve
-                .public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{local}"))
-                .trim_end_matches('/')
-                .to_owned(),
+            public_url: public_url.clone(),
             behind_proxy: serve.behind_proxy,
             asset_base_url: serve
                 .asset_base_url
@@ -113,27 +81,30 @@ impl Application {
                 .unwrap_or_default()
                 .trim_end_matches('/')
                 .to_owned(),
-            limits: serve.limits.clone(),
-            guest_session_secs: serve.retention.guest_session_secs,
             hsts_max_age_secs: serve.hsts_max_age_secs,
         };
-        let events = EventSink::start(db.clone());
         crate::services::retention::spawn(
             db.clone(),
             serve.retention.clone(),
             serve.limits.clone(),
         );
-        let state = AppState {
-            db,
+        let services = Services::new(
+            db.clone(),
             storage,
             mailer,
+            EventSink::start(db),
+            Pictures::new(&serve.pictures),
+            CatalogCache::new(Duration::from_millis(serve.catalog_cache_ms)),
+            ServiceSettings {
+                public_url,
+                limits: serve.limits.clone(),
+                guest_session_secs: serve.retention.guest_session_secs,
+            },
+        );
+        let state = AppState {
+            services,
             config: Arc::new(config),
             lifecycle,
-            catalog: Arc::new(CatalogCache::new(Duration::from_millis(
-                serve.catalog_cache_ms,
-            ))),
-            events,
-            pictures: Arc::new(crate::pictures::Pictures::new(&serve.pictures)),
         };
         let router = router(
             state.clone(),
@@ -172,17 +143,18 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (database, storage) = self.state.services.describe();
         tracing::info!(
             address = %self.listener.local_addr()?,
             instance = %self.state.config.instance_id,
-            database = ?self.state.db.backend(),
-            storage = %self.state.storage.description(),
+            ?database,
+            %storage,
             "serving"
         );
-        let events = self.state.events.clone();
+        let services = self.state.services.clone();
         server::serve(self.listener, self.router, &self.connections, shutdown).await;
         // Requests are done: what they recorded is written before the process exits.
-        events.flush().await;
+        services.flush_events().await;
         Ok(())
     }
 }
@@ -190,7 +162,7 @@ impl Application {
 /// The body limit of the routes that take a picture: the largest accepted picture, plus
 /// room for a multipart form's other fields.
 pub fn upload_body_limit(state: &AppState) -> DefaultBodyLimit {
-    DefaultBodyLimit::max(state.pictures.max_upload_bytes() + 64 * 1024)
+    DefaultBodyLimit::max(state.services.pictures().max_upload_bytes() + 64 * 1024)
 }
 
 /// Pages may load scripts, styles and pictures from this server, and from the CDN that
@@ -399,7 +371,7 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         .nest("/api", api::router(&state))
         .route("/static/{*name}", get(assets::serve))
         .route("/media/{*key}", get(web::media::serve))
-        .merge(ops::router())
+        .merge(probes::router())
         .layer(middleware)
         .with_state(state)
 }

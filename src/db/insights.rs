@@ -1,0 +1,96 @@
+//! The rows the sales insights are computed from (see [`crate::services::insights`]).
+
+use super::Db;
+use crate::error::AppResult;
+
+#[derive(sqlx::FromRow)]
+pub struct OrderFact {
+    pub user_id: Option<i64>,
+    pub total_cents: i64,
+    pub created_at: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct LineFact {
+    pub variant_id: i64,
+    pub product_name: String,
+    pub color: String,
+    pub size: String,
+    pub unit_price_cents: i64,
+    pub quantity: i64,
+}
+
+#[derive(sqlx::FromRow)]
+pub struct VariantStock {
+    pub id: i64,
+    pub name: String,
+    pub color: String,
+    pub size: String,
+    pub stock: i64,
+}
+
+/// Everything one report needs, read in a handful of queries.
+pub struct SalesFacts {
+    /// The period's orders that were not cancelled.
+    pub orders: Vec<OrderFact>,
+    pub lines: Vec<LineFact>,
+    /// Each customer's first order before the period's end: (user id, when).
+    pub first_orders: Vec<(i64, i64)>,
+    /// Events of the period counted by (kind, area).
+    pub events: Vec<(String, Option<String>, i64)>,
+    pub stock: Vec<VariantStock>,
+}
+
+impl Db {
+    /// What the insights of `[start, end)` (UTC milliseconds) are computed from.
+    pub async fn sales_facts(&self, start: i64, end: i64) -> AppResult<SalesFacts> {
+        let orders: Vec<OrderFact> = self
+            .query_as(
+                "SELECT user_id, total_cents, created_at FROM orders \
+                 WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?;
+        let lines: Vec<LineFact> = self
+            .query_as(
+                "SELECT l.variant_id, l.product_name, l.color, l.size, l.unit_price_cents, l.quantity \
+                 FROM order_lines l JOIN orders o ON o.id = l.order_id \
+                 WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> 'cancelled'",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?;
+        let first_orders: Vec<(i64, i64)> = self
+            .query_as(
+                "SELECT user_id, MIN(created_at) FROM orders \
+                 WHERE user_id IS NOT NULL AND status <> 'cancelled' AND created_at < ? GROUP BY user_id",
+            )
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?;
+        let events: Vec<(String, Option<String>, i64)> = self
+            .query_as(
+                "SELECT kind, area, COUNT(*) FROM events WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area",
+            )
+            .bind(start)
+            .bind(end)
+            .fetch_all(self.pool())
+            .await?;
+        let stock: Vec<VariantStock> = self
+            .query_as(
+                "SELECT v.id, p.name, v.color, v.size, v.stock FROM variants v JOIN products p ON p.id = v.product_id",
+            )
+            .fetch_all(self.pool())
+            .await?;
+        Ok(SalesFacts {
+            orders,
+            lines,
+            first_orders,
+            events,
+            stock,
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! What the shop's staff do: manage products, variants and their pictures, move orders
+//! along, look up users. Every write that changes what shoppers see drops this
+//! instance's catalog snapshot; a refused one leaves it alone, so nobody can make every
+//! request reload the catalog.
+
+use super::{Services, media};
+use crate::db::catalog::{Product, ProductInput, VariantInput};
+use crate::db::orders::Order;
+use crate::db::users::UserRow;
+use crate::domain::{OrderCode, OrderStatus};
+use crate::error::{AppError, AppResult};
+
+/// The most rows a staff list shows.
+const MOST_ROWS: i64 = 200;
+/// Longer user searches are cut to this many characters.
+pub const MAX_USER_SEARCH_CHARS: usize = 100;
+
+/// Every product, hidden ones too, in shop order.
+pub async fn products(services: &Services) -> AppResult<Vec<Product>> {
+    services.db.list_products(true).await
+}
+
+/// A product, hidden or not.
+pub async fn product(services: &Services, id: i64) -> AppResult<Product> {
+    services
+        .db
+        .product_by_id(id, true)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product"))
+}
+
+/// Creates a product (`id` None) or changes one; returns its id.
+pub async fn save_product(
+    services: &Services,
+    id: Option<i64>,
+    input: &ProductInput<'_>,
+) -> AppResult<i64> {
+    let id = match id {
+        Some(id) => services.db.update_product(id, input).await.map(|()| id)?,
+        None => services.db.create_product(input).await?,
+    };
+    services.catalog.invalidate();
+    Ok(id)
+}
+
+/// Checks, shrinks and stores a product's picture.
+pub async fn set_product_picture(
+    services: &Services,
+    id: i64,
+    upload: bytes::Bytes,
+) -> AppResult<()> {
+    product(services, id).await?;
+    let key = media::store_picture(services, "products", upload).await?;
+    services.db.set_product_image(id, &key).await?;
+    services.catalog.invalidate();
+    Ok(())
+}
+
+pub async fn create_variant(
+    services: &Services,
+    product_id: i64,
+    input: &VariantInput<'_>,
+) -> AppResult<()> {
+    product(services, product_id).await?;
+    services.db.create_variant(product_id, input).await?;
+    services.catalog.invalidate();
+    Ok(())
+}
+
+/// Changes a variant; returns the id of its product.
+pub async fn update_variant(
+    services: &Services,
+    id: i64,
+    input: &VariantInput<'_>,
+) -> AppResult<i64> {
+    services.db.update_variant(id, input).await?;
+    services.catalog.invalidate();
+    services
+        .db
+        .product_of_variant(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That variant"))
+}
+
+/// Orders, newest first, of one status or all.
+pub async fn orders(services: &Services, status: Option<OrderStatus>) -> AppResult<Vec<Order>> {
+    services.db.all_orders(status, MOST_ROWS).await
+}
+
+/// Anyone's order, by its code.
+pub async fn order(services: &Services, code: &str) -> AppResult<Order> {
+    let code = OrderCode::parse(code).ok_or_else(|| AppError::not_found("That order"))?;
+    services
+        .db
+        .order_by_code(&code, None)
+        .await?
+        .ok_or_else(|| AppError::not_found("That order"))
+}
+
+/// Moves an order to its next step (placed → paid → shipped → delivered).
+pub async fn advance_order(services: &Services, code: &str) -> AppResult<OrderStatus> {
+    let order = order(services, code).await?;
+    services
+        .db
+        .advance_order(order.order.id, order.order.status())
+        .await
+}
+
+/// Cancels anyone's order that has not shipped; its stock returns.
+pub async fn cancel_order(services: &Services, code: &str) -> AppResult<()> {
+    let order = order(services, code).await?;
+    super::shop::cancel(services, &order).await
+}
+
+/// Users whose name or email contains `search`, newest first; `search` is trimmed and cut
+/// to [`MAX_USER_SEARCH_CHARS`].
+pub async fn users(services: &Services, search: &str) -> AppResult<(String, Vec<UserRow>)> {
+    let search: String = search.trim().chars().take(MAX_USER_SEARCH_CHARS).collect();
+    let users = services.db.search_users(&search, MOST_ROWS).await?;
+    Ok((search, users))
+}
