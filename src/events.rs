@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::db::{Db, new_id, now_ms, placeholders};
+use crate::db::events::{EVENTS_PER_INSERT, EventRow};
+use crate::db::{Db, now_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventKind {
@@ -93,8 +94,8 @@ pub struct EventSink {
 
 /// Events waiting beyond this are dropped: the shop matters more than its statistics.
 const QUEUE: usize = 10_000;
-/// At most this many events per INSERT (7 values each, well under every database's limit).
-const BATCH: usize = 500;
+/// Events are written once this many wait, or every [`INTERVAL`].
+const BATCH: usize = EVENTS_PER_INSERT;
 /// Events are written at least this often.
 const INTERVAL: Duration = Duration::from_secs(1);
 
@@ -151,23 +152,22 @@ async fn write_batches(db: Db, mut receiver: mpsc::Receiver<Message>) {
 }
 
 async fn write(db: &Db, pending: &mut Vec<(Event, i64)>) {
-    for batch in pending.chunks(BATCH) {
-        let sql = format!(
-            "INSERT INTO events (id, kind, area, user_id, product_id, variant_id, occurred_at) VALUES {}",
-            vec![format!("({})", placeholders(7)); batch.len()].join(", ")
-        );
-        let mut query = db.query(&sql);
-        for (event, at) in batch {
-            query = query
-                .bind(new_id())
-                .bind(event.kind.map_or("unknown", EventKind::as_str))
-                .bind(event.area)
-                .bind(event.user_id)
-                .bind(event.product_id)
-                .bind(event.variant_id)
-                .bind(*at);
-        }
-        if let Err(error) = query.execute(db.pool()).await {
+    if pending.is_empty() {
+        return;
+    }
+    let rows: Vec<EventRow> = pending
+        .iter()
+        .map(|(event, at)| EventRow {
+            kind: event.kind.map_or("unknown", EventKind::as_str).to_owned(),
+            area: event.area.map(str::to_owned),
+            user_id: event.user_id,
+            product_id: event.product_id,
+            variant_id: event.variant_id,
+            occurred_at: *at,
+        })
+        .collect();
+    for batch in rows.chunks(EVENTS_PER_INSERT) {
+        if let Err(error) = db.insert_events(batch).await {
             // Lost events are a gap in statistics, not in the shop; say how many.
             tracing::warn!(%error, events = batch.len(), "could not write events");
             metrics::counter!("events_dropped_total").increment(batch.len() as u64);

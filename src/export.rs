@@ -29,16 +29,6 @@ impl fmt::Display for ExportSummary {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    kind: String,
-    area: Option<String>,
-    user_id: Option<i64>,
-    product_id: Option<i64>,
-    variant_id: Option<i64>,
-    occurred_at: i64,
-}
-
 /// One table's rows grouped by day (`YYYY-MM-DD`), with its header.
 struct Table {
     name: &'static str,
@@ -165,11 +155,7 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
             "occurred_at",
         ],
     );
-    let rows: Vec<EventRow> = db
-        .query_as("SELECT kind, area, user_id, product_id, variant_id, occurred_at FROM events ORDER BY occurred_at")
-        .fetch_all(db.pool())
-        .await?;
-    for e in rows {
+    for e in db.all_events().await? {
         events.add(
             e.occurred_at,
             vec![

@@ -13,6 +13,7 @@ use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
+use backon::Retryable;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -203,16 +204,20 @@ async fn keep_preparing_database(
     serve: ServeSettings,
     lifecycle: Arc<Lifecycle>,
 ) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        match prepare_database(&db, &storage, &serve).await {
-            Ok(()) => {
-                tracing::info!("database ready");
-                lifecycle.mark_schema_ready();
-                return;
-            }
-            Err(error) => tracing::warn!(error = %format!("{error:#}"), "database still not ready"),
-        }
+    const PAUSE: Duration = Duration::from_secs(2);
+    tokio::time::sleep(PAUSE).await;
+    let until_it_works = backon::ConstantBuilder::default()
+        .with_delay(PAUSE)
+        .without_max_times();
+    let prepared = (|| prepare_database(&db, &storage, &serve))
+        .retry(until_it_works)
+        .notify(
+            |error, _| tracing::warn!(error = %format!("{error:#}"), "database still not ready"),
+        )
+        .await;
+    if prepared.is_ok() {
+        tracing::info!("database ready");
+        lifecycle.mark_schema_ready();
     }
 }
 

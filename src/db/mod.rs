@@ -4,6 +4,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod events;
 pub mod insights;
 pub mod limits;
 pub mod orders;
@@ -13,6 +14,8 @@ pub mod sessions;
 pub mod users;
 
 use std::borrow::Cow;
+
+use backon::Retryable;
 use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
@@ -171,41 +174,35 @@ impl Db {
     /// statement timeout, so migrations run on a connection of their own without it; that
     /// connection is closed afterwards.
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        let mut attempt = 0;
-        loop {
-            let outcome = async {
-                if self.backend == Backend::Sqlite {
-                    return MIGRATOR.run(&self.pool).await.map_err(anyhow::Error::from);
-                }
-                // The pool's connections set a statement timeout as they connect; this one
-                // does not.
-                let pool = AnyPoolOptions::new()
-                    .max_connections(2)
-                    .acquire_timeout(self.acquire_timeout)
-                    .connect(&self.url)
-                    .await?;
-                // The lock is held by a connection of its own while the migrator uses the
-                // other; closing the pool releases it.
-                let mut lock = pool.acquire().await?;
-                let outcome = match self.lock_migrations(&mut lock).await {
-                    Ok(()) => MIGRATOR.run(&pool).await.map_err(anyhow::Error::from),
-                    Err(error) => Err(error),
-                };
-                drop(lock);
-                pool.close().await;
-                outcome
-            }
-            .await;
-            match outcome {
-                Ok(()) => return Ok(()),
-                Err(error) if attempt < 5 => {
-                    attempt += 1;
-                    tracing::info!(%error, attempt, "migration raced another instance; retrying");
-                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-                }
-                Err(error) => return Err(error),
-            }
+        (|| self.migrate_once())
+            .retry(backoff(5, Duration::from_millis(200)))
+            .notify(|error, pause| {
+                tracing::info!(error = %format!("{error:#}"), ?pause, "migrations not applied yet; retrying");
+            })
+            .await
+    }
+
+    async fn migrate_once(&self) -> anyhow::Result<()> {
+        if self.backend == Backend::Sqlite {
+            return MIGRATOR.run(&self.pool).await.map_err(anyhow::Error::from);
         }
+        // The pool's connections set a statement timeout as they connect; this one
+        // does not.
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(self.acquire_timeout)
+            .connect(&self.url)
+            .await?;
+        // The lock is held by a connection of its own while the migrator uses the
+        // other; closing the pool releases it.
+        let mut lock = pool.acquire().await?;
+        let outcome = match self.lock_migrations(&mut lock).await {
+            Ok(()) => MIGRATOR.run(&pool).await.map_err(anyhow::Error::from),
+            Err(error) => Err(error),
+        };
+        drop(lock);
+        pool.close().await;
+        outcome
     }
 
     /// Makes instances that start together migrate one after another. sqlx's own lock on
@@ -267,28 +264,33 @@ impl Db {
     }
 }
 
+/// How the database layer retries what a passing error interrupted: `times` more tries,
+/// after pauses growing from `first_pause`, with jitter so that instances retrying together
+/// spread out.
+pub fn backoff(times: usize, first_pause: Duration) -> backon::ExponentialBuilder {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(first_pause)
+        .with_max_delay(first_pause * 8)
+        .with_max_times(times)
+        .with_jitter()
+}
+
 /// Runs `attempt` again (up to four more times, after a short random pause) when the
 /// database aborted it for a deadlock or a serialization conflict: such a transaction
 /// changed nothing, and the next try usually goes through.
-pub async fn retry_on_conflict<T, F, Fut>(mut attempt: F) -> Result<T, sqlx::Error>
+pub async fn retry_on_conflict<T, F, Fut>(attempt: F) -> Result<T, sqlx::Error>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, sqlx::Error>>,
 {
-    use rand::Rng;
-    let mut tries = 0;
-    loop {
-        match attempt().await {
-            Err(sqlx::Error::Database(e))
-                if tries < 4 && matches!(e.code().as_deref(), Some("40001" | "40P01")) =>
-            {
-                tries += 1;
-                let pause = rand::rng().random_range(1..=10 * tries);
-                tokio::time::sleep(Duration::from_millis(pause)).await;
-            }
-            other => return other,
-        }
-    }
+    attempt
+        .retry(backoff(4, Duration::from_millis(2)))
+        .when(is_conflict)
+        .await
+}
+
+fn is_conflict(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if matches!(e.code().as_deref(), Some("40001" | "40P01")))
 }
 
 /// Rewrites `?` placeholders as `$1, $2, …` (no query of ours has a `?` inside a literal).

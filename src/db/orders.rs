@@ -1,6 +1,10 @@
 //! Orders: placed from a cart in one transaction, never overselling, never twice for one
 //! idempotency key.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use backon::Retryable;
 use sqlx::FromRow;
 
 use super::cart::{CartOwner, cart_total};
@@ -111,26 +115,24 @@ impl Db {
     /// With an idempotency key, a checkout that hit a passing database error (a deadlock, a
     /// failover) is tried again: if the first attempt did commit, the retry finds its order.
     async fn place_order_retrying(&self, checkout: &Checkout<'_>) -> AppResult<Order> {
-        let mut attempt = 0;
-        loop {
-            match self.place_order_once(checkout).await {
-                Err(AppError::Unavailable(_))
-                    if attempt < 2 && checkout.idempotency_key.is_some() =>
-                {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
-                    if let Some(key) = checkout.idempotency_key
-                        && self
-                            .order_by_idempotency_key(checkout.user_id, key)
-                            .await?
-                            .is_some()
-                    {
-                        return Err(AppError::Conflict(DUPLICATE_KEY.into()));
-                    }
-                }
-                other => return other,
+        let Some(key) = checkout.idempotency_key else {
+            return self.place_order_once(checkout).await;
+        };
+        let first_try = AtomicBool::new(true);
+        (|| async {
+            if !first_try.swap(false, Ordering::Relaxed)
+                && self
+                    .order_by_idempotency_key(checkout.user_id, key)
+                    .await?
+                    .is_some()
+            {
+                return Err(AppError::Conflict(DUPLICATE_KEY.into()));
             }
-        }
+            self.place_order_once(checkout).await
+        })
+        .retry(super::backoff(2, Duration::from_millis(100)))
+        .when(|error| matches!(error, AppError::Unavailable(_)))
+        .await
     }
 
     async fn place_order_once(&self, checkout: &Checkout<'_>) -> AppResult<Order> {

@@ -13,10 +13,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use coffee_radar::app::Application;
+use coffee_radar::config::{Cli, Command};
 use coffee_radar::db::{Db, PoolSettings};
 use coffee_radar::state::AppState;
 use coffee_radar::storage::Storage;
-use coffee_radar::config::{Cli, Command};
 use reqwest::{Client, StatusCode, redirect};
 use scraper::{Html, Selector};
 use serde_json::{Value, json};
@@ -263,8 +263,7 @@ impl TestApp {
 
     /// Sets a variant's stock directly, as staff would.
     pub async fn set_stock(&self, variant_id: i64, stock: i64) {
-        self
-            .db
+        self.db
             .query("UPDATE variants SET stock = ? WHERE id = ?")
             .bind(stock)
             .bind(variant_id)
@@ -275,7 +274,6 @@ impl TestApp {
 
     pub async fn stock_of(&self, variant_id: i64) -> i64 {
         let (stock,): (i64,) = self
-            
             .db
             .query_as("SELECT stock FROM variants WHERE id = ?")
             .bind(variant_id)
@@ -299,7 +297,6 @@ impl TestApp {
             other => panic!("no count for {other}"),
         };
         let (n,): (i64,) = self
-            
             .db
             .query_as(sql)
             .fetch_one(self.db.pool())

@@ -238,7 +238,6 @@ async fn sign_in_inputs_are_bounded_before_they_reach_the_database() {
         "nothing was stored for it"
     );
     let (longest,): (i64,) = app
-        
         .db
         .query_as("SELECT COALESCE(MAX(LENGTH(subject)), 0) FROM rate_limits")
         .fetch_one(app.db.pool())
@@ -364,7 +363,6 @@ async fn many_reset_requests_send_few_mails_and_only_the_newest_link_works() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(app.outbox().len(), 3, "three mails an hour per account");
     let (live,): (i64,) = app
-        
         .db
         .query_as("SELECT COUNT(*) FROM password_resets WHERE used_at IS NULL")
         .fetch_one(app.db.pool())
@@ -675,15 +673,13 @@ async fn expired_guest_sessions_carts_and_spent_links_are_cleaned_up() {
     }
     // A spent reset link, and an event from long ago.
     ask_reset(&app, &app.client(), "stays@example.com").await;
-    app
-        .db
+    app.db
         .query("UPDATE password_resets SET used_at = ?")
         .bind(coffee_radar::db::now_ms() - 1000)
         .execute(app.db.pool())
         .await
         .unwrap();
-    app
-        .db
+    app.db
         .query("INSERT INTO events (id, kind, occurred_at) VALUES (?, 'page_view', ?)")
         .bind(424_242_i64)
         .bind(coffee_radar::db::now_ms() - 400 * 24 * 3600 * 1000)
@@ -710,7 +706,6 @@ async fn expired_guest_sessions_carts_and_spent_links_are_cleaned_up() {
         app.count("password_resets").await
     );
     let (old_events,): (i64,) = app
-        
         .db
         .query_as("SELECT COUNT(*) FROM events WHERE id = 424242")
         .fetch_one(app.db.pool())

@@ -104,7 +104,6 @@ async fn import(app: &TestApp, source_url: &str) -> String {
 
 async fn the_orders_of_an_unknown_user_have_no_account(app: &TestApp) {
     let orders: Vec<(String, Option<i64>, String)> = app
-        
         .db
         .query_as("SELECT code, user_id, status FROM orders WHERE username = ? ORDER BY code")
         .bind("newuser")
@@ -230,8 +229,7 @@ async fn get_json(client: &Client, url: &str) -> Value {
 }
 
 async fn password_hash_of(app: &TestApp, username: &str) -> String {
-    app
-        .db
+    app.db
         .user_by_username(username)
         .await
         .unwrap()
@@ -242,7 +240,6 @@ async fn password_hash_of(app: &TestApp, username: &str) -> String {
 /// Users, orders, order lines, products and variants.
 async fn counts(app: &TestApp) -> [i64; 5] {
     let (variants,): (i64,) = app
-        
         .db
         .query_as("SELECT COUNT(*) FROM variants")
         .fetch_one(app.db.pool())

@@ -15,7 +15,6 @@ fn at(month: u8, day: u8, hour: u8, minute: u8) -> i64 {
 async fn user_id(app: &TestApp, username: &str) -> i64 {
     app.signed_in(username).await;
     let (id,): (i64,) = app
-        
         .db
         .query_as("SELECT id FROM users WHERE username = ?")
         .bind(username)
@@ -72,8 +71,7 @@ async fn order(
 
 async fn events(app: &TestApp, kind: &str, area: Option<&str>, count: usize, when: i64) {
     for _ in 0..count {
-        app
-            .db
+        app.db
             .query("INSERT INTO events (id, kind, area, occurred_at) VALUES (?, ?, ?, ?)")
             .bind(coffee_radar::db::new_id())
             .bind(kind)
@@ -332,7 +330,6 @@ async fn shopping_records_events_without_personal_data() {
         .unwrap();
     app.state.services.flush_events().await;
     let kinds: Vec<(String,)> = app
-        
         .db
         .query_as("SELECT kind FROM events ORDER BY occurred_at, kind")
         .fetch_all(app.db.pool())
