@@ -342,37 +342,29 @@ async fn prepare_accounts(
     count: usize,
     sign_in: bool,
 ) -> anyhow::Result<Vec<(String, reqwest::Client)>> {
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(4));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..count {
+    let usernames = (0..count).map(|i| format!("a{run}-{prefix}{i}")).collect();
+    let timeout = Duration::from_secs(60);
+    if sign_in {
+        return shop::signed_in_shoppers(base, usernames, timeout).await;
+    }
+    shop::four_at_a_time(usernames, |username| {
         let base = base.to_owned();
-        let username = format!("a{run}-{prefix}{i}");
-        let semaphore = semaphore.clone();
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire().await?;
-            let client = shop::client(true, Duration::from_secs(60))?;
-            if sign_in {
-                shop::register_and_sign_in(&client, &base, &username).await?;
-            } else {
-                let request = client.post(format!("{base}/api/v1/users")).json(&json!({
-                    "username": username,
-                    "email": format!("{username}@bench.example.com"),
-                    "password": shop::PASSWORD,
-                    "first_name": "Bench",
-                }));
-                let outcome = shop::send(request, 201).await;
-                if !outcome.is(201) {
-                    bail!("registering {username}: {}", outcome.describe());
-                }
+        async move {
+            let client = shop::client(true, timeout)?;
+            let request = client.post(format!("{base}/api/v1/users")).json(&json!({
+                "username": username,
+                "email": format!("{username}@bench.example.com"),
+                "password": shop::PASSWORD,
+                "first_name": "Bench",
+            }));
+            let outcome = shop::send(request, 201).await;
+            if !outcome.is(201) {
+                bail!("registering {username}: {}", outcome.describe());
             }
-            anyhow::Ok((username, client))
-        });
-    }
-    let mut accounts = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        accounts.push(joined??);
-    }
-    Ok(accounts)
+            Ok((username, client))
+        }
+    })
+    .await
 }
 
 /// Opens `count` connections: the even ones send nothing, the odd ones one keep-alive

@@ -205,24 +205,9 @@ fn print_header() {
 
 async fn make_shoppers(base: &str, count: usize) -> anyhow::Result<Vec<reqwest::Client>> {
     let run = shop::run_id();
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(4));
-    let mut tasks = tokio::task::JoinSet::new();
-    for i in 0..count {
-        let base = base.to_owned();
-        let username = format!("b{run}-{i}");
-        let semaphore = semaphore.clone();
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire().await?;
-            let client = shop::client(true, Duration::from_secs(30))?;
-            shop::register_and_sign_in(&client, &base, &username).await?;
-            anyhow::Ok(client)
-        });
-    }
-    let mut shoppers = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        shoppers.push(joined??);
-    }
-    Ok(shoppers)
+    let usernames = (0..count).map(|i| format!("b{run}-{i}")).collect();
+    let shoppers = shop::signed_in_shoppers(base, usernames, Duration::from_secs(30)).await?;
+    Ok(shoppers.into_iter().map(|(_, client)| client).collect())
 }
 
 /// Empties every shopper's cart (after the cart scenario filled them).

@@ -1,6 +1,7 @@
 //! A shopper's side of the shop's HTTP interface: pages, the JSON API, and what each
 //! request came back with.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -262,6 +263,48 @@ pub async fn register_and_sign_in(
         tokio::time::sleep(Duration::from_millis(300 * (attempt + 1))).await;
     }
     bail!("could not register and sign in {username}")
+}
+
+/// One client per username, each registered and signed in (the client keeps the session).
+pub async fn signed_in_shoppers(
+    base: &str,
+    usernames: Vec<String>,
+    timeout: Duration,
+) -> anyhow::Result<Vec<(String, reqwest::Client)>> {
+    four_at_a_time(usernames, |username| {
+        let base = base.to_owned();
+        async move {
+            let client = client(true, timeout)?;
+            register_and_sign_in(&client, &base, &username).await?;
+            Ok((username, client))
+        }
+    })
+    .await
+}
+
+/// Runs `prepare` once per username, four at a time: each registration hashes a password, and
+/// more at once would only queue on the server. What each gave, in the order they finished.
+pub async fn four_at_a_time<T, F, Fut>(usernames: Vec<String>, prepare: F) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(4));
+    let mut tasks = tokio::task::JoinSet::new();
+    for username in usernames {
+        let semaphore = semaphore.clone();
+        let work = prepare(username);
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire().await?;
+            work.await
+        });
+    }
+    let mut prepared = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        prepared.push(joined??);
+    }
+    Ok(prepared)
 }
 
 /// A short id, unique enough across runs: the time in milliseconds, base 36.

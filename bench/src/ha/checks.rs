@@ -1,0 +1,107 @@
+//! The verdict: each target as a named check, printed as PASS or FAIL lines and the summary
+//! "N passed, M failed" that ends the output (deploy/local/ha-test.sh reads that last line).
+
+use super::state::{PHASES, Phase, Record};
+
+#[derive(Default)]
+pub struct Checks {
+    results: Vec<(String, bool, String)>,
+}
+
+impl Checks {
+    /// Adds a check; `detail` is printed only when it failed.
+    pub fn check(&mut self, name: &str, ok: bool, detail: impl Into<String>) {
+        self.results.push((name.to_owned(), ok, detail.into()));
+    }
+
+    /// (passed, failed)
+    pub fn counts(&self) -> (usize, usize) {
+        let passed = self.results.iter().filter(|(_, ok, _)| *ok).count();
+        (passed, self.results.len() - passed)
+    }
+
+    /// Prints every check and the summary line; true when all passed.
+    pub fn finish(&self) -> bool {
+        println!();
+        for (name, ok, detail) in &self.results {
+            if *ok {
+                println!("PASS {name}");
+            } else {
+                println!("FAIL {name}: {detail}");
+            }
+        }
+        let (passed, failed) = self.counts();
+        println!("{passed} passed, {failed} failed");
+        failed == 0
+    }
+}
+
+/// The faults were injected, and the service answered as each phase demands: every request
+/// in the baseline, every GET while instances die, drain and restart.
+pub fn requests(checks: &mut Checks, fault_errors: &[String], records: &[Record]) {
+    checks.check(
+        "fault injection: every cluster.sh command succeeded",
+        fault_errors.is_empty(),
+        fault_errors.join("; "),
+    );
+    for phase in PHASES {
+        let failed = records.iter().filter(|r| r.phase == phase && !r.ok);
+        let (failed, failed_gets) = failed.fold((0, 0), |(all, gets), r| {
+            (all + 1, gets + usize::from(r.kind.is_get()))
+        });
+        match phase {
+            Phase::Baseline => checks.check(
+                "baseline: no failed request",
+                failed == 0,
+                format!("{failed} failed"),
+            ),
+            Phase::Kill | Phase::Drain | Phase::Restart => checks.check(
+                &format!("{}: no failed GET", phase.name()),
+                failed_gets == 0,
+                format!("{failed_gets} failed GETs"),
+            ),
+            Phase::Setup | Phase::Failover | Phase::After => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::ha::state::Kind;
+
+    fn failed(phase: Phase, kind: Kind) -> Record {
+        Record {
+            phase,
+            kind,
+            sent_at: Duration::ZERO,
+            latency: Duration::ZERO,
+            ok: false,
+            served_by: None,
+            detail: String::new(),
+        }
+    }
+
+    #[test]
+    fn each_phase_is_held_to_its_own_target() {
+        let records = [
+            // A failed POST while an instance dies is allowed; a failed GET is not.
+            failed(Phase::Kill, Kind::Checkout),
+            failed(Phase::Drain, Kind::Shop),
+            // Anything may fail during the failover (its own check measures the recovery).
+            failed(Phase::Failover, Kind::Home),
+        ];
+        let mut checks = Checks::default();
+        requests(&mut checks, &[], &records);
+        let failing: Vec<&str> = checks
+            .results
+            .iter()
+            .filter(|(_, ok, _)| !ok)
+            .map(|(name, _, _)| name.as_str())
+            .collect();
+        assert_eq!(failing, ["drain: no failed GET"]);
+        assert_eq!(checks.counts(), (4, 1));
+    }
+}

@@ -1,0 +1,112 @@
+//! The phases under load, one after another, each with its fault: an instance killed, another
+//! drained, both restarted, the database failed over. Every phase lasts --phase-secs but the
+//! failover's, which lasts until the service has recovered (or its cap).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::Args;
+use super::cluster;
+use super::state::{PHASES, Phase, Shared};
+
+/// The failover phase ends once no request has failed for this long.
+const RECOVERED_AFTER: Duration = Duration::from_secs(10);
+
+/// What the fault injection left for the checks.
+pub struct Faults {
+    /// Each cluster.sh command that failed.
+    pub errors: Vec<String>,
+    /// When the failover was started, since the run's start.
+    pub failover_at: Duration,
+}
+
+/// Runs every phase to its end.
+pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
+    let mut driver = Driver {
+        shared: shared.clone(),
+        script: args.cluster.clone(),
+        phase_len: Duration::from_secs(args.phase_secs),
+        faults: Faults {
+            errors: Vec::new(),
+            failover_at: Duration::ZERO,
+        },
+    };
+    for phase in PHASES {
+        let start = Instant::now();
+        shared.enter(phase);
+        match phase {
+            Phase::Setup | Phase::Baseline | Phase::After => {}
+            Phase::Kill => driver.cluster(&["kill", &args.kill]).await,
+            Phase::Drain => driver.drain(&args.drain, start).await,
+            Phase::Restart => driver.restart(&[&args.kill, &args.drain]).await,
+            Phase::Failover => {
+                let cap = Duration::from_secs(args.recovery_target_secs) + RECOVERED_AFTER;
+                driver.failover(start, cap).await;
+            }
+        }
+        // The drain and the failover have waited already; the others wait here.
+        driver.hold(start).await;
+    }
+    driver.faults
+}
+
+struct Driver {
+    shared: Arc<Shared>,
+    script: PathBuf,
+    phase_len: Duration,
+    faults: Faults,
+}
+
+impl Driver {
+    /// Runs one cluster.sh command; a failure is kept for the checks.
+    async fn cluster(&mut self, args: &[&str]) {
+        if let Err(e) = cluster::run(&self.shared, &self.script, args).await {
+            self.faults.errors.push(e);
+        }
+    }
+
+    /// Waits out the rest of the phase.
+    async fn hold(&self, phase_start: Instant) {
+        tokio::time::sleep(self.phase_len.saturating_sub(phase_start.elapsed())).await;
+    }
+
+    /// SIGTERM: the instance drains, then exits. The stop waits for both while the load and
+    /// the phase go on.
+    async fn drain(&mut self, name: &str, phase_start: Instant) {
+        let (shared, script, name) = (self.shared.clone(), self.script.clone(), name.to_owned());
+        let stop =
+            tokio::spawn(async move { cluster::run(&shared, &script, &["stop", &name]).await });
+        self.hold(phase_start).await;
+        match stop.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.faults.errors.push(e),
+            Err(e) => self.faults.errors.push(format!("cluster stop: {e}")),
+        }
+    }
+
+    /// The killed and the drained instance start again, one after the other.
+    async fn restart(&mut self, names: &[&str]) {
+        for name in names {
+            self.cluster(&["start", name]).await;
+        }
+    }
+
+    /// The primary stops and the standby takes over. The phase lasts until the service has
+    /// answered every request for a while and acknowledged a checkout since its last
+    /// failure: at least one phase, at most `cap`.
+    async fn failover(&mut self, phase_start: Instant, cap: Duration) {
+        self.faults.failover_at = self.shared.since_start();
+        self.cluster(&["failover"]).await;
+        let cap = cap.max(self.phase_len);
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let elapsed = phase_start.elapsed();
+            if (elapsed >= self.phase_len && self.shared.healthy_for(RECOVERED_AFTER))
+                || elapsed >= cap
+            {
+                break;
+            }
+        }
+    }
+}

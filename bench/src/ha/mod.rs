@@ -1,0 +1,110 @@
+//! `ha`: the shopper journey at a steady rate through the load balancer while instances are
+//! killed, drained and restarted and the database fails over; then the database is checked.
+//!
+//! Phases (each --phase-secs long unless said otherwise):
+//!   baseline  no fault
+//!   kill      one instance gets SIGKILL                      (cluster.sh kill a1)
+//!   drain     another gets SIGTERM and drains, then exits    (cluster.sh stop b1)
+//!   restart   both start again                               (cluster.sh start a1; start b1)
+//!   failover  primary stopped, standby promoted, address re-pointed (cluster.sh failover);
+//!             lasts until the service has been healthy for a while (at most the recovery
+//!             target + 10 s)
+//!   after     no fault
+//!
+//! The run, in the order of `run` below: `setup` (catalog, stock, shoppers), `load` (the
+//! shoppers' journeys), `faults` (the phases above, through `cluster`), then the report and
+//! the verdict: `report` (a table per phase), `recovery` (the failover's), `checks` and
+//! `database`. `state` is what they share while the load runs.
+
+mod checks;
+mod cluster;
+mod database;
+mod faults;
+mod load;
+mod recovery;
+mod report;
+mod setup;
+mod state;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use checks::Checks;
+use recovery::Recovery;
+use state::Shared;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The load balancer's URL (loopback), e.g. http://127.0.0.1:18100
+    #[arg(long)]
+    pub base: String,
+    /// The cluster script whose kill/stop/start/failover commands inject the faults.
+    #[arg(long)]
+    pub cluster: PathBuf,
+    /// The database the app uses (postgres://…), for stock and the final checks.
+    #[arg(long)]
+    pub database_url: String,
+    /// Requests per second, all shoppers together.
+    #[arg(long, default_value_t = 40.0)]
+    pub rate: f64,
+    /// Virtual shoppers.
+    #[arg(long, default_value_t = 12)]
+    pub users: usize,
+    /// Length of each phase but the failover's, in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub phase_secs: u64,
+    /// Target: the service answers again within this many seconds of the failover.
+    #[arg(long, default_value_t = 30)]
+    pub recovery_target_secs: u64,
+    /// The instance killed with SIGKILL.
+    #[arg(long, default_value = "a1")]
+    pub kill: String,
+    /// The instance stopped with SIGTERM (drained).
+    #[arg(long, default_value = "b1")]
+    pub drain: String,
+}
+
+/// The scenario: setup, the load through every fault phase, then the report and the checks.
+/// Ok(true) when every check passed.
+pub async fn run(args: Args) -> anyhow::Result<bool> {
+    let base = args.base.trim_end_matches('/').to_owned();
+    if args.users == 0 || args.rate <= 0.0 {
+        bail!("--users and --rate must be positive");
+    }
+    let shared = Arc::new(Shared::new());
+    println!(
+        "ha: {base}, {} shoppers, {} requests/s, phases of {} s; cluster {}",
+        args.users,
+        args.rate,
+        args.phase_secs,
+        args.cluster.display()
+    );
+
+    let setup = setup::prepare(&shared, &base, &args.database_url, args.users).await?;
+    let load = load::start(&shared, &base, setup.shoppers, &setup.products, args.rate);
+    let faults = faults::inject(&shared, &args).await;
+    let run_end = load.stop(&shared).await;
+    let results = shared.take_results();
+
+    println!();
+    report::phases(&results.records);
+    println!();
+    let mut checks = Checks::default();
+    checks::requests(&mut checks, &faults.errors, &results.records);
+    let recovery = Recovery::measure(&results.records, faults.failover_at);
+    recovery.print();
+    let target = Duration::from_secs(args.recovery_target_secs);
+    recovery.check(&mut checks, target, run_end);
+    database::check(
+        setup.pool,
+        &setup.prefix,
+        &results,
+        &setup.initial_stock,
+        &mut checks,
+    )
+    .await;
+    Ok(checks.finish())
+}
