@@ -364,7 +364,110 @@ impl TopSeller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::insights::{OrderFact, VariantStock};
     use time::macros::date;
+
+    fn at(day: Date, hour: u8, minute: u8) -> i64 {
+        day.with_hms(hour, minute, 0)
+            .unwrap()
+            .assume_utc()
+            .unix_timestamp()
+            * 1000
+    }
+
+    fn order(user_id: Option<i64>, total_cents: i64, created_at: i64) -> OrderFact {
+        OrderFact {
+            user_id,
+            total_cents,
+            created_at,
+        }
+    }
+
+    fn line(variant_id: i64, product: &str, unit_price_cents: i64, quantity: i64) -> LineFact {
+        LineFact {
+            variant_id,
+            product_name: product.into(),
+            color: "Black".into(),
+            size: "U".into(),
+            unit_price_cents,
+            quantity,
+        }
+    }
+
+    fn stock(id: i64, name: &str, stock: i64) -> VariantStock {
+        VariantStock {
+            id,
+            name: name.into(),
+            color: "Black".into(),
+            size: "U".into(),
+            stock,
+        }
+    }
+
+    /// A week worked out by hand: four orders (one a guest's), two products, one shopper
+    /// back from before the week and one new.
+    #[test]
+    fn the_figures_of_a_week_match_the_sums_done_by_hand() {
+        let period = Period {
+            from: date!(2026 - 03 - 02),
+            to: date!(2026 - 03 - 08),
+        };
+        let facts = SalesFacts {
+            orders: vec![
+                order(Some(1), 1000, at(date!(2026 - 03 - 02), 10, 0)),
+                order(Some(1), 2000, at(date!(2026 - 03 - 03), 14, 5)),
+                order(Some(2), 3000, at(date!(2026 - 03 - 03), 14, 40)),
+                order(None, 500, at(date!(2026 - 03 - 05), 9, 0)),
+            ],
+            lines: vec![
+                line(7, "Mug", 1000, 1),
+                line(7, "Mug", 1000, 2),
+                line(8, "Shirt", 1500, 2),
+                line(7, "Mug", 500, 1),
+            ],
+            first_orders: vec![
+                (1, at(date!(2026 - 02 - 15), 8, 0)),
+                (2, at(date!(2026 - 03 - 03), 14, 40)),
+            ],
+            events: vec![
+                ("product_view".into(), None, 100),
+                ("add_to_cart".into(), None, 20),
+                ("checkout_started".into(), None, 10),
+                ("checkout_completed".into(), None, 4),
+                ("page_view".into(), Some("shop".into()), 30),
+                ("page_view".into(), Some("home".into()), 50),
+            ],
+            stock: vec![stock(7, "Mug", 5), stock(8, "Shirt", 1000)],
+        };
+        let report = compute(period, &facts);
+
+        assert_eq!((report.orders, report.revenue_cents), (4, 6500));
+        assert_eq!(report.average_order_cents, 1625);
+        assert_eq!(report.daily.len(), 7, "every day of the week, sales or not");
+        let march_3 = &report.daily[1];
+        assert_eq!((march_3.label.as_str(), march_3.orders), ("2026-03-03", 2));
+        assert_eq!(march_3.revenue_cents, 5000);
+        assert_eq!(report.weekly.len(), 1, "2 to 8 March is ISO week 10");
+        assert_eq!(report.weekly[0].label, "2026-W10");
+        assert_eq!(
+            (report.orders_by_hour[14], report.orders_by_hour[9]),
+            (2, 1)
+        );
+        assert_eq!((report.customers.new, report.customers.returning), (1, 1));
+
+        let top = &report.top_products;
+        assert_eq!((top[0].name.as_str(), top[0].revenue_cents), ("Mug", 3500));
+        assert_eq!((top[0].units, top[1].name.as_str()), (4, "Shirt"));
+        let rates: Vec<Option<f64>> = report.funnel.iter().map(|s| s.rate_percent).collect();
+        assert_eq!(rates, [None, Some(20.0), Some(50.0), Some(40.0)]);
+        assert_eq!(report.page_views[0].area, "home", "busiest area first");
+
+        // Mugs: 4 sold in 7 days, 5 left: 8.8 days. Shirts last for years.
+        assert_eq!(report.running_out.len(), 1);
+        let mugs = &report.running_out[0];
+        assert_eq!((mugs.variant_id, mugs.days_left), (7, 8.8));
+        assert_eq!(mugs.units_per_day, 0.57);
+    }
 
     #[test]
     fn periods_default_to_the_last_30_days_and_refuse_nonsense() {

@@ -14,6 +14,8 @@ pub mod radar;
 pub mod retention;
 pub mod shop;
 pub mod staff;
+#[cfg(test)]
+pub(crate) mod testing;
 
 use std::sync::Arc;
 

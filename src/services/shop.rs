@@ -232,3 +232,111 @@ pub async fn cancel(services: &Services, order: &Order) -> AppResult<()> {
         .record(Event::new(EventKind::OrderCancelled).user(order.order.user_id));
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::cart::CartOwner;
+    use crate::domain::OrderStatus;
+    use crate::services::testing::TestShop;
+
+    async fn cart_of(shop: &TestShop, user: &UserRow, quantity: i64) {
+        let owner = Some(CartOwner::User(user.id));
+        add_to_cart(&shop.services, owner, shop.variant_id, quantity)
+            .await
+            .expect("added to the cart");
+    }
+
+    #[tokio::test]
+    async fn checkout_takes_the_stock_and_empties_the_cart_and_cancelling_returns_it() {
+        let shop = TestShop::with_stock(5).await;
+        let buyer = shop.shopper("buyer").await;
+        cart_of(&shop, &buyer, 3).await;
+
+        let (order, new) = checkout(&shop.services, &buyer, None, Some("key-1"))
+            .await
+            .expect("order placed");
+        assert!(new);
+        assert_eq!(order.order.status(), OrderStatus::Placed);
+        assert_eq!(order.order.total().get(), 3 * 1250);
+        assert_eq!(order.order.shipping_address, "1 Coffee Street, Madrid");
+        assert_eq!(shop.stock().await, 2);
+        let owner = CartOwner::User(buyer.id);
+        assert!(cart(&shop.services, Some(&owner)).await.unwrap().is_empty());
+
+        let cancelled = cancel_own_order(&shop.services, &buyer, &order.order.code)
+            .await
+            .expect("cancelled");
+        assert_eq!(cancelled.order.status(), OrderStatus::Cancelled);
+        assert_eq!(shop.stock().await, 5, "the stock came back");
+        let again = cancel_own_order(&shop.services, &buyer, &order.order.code).await;
+        assert!(matches!(again, Err(AppError::Conflict(_))), "{again:?}");
+        assert_eq!(shop.stock().await, 5, "a second cancel returns nothing");
+    }
+
+    #[tokio::test]
+    async fn the_same_idempotency_key_gives_the_first_order_again() {
+        let shop = TestShop::with_stock(5).await;
+        let buyer = shop.shopper("twice").await;
+        cart_of(&shop, &buyer, 1).await;
+        let (first, _) = checkout(&shop.services, &buyer, None, Some("same"))
+            .await
+            .unwrap();
+        cart_of(&shop, &buyer, 1).await;
+        let (second, new) = checkout(&shop.services, &buyer, None, Some("same"))
+            .await
+            .unwrap();
+        assert!(!new);
+        assert_eq!(second.order.code, first.order.code);
+        assert_eq!(shop.stock().await, 4, "only the first order took stock");
+    }
+
+    #[tokio::test]
+    async fn more_than_in_stock_is_refused_and_changes_nothing() {
+        let shop = TestShop::with_stock(2).await;
+        let buyer = shop.shopper("greedy").await;
+        let owner = Some(CartOwner::User(buyer.id));
+        let refused = add_to_cart(&shop.services, owner, shop.variant_id, 3).await;
+        assert!(matches!(refused, Err(AppError::Conflict(_))));
+        let empty = checkout(&shop.services, &buyer, None, Some("k")).await;
+        assert!(matches!(empty, Err(AppError::Conflict(_))), "{empty:?}");
+        assert_eq!(shop.stock().await, 2);
+    }
+
+    #[tokio::test]
+    async fn someone_elses_order_is_not_found_and_cannot_be_cancelled() {
+        let shop = TestShop::with_stock(5).await;
+        let (owner, other) = (shop.shopper("owner").await, shop.shopper("other").await);
+        cart_of(&shop, &owner, 1).await;
+        let (order, _) = checkout(&shop.services, &owner, None, Some("k"))
+            .await
+            .unwrap();
+        let code = &order.order.code;
+        assert!(matches!(
+            own_order(&shop.services, &other, code).await,
+            Err(AppError::NotFound(_))
+        ));
+        assert!(matches!(
+            cancel_own_order(&shop.services, &other, code).await,
+            Err(AppError::NotFound(_))
+        ));
+        assert_eq!(shop.stock().await, 4);
+    }
+
+    #[tokio::test]
+    async fn a_visitor_without_a_session_gets_a_guest_cart() {
+        let shop = TestShop::with_stock(5).await;
+        let added = add_to_cart(&shop.services, None, shop.variant_id, 2)
+            .await
+            .unwrap();
+        assert!(matches!(added.owner, CartOwner::Guest(_)));
+        assert!(added.new_guest_token.is_some());
+        let lines = cart(&shop.services, Some(&added.owner)).await.unwrap();
+        assert_eq!(lines.len(), 1);
+        let refused = add_to_cart(&shop.services, None, shop.variant_id, 0).await;
+        assert!(
+            matches!(refused, Err(AppError::Invalid(_))),
+            "no session for a bad quantity"
+        );
+    }
+}

@@ -1,0 +1,119 @@
+//! A shop for the services' own tests: a fresh SQLite file, an in-memory object store, an
+//! outbox in a temporary folder, and one product with one variant.
+
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+use super::accounts::{self, Registration};
+use super::catalog::CatalogCache;
+use super::{ServiceSettings, Services};
+use crate::config::ServeSettings;
+use crate::db::catalog::{ProductInput, VariantInput};
+use crate::db::users::UserRow;
+use crate::db::{Db, PoolSettings};
+use crate::domain::Cents;
+use crate::events::EventSink;
+use crate::mail::Mailer;
+use crate::pictures::Pictures;
+use crate::storage::{S3Settings, Storage};
+
+pub struct TestShop {
+    pub services: Services,
+    pub db: Db,
+    /// The one variant on sale, and its product.
+    pub variant_id: i64,
+    pub product_id: i64,
+    _dir: TempDir,
+}
+
+impl TestShop {
+    /// A shop whose one variant has `stock` in stock, at $12.50.
+    pub async fn with_stock(stock: i64) -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("shop.db").display());
+        let db = Db::open(
+            &url,
+            &PoolSettings {
+                max_connections: 4,
+                acquire_timeout: Duration::from_secs(5),
+                statement_timeout: Duration::ZERO,
+                migration_lock_wait: Duration::from_secs(5),
+            },
+        )
+        .expect("database");
+        db.migrate().await.expect("migrations");
+        let serve = ServeSettings::defaults();
+        let services = Services::new(
+            db.clone(),
+            Storage::from_url("memory://", &S3Settings::default()).expect("store"),
+            Mailer::new(&serve.mail, dir.path().join("outbox")).expect("mailer"),
+            EventSink::start(db.clone()),
+            Pictures::new(&serve.pictures),
+            CatalogCache::new(Duration::from_secs(1)),
+            ServiceSettings {
+                public_url: "http://shop.test".into(),
+                limits: serve.limits.clone(),
+                guest_session_secs: 3600,
+            },
+        );
+        let product_id = db
+            .create_product(&ProductInput {
+                name: "Radar mug",
+                slug: "radar-mug",
+                description: "A mug.",
+                category: "mugs",
+                price: Cents::new(1250),
+                hidden: false,
+            })
+            .await
+            .expect("product");
+        let variant_id = db
+            .create_variant(
+                product_id,
+                &VariantInput {
+                    color: "Black",
+                    size: "U",
+                    price: None,
+                    stock,
+                    hidden: false,
+                },
+            )
+            .await
+            .expect("variant");
+        Self {
+            services,
+            db,
+            variant_id,
+            product_id,
+            _dir: dir,
+        }
+    }
+
+    /// A registered shopper with a shipping address.
+    pub async fn shopper(&self, username: &str) -> UserRow {
+        accounts::register(
+            &self.services,
+            &Registration {
+                username: username.into(),
+                email: format!("{username}@example.com"),
+                password: "correct horse 42".into(),
+                first_name: "Test".into(),
+                address: Some("1 Coffee Street, Madrid".into()),
+            },
+            None,
+        )
+        .await
+        .expect("registration")
+    }
+
+    /// What the variant has in stock now.
+    pub async fn stock(&self) -> i64 {
+        self.db
+            .variant_by_id(self.variant_id)
+            .await
+            .expect("variant read")
+            .expect("variant exists")
+            .stock
+    }
+}
