@@ -21,9 +21,8 @@ use crate::storage::{S3Settings, Storage};
 pub struct TestShop {
     pub services: Services,
     pub db: Db,
-    /// The one variant on sale, and its product.
+    /// The one variant on sale.
     pub variant_id: i64,
-    pub product_id: i64,
     _dir: TempDir,
 }
 
@@ -85,7 +84,6 @@ impl TestShop {
             services,
             db,
             variant_id,
-            product_id,
             _dir: dir,
         }
     }

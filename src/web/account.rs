@@ -2,13 +2,13 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
 use super::cart::EmptyForm;
 use super::{
-    CsrfForm, Flash, Layout, PageResult, redirect_with, render, render_with_status, safe_next,
+    CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render, render_with_status,
+    safe_next,
 };
 use crate::auth::{self, Visitor};
 use crate::domain::FieldErrors;
@@ -65,26 +65,19 @@ pub async fn register(
             let jar = auth::sign_in(&state, &visitor, &user, jar).await?;
             Ok(redirect_with(jar, "/shop", Flash::Registered))
         }
-        Err(
-            error @ (AppError::Invalid(_) | AppError::Conflict(_) | AppError::TooManyRequests(_)),
-        ) => {
-            let status = error.status();
-            let (errors, message) = match error {
-                AppError::Invalid(errors) => (errors, None),
-                other => (FieldErrors::default(), Some(other.public_message())),
-            };
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
             let page = RegisterPage {
                 layout: Layout::load(&state, &visitor, "Create your account", "account").await?,
                 form: Registration {
                     password: String::new(),
                     ..registration
                 },
-                errors,
-                message,
+                errors: refusal.errors,
+                message: refusal.message,
             };
-            Ok(render_with_status(status, &page))
+            Ok(render_with_status(refusal.status, &page))
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -145,16 +138,16 @@ pub async fn sign_in(
             let jar = auth::sign_in(&state, &visitor, &user, jar).await?;
             Ok(redirect_with(jar, &next, Flash::SignedIn))
         }
-        Err(error @ (AppError::Unauthorized(_) | AppError::TooManyRequests(_))) => {
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
             let page = SignInPage {
                 layout: Layout::load(&state, &visitor, "Sign in", "account").await?,
                 username: form.username.chars().take(254).collect(),
                 next,
-                message: Some(error.public_message()),
+                message: refusal.summary(),
             };
-            Ok(render_with_status(error.status(), &page))
+            Ok(render_with_status(refusal.status, &page))
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -195,14 +188,14 @@ pub async fn forgot(
 ) -> PageResult<Response> {
     match accounts::request_password_reset(&state.services, &form.email, visitor.client_ip).await {
         Ok(()) => Ok(redirect_with(jar, "/signin", Flash::ResetSent)),
-        Err(error @ AppError::TooManyRequests(_)) => {
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
             let page = ForgotPage {
                 layout: Layout::load(&state, &visitor, "Forgot your password?", "account").await?,
-                message: Some(error.public_message()),
+                message: refusal.summary(),
             };
-            Ok(render_with_status(error.status(), &page))
+            Ok(render_with_status(refusal.status, &page))
         }
-        Err(other) => Err(other.into()),
     }
 }
 
@@ -246,14 +239,14 @@ pub async fn reset(
 ) -> PageResult<Response> {
     match accounts::reset_password(&state.services, &token, &form.password).await {
         Ok(()) => Ok(redirect_with(jar, "/signin", Flash::PasswordReset)),
-        Err(AppError::Invalid(errors)) => {
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
             let page = ResetPage {
                 layout: Layout::load(&state, &visitor, "Choose a new password", "account").await?,
                 token,
-                error: errors.iter().next().map(|(_, m)| m.to_owned()),
+                error: refusal.summary(),
             };
-            Ok(render_with_status(StatusCode::UNPROCESSABLE_ENTITY, &page))
+            Ok(render_with_status(refusal.status, &page))
         }
-        Err(other) => Err(other.into()),
     }
 }

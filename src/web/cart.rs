@@ -6,7 +6,8 @@ use axum::response::Response;
 use axum_extra::extract::CookieJar;
 
 use super::{
-    CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render, render_with_status,
+    CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render,
+    render_with_status,
 };
 use crate::auth::{self, Visitor};
 use crate::db::cart::{CartLine, CartOwner, cart_total};
@@ -145,19 +146,18 @@ pub async fn checkout(
             &format!("/orders/{}", order.order.code),
             Flash::OrderPlaced,
         )),
-        Err(error @ (AppError::Conflict(_) | AppError::Invalid(_))) => {
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
             let lines = shop::cart(&state.services, Some(&CartOwner::User(user.id))).await?;
-            let status = error.status();
             let page = CheckoutPage {
                 layout: Layout::load(&state, &visitor, "Checkout", "cart").await?,
                 total: cart_total(&lines),
                 lines,
                 address: form.shipping_address,
                 idempotency_key: crate::domain::token::new_token(),
-                error: Some(error.public_message()),
+                error: refusal.summary(),
             };
-            Ok(render_with_status(status, &page))
+            Ok(render_with_status(refusal.status, &page))
         }
-        Err(other) => Err(other.into()),
     }
 }

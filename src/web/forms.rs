@@ -2,6 +2,7 @@
 //! form that cannot be read is answered with a page, not a stack trace.
 
 use axum::extract::{FromRequest, Multipart, Request};
+use axum::http::StatusCode;
 use axum_extra::extract::CookieJar;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
@@ -9,8 +10,53 @@ use subtle::ConstantTimeEq;
 
 use super::PageError;
 use crate::auth::CsrfToken;
+use crate::domain::FieldErrors;
 use crate::error::AppError;
 use crate::state::AppState;
+
+/// A form the visitor can put right: what the form page shows about the error, and the
+/// status it is answered with.
+#[derive(Debug)]
+pub struct Refusal {
+    pub status: StatusCode,
+    /// Messages next to the fields they are about.
+    pub errors: FieldErrors,
+    /// A message about the whole form.
+    pub message: Option<String>,
+}
+
+impl Refusal {
+    /// Errors about what was sent (invalid fields, a taken name, too little stock, too many
+    /// attempts…) go back to the form; a forged form, a missing page or an outage is the
+    /// error page's.
+    pub fn of(error: AppError) -> Result<Self, PageError> {
+        let status = error.status();
+        match error {
+            AppError::Invalid(errors) => Ok(Self {
+                status,
+                errors,
+                message: None,
+            }),
+            AppError::Forbidden(_) | AppError::NotFound(_) => Err(error.into()),
+            error if status.is_client_error() => Ok(Self {
+                status,
+                errors: FieldErrors::default(),
+                message: Some(error.public_message()),
+            }),
+            error => Err(error.into()),
+        }
+    }
+
+    /// One line for forms that show a single message: the form's, or the first field's.
+    pub fn summary(&self) -> Option<String> {
+        self.message.clone().or_else(|| {
+            self.errors
+                .iter()
+                .next()
+                .map(|(_, message)| message.to_owned())
+        })
+    }
+}
 
 /// A URL-encoded form whose `csrf` field matches the browser's CSRF cookie.
 pub struct CsrfForm<T>(pub T);

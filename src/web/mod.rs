@@ -28,7 +28,7 @@ use crate::services::{self, accounts};
 use crate::state::AppState;
 
 pub use crate::flash::{FLASH_COOKIE, Flash};
-pub use forms::CsrfForm;
+pub use forms::{CsrfForm, Refusal};
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()

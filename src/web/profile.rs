@@ -7,7 +7,8 @@ use axum_extra::extract::CookieJar;
 
 use super::forms::Upload;
 use super::{
-    CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render, render_with_status,
+    CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render,
+    render_with_status,
 };
 use crate::assets::public_url;
 use crate::auth::{self, CsrfToken, SESSION_COOKIE};
@@ -60,18 +61,10 @@ async fn refused(
     user: UserRow,
     error: AppError,
 ) -> PageResult<Response> {
-    let status = error.status();
-    let (errors, message) = match error {
-        AppError::Invalid(errors) => (errors, None),
-        e @ (AppError::Conflict(_)
-        | AppError::UnsupportedMediaType(_)
-        | AppError::PayloadTooLarge(_)
-        | AppError::BadRequest(_)) => (FieldErrors::default(), Some(e.public_message())),
-        other => return Err(other.into()),
-    };
+    let refusal = Refusal::of(error)?;
     Ok(render_with_status(
-        status,
-        &profile_page(state, signed_in, user, errors, message).await?,
+        refusal.status,
+        &profile_page(state, signed_in, user, refusal.errors, refusal.message).await?,
     ))
 }
 
