@@ -309,7 +309,7 @@ impl VariantRow {
 
     pub fn own_price_text(&self) -> String {
         self.own_price_cents
-            .map(|c| format!("{}.{:02}", c / 100, c % 100))
+            .map(|cents| Cents::new(cents).form_value())
             .unwrap_or_default()
     }
 

@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::orders::{NewLine, NewOrder};
-use super::summary::{ImportSummary, and_list, dollars};
+use super::summary::{ImportSummary, and_list};
 use crate::db::Db;
 use crate::db::catalog::{ProductInput, VariantInput};
 use crate::domain::Cents;
@@ -198,7 +198,7 @@ async fn product_for(
     let id = create_product(db, name, price_cents).await?;
     summary.products_created.push(format!(
         "{name} at {} in {IMPORTED_CATEGORY}",
-        dollars(price_cents)
+        Cents::new(price_cents).price_tag()
     ));
     shop.products.push(ShopProduct {
         id,
@@ -230,7 +230,7 @@ async fn variant_for(
     summary.variants_created.push(format!(
         "{}, {color}, {size} at {}",
         product.name,
-        dollars(latest)
+        Cents::new(latest).price_tag()
     ));
     let variant = ShopVariant {
         id,
@@ -437,7 +437,10 @@ fn by_variant<'s, 'a>(sales: &[&'s Sale<'a>]) -> BTreeMap<(String, String), Vec<
 fn note_several_prices(name: &str, sales: &[&Sale<'_>], summary: &mut ImportSummary) {
     let prices: BTreeSet<i64> = sales.iter().map(|s| s.line.unit_price_cents).collect();
     if prices.len() > 1 {
-        let prices: Vec<String> = prices.into_iter().map(dollars).collect();
+        let prices: Vec<String> = prices
+            .into_iter()
+            .map(|cents| Cents::new(cents).price_tag())
+            .collect();
         summary
             .several_prices
             .push(format!("{name} at {}", and_list(&prices)));

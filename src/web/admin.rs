@@ -128,11 +128,7 @@ async fn edit_product(
         name: product.product.name.clone(),
         description: product.product.description.clone(),
         category: product.product.category.clone(),
-        price: format!(
-            "{}.{:02}",
-            product.product.price_cents / 100,
-            product.product.price_cents % 100
-        ),
+        price: product.price().form_value(),
         hidden: (product.product.hidden != 0).then(|| "on".to_owned()),
     };
     Ok(render(&ProductEditPage {
