@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms, placeholders};
-use crate::domain::Cents;
+use crate::domain::{Cents, Slug};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -56,7 +56,7 @@ impl Product {
 
 pub struct ProductInput<'a> {
     pub name: &'a str,
-    pub slug: &'a str,
+    pub slug: &'a Slug,
     pub description: &'a str,
     pub category: &'a str,
     pub price: Cents,
@@ -175,7 +175,7 @@ impl Db {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(input.slug)
+        .bind(input.slug.as_str())
         .bind(input.name)
         .bind(input.description)
         .bind(input.category)
@@ -195,7 +195,7 @@ impl Db {
                 "UPDATE products SET slug = ?, name = ?, description = ?, category = ?, price_cents = ?, hidden = ? \
                  WHERE id = ?",
             )
-            .bind(input.slug)
+            .bind(input.slug.as_str())
             .bind(input.name)
             .bind(input.description)
             .bind(input.category)

@@ -5,7 +5,9 @@ pub mod fields;
 pub mod geo;
 pub mod money;
 pub mod order;
+pub mod product;
 
 pub use fields::{Address, Email, FieldErrors, FirstName, Password, Username};
 pub use money::Cents;
 pub use order::{OrderCode, OrderStatus, Quantity};
+pub use product::Slug;

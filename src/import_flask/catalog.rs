@@ -12,7 +12,7 @@ use super::orders::{NewLine, NewOrder};
 use super::summary::{ImportSummary, and_list};
 use crate::db::Db;
 use crate::db::catalog::{ProductInput, VariantInput};
-use crate::domain::Cents;
+use crate::domain::{Cents, Slug};
 use crate::error::AppError;
 
 /// Names at most this many edits apart may be one product spelt two ways.
@@ -242,11 +242,11 @@ async fn variant_for(
 }
 
 async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result<i64> {
-    let base = slugify(name);
+    let base = base_slug(name)?;
     for attempt in 1..=INSERT_ATTEMPTS {
         let slug = match attempt {
             1 => base.clone(),
-            n => format!("{base}-{n}"),
+            n => base.numbered(n),
         };
         let input = ProductInput {
             name,
@@ -262,7 +262,10 @@ async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result
             Err(other) => return Err(other.into()),
         }
     }
-    anyhow::bail!("cannot create the product {name:?}: its slug {base:?} is taken")
+    anyhow::bail!(
+        "cannot create the product {name:?}: its slug {:?} is taken",
+        base.as_str()
+    )
 }
 
 async fn create_variant(
@@ -459,22 +462,12 @@ fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> String {
         .unwrap_or_default()
 }
 
-/// `Coffee Radar T-Shirt` → `coffee-radar-t-shirt`.
-fn slugify(name: &str) -> String {
-    let mut slug = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_end_matches('-').chars().take(100).collect();
-    if slug.is_empty() {
-        "imported-product".into()
-    } else {
-        slug
-    }
+/// The slug of an imported product's name; a name without a letter or digit to make one
+/// of gets `imported-product` (and a number, when that is taken).
+fn base_slug(name: &str) -> anyhow::Result<Slug> {
+    Slug::from_name(name)
+        .or_else(|_| Slug::from_name("imported product"))
+        .map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]
@@ -584,9 +577,9 @@ mod tests {
     }
 
     #[test]
-    fn slugs_are_lower_case_words_joined_by_dashes() {
-        assert_eq!(slugify("Coffee Radar T-Shirt"), "coffee-radar-t-shirt");
-        assert_eq!(slugify("  Café  crème! "), "caf-cr-me");
-        assert_eq!(slugify("!!!"), "imported-product");
+    fn a_name_without_letters_or_digits_gets_the_import_slug() {
+        let slug = |name| base_slug(name).unwrap().to_string();
+        assert_eq!(slug("Coffee Radar T-Shirt"), "coffee-radar-t-shirt");
+        assert_eq!(slug("!!!"), "imported-product");
     }
 }

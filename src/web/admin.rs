@@ -17,7 +17,7 @@ use crate::auth::CsrfToken;
 use crate::db::catalog::{Product, ProductInput, VariantInput};
 use crate::db::orders::Order;
 use crate::db::users::UserRow;
-use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus};
+use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus, Slug};
 use crate::error::AppError;
 use crate::services::{
     self,
@@ -146,7 +146,7 @@ async fn edit_product(
 }
 
 /// Checks a product form; the slug for URLs is derived from the name.
-fn parse_product(form: &ProductForm) -> Result<(String, Cents), FieldErrors> {
+fn parse_product(form: &ProductForm) -> Result<(Slug, Cents), FieldErrors> {
     let mut errors = FieldErrors::default();
     let name = form.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -162,26 +162,15 @@ fn parse_product(form: &ProductForm) -> Result<(String, Cents), FieldErrors> {
         );
     }
     let price = errors.check("price", Cents::parse_price(&form.price));
-    let slug = slugify(name);
-    if slug.is_empty() && !name.is_empty() {
-        errors.add("name", "The name needs at least one letter or digit.");
-    }
-    match price {
-        Some(price) if errors.is_empty() => Ok((slug, price)),
+    // An empty name has its message already.
+    let slug = match Slug::from_name(name) {
+        Err(_) if name.is_empty() => None,
+        slug => errors.check("name", slug),
+    };
+    match (slug, price) {
+        (Some(slug), Some(price)) if errors.is_empty() => Ok((slug, price)),
         _ => Err(errors),
     }
-}
-
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').chars().take(100).collect()
 }
 
 async fn save_product(
