@@ -3,7 +3,7 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms, placeholders};
-use crate::domain::{Cents, Slug};
+use crate::domain::{Cents, ProductDetails, Slug, VariantDetails};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -54,6 +54,8 @@ impl Product {
     }
 }
 
+/// A product as written: from the admin form's checked [`ProductDetails`], or as the
+/// import makes one.
 pub struct ProductInput<'a> {
     pub name: &'a str,
     pub slug: &'a Slug,
@@ -63,12 +65,39 @@ pub struct ProductInput<'a> {
     pub hidden: bool,
 }
 
+/// A variant as written: from the admin form's checked [`VariantDetails`], or as the
+/// import makes one.
 pub struct VariantInput<'a> {
     pub color: &'a str,
     pub size: &'a str,
     pub price: Option<Cents>,
     pub stock: i64,
     pub hidden: bool,
+}
+
+impl<'a> From<&'a ProductDetails> for ProductInput<'a> {
+    fn from(product: &'a ProductDetails) -> Self {
+        Self {
+            name: product.name(),
+            slug: product.slug(),
+            description: product.description(),
+            category: product.category(),
+            price: product.price(),
+            hidden: product.hidden(),
+        }
+    }
+}
+
+impl<'a> From<&'a VariantDetails> for VariantInput<'a> {
+    fn from(variant: &'a VariantDetails) -> Self {
+        Self {
+            color: variant.color(),
+            size: variant.size(),
+            price: variant.price(),
+            stock: variant.stock(),
+            hidden: variant.hidden(),
+        }
+    }
 }
 
 const PRODUCT_COLUMNS: &str =

@@ -10,4 +10,4 @@ pub mod product;
 pub use fields::{Address, Email, FieldErrors, FirstName, Password, Username};
 pub use money::Cents;
 pub use order::{OrderCode, OrderStatus, Quantity};
-pub use product::Slug;
+pub use product::{ProductDetails, ProductFields, Slug, VariantDetails, VariantFields};

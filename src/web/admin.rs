@@ -17,7 +17,10 @@ use crate::auth::CsrfToken;
 use crate::db::catalog::{Product, ProductInput, VariantInput};
 use crate::db::orders::Order;
 use crate::db::users::UserRow;
-use crate::domain::{Cents, FieldErrors, OrderCode, OrderStatus, Slug};
+use crate::domain::{
+    Cents, FieldErrors, OrderCode, OrderStatus, ProductDetails, ProductFields, VariantDetails,
+    VariantFields,
+};
 use crate::error::AppError;
 use crate::services::{
     self,
@@ -95,6 +98,18 @@ pub struct ProductForm {
     hidden: Option<String>,
 }
 
+impl ProductForm {
+    fn fields(&self) -> ProductFields<'_> {
+        ProductFields {
+            name: &self.name,
+            description: &self.description,
+            category: &self.category,
+            price: &self.price,
+            hidden: self.hidden.is_some(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/product.html")]
 struct ProductEditPage {
@@ -145,34 +160,6 @@ async fn edit_product(
     }))
 }
 
-/// Checks a product form; the slug for URLs is derived from the name.
-fn parse_product(form: &ProductForm) -> Result<(Slug, Cents), FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.add("name", "Give the product a name of at most 200 characters.");
-    }
-    if form.category.trim().is_empty() || form.category.chars().count() > 60 {
-        errors.add("category", "Give a category of at most 60 characters.");
-    }
-    if form.description.chars().count() > 5000 {
-        errors.add(
-            "description",
-            "The description may have at most 5000 characters.",
-        );
-    }
-    let price = errors.check("price", Cents::parse_price(&form.price));
-    // An empty name has its message already.
-    let slug = match Slug::from_name(name) {
-        Err(_) if name.is_empty() => None,
-        slug => errors.check("name", slug),
-    };
-    match (slug, price) {
-        (Some(slug), Some(price)) if errors.is_empty() => Ok((slug, price)),
-        _ => Err(errors),
-    }
-}
-
 async fn save_product(
     state: &AppState,
     staff: &super::SignedIn,
@@ -195,18 +182,11 @@ async fn save_product(
             &page,
         ))
     };
-    let (slug, price) = match parse_product(&form) {
-        Ok(parsed) => parsed,
+    let product = match ProductDetails::parse(&form.fields()) {
+        Ok(product) => product,
         Err(errors) => return refused(errors, form).await,
     };
-    let input = ProductInput {
-        name: form.name.trim(),
-        slug: &slug,
-        description: form.description.trim(),
-        category: form.category.trim(),
-        price,
-        hidden: form.hidden.is_some(),
-    };
+    let input = ProductInput::from(&product);
     let saved = match id {
         Some(id) => state.db.update_product(id, &input).await.map(|()| id),
         None => state.db.create_product(&input).await,
@@ -284,41 +264,16 @@ pub struct VariantForm {
     hidden: Option<String>,
 }
 
-fn parse_variant(form: &VariantForm) -> Result<VariantInput<'_>, AppError> {
-    let color = form.color.trim();
-    let size = form.size.trim();
-    if color.is_empty() || color.chars().count() > 60 {
-        return Err(AppError::invalid(
-            "color",
-            "Give a colour of at most 60 characters.",
-        ));
+impl VariantForm {
+    fn fields(&self) -> VariantFields<'_> {
+        VariantFields {
+            color: &self.color,
+            size: &self.size,
+            price: &self.price,
+            stock: &self.stock,
+            hidden: self.hidden.is_some(),
+        }
     }
-    if size.is_empty() || size.chars().count() > 30 {
-        return Err(AppError::invalid(
-            "size",
-            "Give a size of at most 30 characters, such as M or U.",
-        ));
-    }
-    let price = match form.price.trim() {
-        "" => None,
-        price => Some(Cents::parse_price(price).map_err(|m| AppError::invalid("price", m))?),
-    };
-    let stock: i64 = form
-        .stock
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s| (0..=1_000_000).contains(s))
-        .ok_or_else(|| {
-            AppError::invalid("stock", "Stock must be a whole number from 0 to 1000000.")
-        })?;
-    Ok(VariantInput {
-        color,
-        size,
-        price,
-        stock,
-        hidden: form.hidden.is_some(),
-    })
 }
 
 async fn create_variant(
@@ -333,9 +288,10 @@ async fn create_variant(
         .product_by_id(product_id, true)
         .await?
         .ok_or_else(|| AppError::not_found("That product"))?;
+    let variant = VariantDetails::parse(&form.fields())?;
     state
         .db
-        .create_variant(product_id, &parse_variant(&form)?)
+        .create_variant(product_id, &VariantInput::from(&variant))
         .await?;
     Ok(redirect_with(
         jar,
@@ -351,7 +307,11 @@ async fn update_variant(
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    state.db.update_variant(id, &parse_variant(&form)?).await?;
+    let variant = VariantDetails::parse(&form.fields())?;
+    state
+        .db
+        .update_variant(id, &VariantInput::from(&variant))
+        .await?;
     let (product_id,): (i64,) = state
         .db
         .query_as("SELECT product_id FROM variants WHERE id = ?")
