@@ -3,10 +3,10 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms, placeholders};
-use crate::domain::{Cents, ProductDetails, Slug, VariantDetails};
+use crate::domain::{Cents, ProductDetails, Slug, VariantDetails, Visibility};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow)]
 pub struct ProductRow {
     pub id: i64,
     pub slug: String,
@@ -15,11 +15,12 @@ pub struct ProductRow {
     pub category: String,
     pub price_cents: i64,
     pub image_key: Option<String>,
-    pub hidden: i64,
+    #[sqlx(rename = "hidden", try_from = "i64")]
+    pub visibility: Visibility,
     pub sort_order: i64,
 }
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow)]
 pub struct VariantRow {
     pub id: i64,
     pub product_id: i64,
@@ -30,7 +31,8 @@ pub struct VariantRow {
     /// The variant's own price, `None` when it follows the product's.
     pub own_price_cents: Option<i64>,
     pub stock: i64,
-    pub hidden: i64,
+    #[sqlx(rename = "hidden", try_from = "i64")]
+    pub visibility: Visibility,
 }
 
 /// A product with its variants, as the shop shows it.
@@ -62,7 +64,7 @@ pub struct ProductInput<'a> {
     pub description: &'a str,
     pub category: &'a str,
     pub price: Cents,
-    pub hidden: bool,
+    pub visibility: Visibility,
 }
 
 /// A variant as written: from the admin form's checked [`VariantDetails`], or as the
@@ -72,7 +74,7 @@ pub struct VariantInput<'a> {
     pub size: &'a str,
     pub price: Option<Cents>,
     pub stock: i64,
-    pub hidden: bool,
+    pub visibility: Visibility,
 }
 
 impl<'a> From<&'a ProductDetails> for ProductInput<'a> {
@@ -83,7 +85,7 @@ impl<'a> From<&'a ProductDetails> for ProductInput<'a> {
             description: product.description(),
             category: product.category(),
             price: product.price(),
-            hidden: product.hidden(),
+            visibility: product.visibility(),
         }
     }
 }
@@ -95,7 +97,7 @@ impl<'a> From<&'a VariantDetails> for VariantInput<'a> {
             size: variant.size(),
             price: variant.price(),
             stock: variant.stock(),
-            hidden: variant.hidden(),
+            visibility: variant.visibility(),
         }
     }
 }
@@ -140,7 +142,7 @@ impl Db {
         include_hidden: bool,
     ) -> AppResult<Option<Product>> {
         match row {
-            Some(row) if include_hidden || row.hidden == 0 => {
+            Some(row) if include_hidden || !row.is_hidden() => {
                 Ok(self.with_variants(vec![row], include_hidden).await?.pop())
             }
             _ => Ok(None),
@@ -209,7 +211,7 @@ impl Db {
         .bind(input.description)
         .bind(input.category)
         .bind(input.price.get())
-        .bind(i64::from(input.hidden))
+        .bind(i64::from(input.visibility))
         .bind(id)
         .bind(now_ms())
         .execute(self.pool())
@@ -229,7 +231,7 @@ impl Db {
             .bind(input.description)
             .bind(input.category)
             .bind(input.price.get())
-            .bind(i64::from(input.hidden))
+            .bind(i64::from(input.visibility))
             .bind(id)
             .execute(self.pool())
             .await
@@ -265,7 +267,7 @@ impl Db {
         .bind(input.size)
         .bind(input.price.map(Cents::get))
         .bind(input.stock)
-        .bind(i64::from(input.hidden))
+        .bind(i64::from(input.visibility))
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -286,7 +288,7 @@ impl Db {
             .bind(input.size)
             .bind(input.price.map(Cents::get))
             .bind(input.stock)
-            .bind(i64::from(input.hidden))
+            .bind(i64::from(input.visibility))
             .bind(id)
             .execute(self.pool())
             .await
@@ -327,7 +329,7 @@ impl ProductRow {
     }
 
     pub fn is_hidden(&self) -> bool {
-        self.hidden != 0
+        self.visibility.is_hidden()
     }
 }
 
@@ -343,7 +345,7 @@ impl VariantRow {
     }
 
     pub fn is_hidden(&self) -> bool {
-        self.hidden != 0
+        self.visibility.is_hidden()
     }
 }
 

@@ -1,10 +1,56 @@
 //! Products and variants as staff describe them: what a product form and a variant form
-//! must hold to be saved, and the slug in a product's address. The admin pages translate
-//! their forms into [`ProductFields`] and [`VariantFields`]; everything else is here.
+//! must hold to be saved, the slug in a product's address, and whether shoppers see it.
+//! The admin pages translate their forms into [`ProductFields`] and [`VariantFields`];
+//! everything else is here.
 
 use std::fmt;
 
-use super::{Cents, FieldErrors};
+use super::{Cents, FieldErrors, UnknownValue};
+
+/// Whether shoppers see a product or a variant; staff see every one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Visibility {
+    #[default]
+    Shown,
+    Hidden,
+}
+
+impl Visibility {
+    /// From a "hidden" checkbox.
+    pub fn hidden_if(hidden: bool) -> Self {
+        if hidden { Self::Hidden } else { Self::Shown }
+    }
+
+    pub fn is_hidden(self) -> bool {
+        self == Self::Hidden
+    }
+}
+
+/// Stored as the `hidden` flag: 0 shown, 1 hidden.
+impl From<Visibility> for i64 {
+    fn from(visibility: Visibility) -> Self {
+        match visibility {
+            Visibility::Shown => 0,
+            Visibility::Hidden => 1,
+        }
+    }
+}
+
+/// Read back from the `hidden` flag; any number but 0 and 1 is refused.
+impl TryFrom<i64> for Visibility {
+    type Error = UnknownValue;
+
+    fn try_from(hidden: i64) -> Result<Self, Self::Error> {
+        match hidden {
+            0 => Ok(Self::Shown),
+            1 => Ok(Self::Hidden),
+            other => Err(UnknownValue {
+                kind: "visibility",
+                value: other.to_string(),
+            }),
+        }
+    }
+}
 
 /// A product's part of its address, as in `/shop/coffee-radar-t-shirt`: words of
 /// lower-case ASCII letters and digits joined by single dashes, derived from the name.
@@ -69,7 +115,7 @@ pub struct ProductDetails {
     description: String,
     category: String,
     price: Cents,
-    hidden: bool,
+    visibility: Visibility,
 }
 
 impl ProductDetails {
@@ -108,7 +154,7 @@ impl ProductDetails {
                 description: description.to_owned(),
                 category,
                 price,
-                hidden: fields.hidden,
+                visibility: Visibility::hidden_if(fields.hidden),
             }),
             _ => Err(errors),
         }
@@ -134,8 +180,8 @@ impl ProductDetails {
         self.price
     }
 
-    pub fn hidden(&self) -> bool {
-        self.hidden
+    pub fn visibility(&self) -> Visibility {
+        self.visibility
     }
 }
 
@@ -157,7 +203,7 @@ pub struct VariantDetails {
     size: String,
     price: Option<Cents>,
     stock: i64,
-    hidden: bool,
+    visibility: Visibility,
 }
 
 impl VariantDetails {
@@ -210,7 +256,7 @@ impl VariantDetails {
                 size,
                 price,
                 stock,
-                hidden: fields.hidden,
+                visibility: Visibility::hidden_if(fields.hidden),
             }),
             _ => Err(errors),
         }
@@ -233,8 +279,8 @@ impl VariantDetails {
         self.stock
     }
 
-    pub fn hidden(&self) -> bool {
-        self.hidden
+    pub fn visibility(&self) -> Visibility {
+        self.visibility
     }
 }
 
@@ -256,6 +302,27 @@ mod tests {
 
     fn slug(name: &str) -> String {
         Slug::from_name(name).unwrap().as_str().to_owned()
+    }
+
+    #[test]
+    fn visibility_reads_back_the_hidden_flag_it_stores() {
+        for visibility in [Visibility::Shown, Visibility::Hidden] {
+            assert_eq!(Visibility::try_from(i64::from(visibility)), Ok(visibility));
+        }
+        assert_eq!(i64::from(Visibility::hidden_if(true)), 1);
+        assert_eq!(i64::from(Visibility::hidden_if(false)), 0);
+        assert!(Visibility::Hidden.is_hidden() && !Visibility::Shown.is_hidden());
+    }
+
+    #[test]
+    fn a_hidden_flag_other_than_zero_or_one_is_refused() {
+        for stored in [-1, 2, i64::MAX] {
+            let error = Visibility::try_from(stored).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("unknown visibility \"{stored}\"")
+            );
+        }
     }
 
     #[test]
@@ -338,7 +405,7 @@ mod tests {
         assert_eq!(kettle.description(), "Gooseneck, 1 litre.");
         assert_eq!(kettle.category(), "Brewing");
         assert_eq!(kettle.price(), Cents::new(3990));
-        assert!(kettle.hidden());
+        assert_eq!(kettle.visibility(), Visibility::Hidden);
     }
 
     #[test]
@@ -450,8 +517,8 @@ mod tests {
         let steel = VariantDetails::parse(&STEEL).unwrap();
         assert_eq!((steel.color(), steel.size()), ("Steel", "1 l"));
         assert_eq!(
-            (steel.price(), steel.stock(), steel.hidden()),
-            (None, 7, false)
+            (steel.price(), steel.stock(), steel.visibility()),
+            (None, 7, Visibility::Shown)
         );
         let own = VariantDetails::parse(&VariantFields {
             price: " 42.5 ",
@@ -460,7 +527,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(own.price(), Some(Cents::new(4250)));
-        assert!(own.hidden());
+        assert_eq!(own.visibility(), Visibility::Hidden);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::orders::{NewLine, NewOrder};
 use super::summary::{ImportSummary, and_list};
 use crate::db::Db;
 use crate::db::catalog::{ProductInput, VariantInput};
-use crate::domain::{Cents, Slug};
+use crate::domain::{Cents, Slug, Visibility};
 use crate::error::AppError;
 
 /// Names at most this many edits apart may be one product spelt two ways.
@@ -254,7 +254,7 @@ async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result
             description: IMPORTED_DESCRIPTION,
             category: IMPORTED_CATEGORY,
             price: Cents::new(price_cents),
-            hidden: true,
+            visibility: Visibility::Hidden,
         };
         match db.create_product(&input).await {
             Ok(id) => return Ok(id),
@@ -280,7 +280,7 @@ async fn create_variant(
         size,
         price: own_price_cents.map(Cents::new),
         stock: 0,
-        hidden: true,
+        visibility: Visibility::Hidden,
     };
     for _ in 0..INSERT_ATTEMPTS {
         match db.create_variant(product_id, &input).await {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::db::Db;
+use crate::domain::OrderStatus;
 use crate::error::{AppError, AppResult};
 
 /// Days from `from` to `to`, both included (UTC).
@@ -189,27 +190,30 @@ pub async fn report(db: &Db, period: Period) -> AppResult<Insights> {
     let orders: Vec<OrderFact> = db
         .query_as(
             "SELECT user_id, total_cents, created_at FROM orders \
-             WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'",
+             WHERE created_at >= ? AND created_at < ? AND status <> ?",
         )
         .bind(start)
         .bind(end)
+        .bind(OrderStatus::Cancelled.as_str())
         .fetch_all(db.pool())
         .await?;
     let lines: Vec<LineFact> = db
         .query_as(
             "SELECT l.variant_id, l.product_name, l.color, l.size, l.unit_price_cents, l.quantity \
              FROM order_lines l JOIN orders o ON o.id = l.order_id \
-             WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> 'cancelled'",
+             WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> ?",
         )
         .bind(start)
         .bind(end)
+        .bind(OrderStatus::Cancelled.as_str())
         .fetch_all(db.pool())
         .await?;
     let first_orders: Vec<(i64, i64)> = db
         .query_as(
             "SELECT user_id, MIN(created_at) FROM orders \
-             WHERE user_id IS NOT NULL AND status <> 'cancelled' AND created_at < ? GROUP BY user_id",
+             WHERE user_id IS NOT NULL AND status <> ? AND created_at < ? GROUP BY user_id",
         )
+        .bind(OrderStatus::Cancelled.as_str())
         .bind(end)
         .fetch_all(db.pool())
         .await?;

@@ -144,7 +144,7 @@ async fn edit_product(
         description: product.product.description.clone(),
         category: product.product.category.clone(),
         price: product.price().form_value(),
-        hidden: (product.product.hidden != 0).then(|| "on".to_owned()),
+        hidden: product.product.is_hidden().then(|| "on".to_owned()),
     };
     Ok(render(&ProductEditPage {
         layout: Layout::load(
@@ -381,7 +381,7 @@ async fn advance_order(
     let order = staff_order(&state, &code).await?;
     state
         .db
-        .advance_order(order.order.id, order.order.status())
+        .advance_order(order.order.id, order.order.status)
         .await?;
     Ok(redirect_with(jar, "/admin/orders", Flash::OrderAdvanced))
 }
