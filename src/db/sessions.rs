@@ -47,6 +47,7 @@ impl Db {
     }
 
     /// The live session with this id and its user, in one query.
+    ///
     /// An account's role is read as in [`UserRow`]: one this shop does not know is an
     /// error, not a shopper.
     pub async fn session(&self, id: &str) -> AppResult<Option<SessionRow>> {
