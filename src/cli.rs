@@ -2,8 +2,8 @@
 
 use crate::app::Application;
 use crate::config::{AdminAction, AssetsAction, Cli, Command, CommonSettings, ServeSettings};
-use crate::db::users::Role;
 use crate::db::{Db, PoolSettings};
+use crate::domain::Role;
 use crate::error::AppError;
 use crate::storage::Storage;
 

@@ -100,7 +100,7 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
             vec![
                 order.code.clone(),
                 text(order.user_id),
-                order.status,
+                order.status.to_string(),
                 order.total_cents.to_string(),
                 item_count.to_string(),
                 iso(order.created_at),

@@ -8,6 +8,7 @@ use crate::db::catalog::{Product, VariantRow};
 use crate::db::orders::Order;
 use crate::db::places::PlaceRow;
 use crate::db::users::UserRow;
+use crate::domain::{OrderStatus, Role};
 use crate::services::radar::NearbyPlace;
 
 #[derive(Serialize, ToSchema)]
@@ -18,7 +19,8 @@ pub struct UserOut {
     pub first_name: String,
     pub address: Option<String>,
     pub photo_url: Option<String>,
-    pub role: String,
+    #[schema(value_type = String)]
+    pub role: Role,
 }
 
 impl From<&UserRow> for UserOut {
@@ -30,7 +32,7 @@ impl From<&UserRow> for UserOut {
             first_name: user.first_name.clone(),
             address: user.address.clone(),
             photo_url: user.photo_url(),
-            role: user.role.clone(),
+            role: user.role,
         }
     }
 }
@@ -134,7 +136,8 @@ pub struct OrderLineOut {
 #[derive(Serialize, ToSchema)]
 pub struct OrderOut {
     pub code: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: OrderStatus,
     pub total_cents: i64,
     pub created_at: String,
     pub shipping_address: String,
@@ -145,7 +148,7 @@ impl From<&Order> for OrderOut {
     fn from(o: &Order) -> Self {
         Self {
             code: o.order.code.clone(),
-            status: o.order.status.clone(),
+            status: o.order.status,
             total_cents: o.order.total_cents,
             created_at: rfc3339(o.order.created_at),
             shipping_address: o.order.shipping_address.clone(),

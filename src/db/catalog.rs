@@ -3,10 +3,10 @@
 use sqlx::FromRow;
 
 use super::{Db, now_ms, placeholders};
-use crate::domain::Cents;
+use crate::domain::{Cents, ProductDetails, Slug, VariantDetails, Visibility};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow)]
 pub struct ProductRow {
     pub id: i64,
     pub slug: String,
@@ -15,11 +15,12 @@ pub struct ProductRow {
     pub category: String,
     pub price_cents: i64,
     pub image_key: Option<String>,
-    pub hidden: i64,
+    #[sqlx(rename = "hidden", try_from = "i64")]
+    pub visibility: Visibility,
     pub sort_order: i64,
 }
 
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, FromRow)]
 pub struct VariantRow {
     pub id: i64,
     pub product_id: i64,
@@ -30,7 +31,8 @@ pub struct VariantRow {
     /// The variant's own price, `None` when it follows the product's.
     pub own_price_cents: Option<i64>,
     pub stock: i64,
-    pub hidden: i64,
+    #[sqlx(rename = "hidden", try_from = "i64")]
+    pub visibility: Visibility,
 }
 
 /// A product with its variants, as the shop shows it.
@@ -54,21 +56,50 @@ impl Product {
     }
 }
 
+/// A product as written: from the admin form's checked [`ProductDetails`], or as the
+/// import makes one.
 pub struct ProductInput<'a> {
     pub name: &'a str,
-    pub slug: &'a str,
+    pub slug: &'a Slug,
     pub description: &'a str,
     pub category: &'a str,
     pub price: Cents,
-    pub hidden: bool,
+    pub visibility: Visibility,
 }
 
+/// A variant as written: from the admin form's checked [`VariantDetails`], or as the
+/// import makes one.
 pub struct VariantInput<'a> {
     pub color: &'a str,
     pub size: &'a str,
     pub price: Option<Cents>,
     pub stock: i64,
-    pub hidden: bool,
+    pub visibility: Visibility,
+}
+
+impl<'a> From<&'a ProductDetails> for ProductInput<'a> {
+    fn from(product: &'a ProductDetails) -> Self {
+        Self {
+            name: product.name(),
+            slug: product.slug(),
+            description: product.description(),
+            category: product.category(),
+            price: product.price(),
+            visibility: product.visibility(),
+        }
+    }
+}
+
+impl<'a> From<&'a VariantDetails> for VariantInput<'a> {
+    fn from(variant: &'a VariantDetails) -> Self {
+        Self {
+            color: variant.color(),
+            size: variant.size(),
+            price: variant.price(),
+            stock: variant.stock(),
+            visibility: variant.visibility(),
+        }
+    }
 }
 
 const PRODUCT_COLUMNS: &str =
@@ -111,7 +142,7 @@ impl Db {
         include_hidden: bool,
     ) -> AppResult<Option<Product>> {
         match row {
-            Some(row) if include_hidden || row.hidden == 0 => {
+            Some(row) if include_hidden || !row.is_hidden() => {
                 Ok(self.with_variants(vec![row], include_hidden).await?.pop())
             }
             _ => Ok(None),
@@ -175,12 +206,12 @@ impl Db {
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(input.slug)
+        .bind(input.slug.as_str())
         .bind(input.name)
         .bind(input.description)
         .bind(input.category)
         .bind(input.price.get())
-        .bind(i64::from(input.hidden))
+        .bind(i64::from(input.visibility))
         .bind(id)
         .bind(now_ms())
         .execute(self.pool())
@@ -195,12 +226,12 @@ impl Db {
                 "UPDATE products SET slug = ?, name = ?, description = ?, category = ?, price_cents = ?, hidden = ? \
                  WHERE id = ?",
             )
-            .bind(input.slug)
+            .bind(input.slug.as_str())
             .bind(input.name)
             .bind(input.description)
             .bind(input.category)
             .bind(input.price.get())
-            .bind(i64::from(input.hidden))
+            .bind(i64::from(input.visibility))
             .bind(id)
             .execute(self.pool())
             .await
@@ -236,7 +267,7 @@ impl Db {
         .bind(input.size)
         .bind(input.price.map(Cents::get))
         .bind(input.stock)
-        .bind(i64::from(input.hidden))
+        .bind(i64::from(input.visibility))
         .execute(self.pool())
         .await
         .map_err(|e| {
@@ -257,7 +288,7 @@ impl Db {
             .bind(input.size)
             .bind(input.price.map(Cents::get))
             .bind(input.stock)
-            .bind(i64::from(input.hidden))
+            .bind(i64::from(input.visibility))
             .bind(id)
             .execute(self.pool())
             .await
@@ -308,7 +339,7 @@ impl ProductRow {
     }
 
     pub fn is_hidden(&self) -> bool {
-        self.hidden != 0
+        self.visibility.is_hidden()
     }
 }
 
@@ -319,12 +350,12 @@ impl VariantRow {
 
     pub fn own_price_text(&self) -> String {
         self.own_price_cents
-            .map(|c| format!("{}.{:02}", c / 100, c % 100))
+            .map(|cents| Cents::new(cents).form_value())
             .unwrap_or_default()
     }
 
     pub fn is_hidden(&self) -> bool {
-        self.hidden != 0
+        self.visibility.is_hidden()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The rows the sales insights are computed from (see [`crate::services::insights`]).
 
 use super::Db;
+use crate::domain::OrderStatus;
 use crate::error::AppResult;
 
 #[derive(sqlx::FromRow)]
@@ -47,27 +48,30 @@ impl Db {
         let orders: Vec<OrderFact> = self
             .query_as(
                 "SELECT user_id, total_cents, created_at FROM orders \
-                 WHERE created_at >= ? AND created_at < ? AND status <> 'cancelled'",
+                 WHERE created_at >= ? AND created_at < ? AND status <> ?",
             )
             .bind(start)
             .bind(end)
+            .bind(OrderStatus::Cancelled.as_str())
             .fetch_all(self.pool())
             .await?;
         let lines: Vec<LineFact> = self
             .query_as(
                 "SELECT l.variant_id, l.product_name, l.color, l.size, l.unit_price_cents, l.quantity \
                  FROM order_lines l JOIN orders o ON o.id = l.order_id \
-                 WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> 'cancelled'",
+                 WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> ?",
             )
             .bind(start)
             .bind(end)
+            .bind(OrderStatus::Cancelled.as_str())
             .fetch_all(self.pool())
             .await?;
         let first_orders: Vec<(i64, i64)> = self
             .query_as(
                 "SELECT user_id, MIN(created_at) FROM orders \
-                 WHERE user_id IS NOT NULL AND status <> 'cancelled' AND created_at < ? GROUP BY user_id",
+                 WHERE user_id IS NOT NULL AND status <> ? AND created_at < ? GROUP BY user_id",
             )
+            .bind(OrderStatus::Cancelled.as_str())
             .bind(end)
             .fetch_all(self.pool())
             .await?;

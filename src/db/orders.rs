@@ -18,7 +18,8 @@ pub struct OrderRow {
     pub code: String,
     pub user_id: Option<i64>,
     pub username: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
     pub total_cents: i64,
     pub shipping_address: String,
     pub created_at: i64,
@@ -26,10 +27,6 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    pub fn status(&self) -> OrderStatus {
-        OrderStatus::parse(&self.status).unwrap_or(OrderStatus::Placed)
-    }
-
     pub fn total(&self) -> Cents {
         Cents::new(self.total_cents)
     }
@@ -171,7 +168,7 @@ impl Db {
             code: OrderCode::generate().to_string(),
             user_id: Some(checkout.user_id),
             username: checkout.username.to_owned(),
-            status: OrderStatus::Placed.as_str().to_owned(),
+            status: OrderStatus::Placed,
             total_cents: cart_total(&lines).get(),
             shipping_address: checkout.shipping_address.as_str().to_owned(),
             created_at: now,
@@ -186,7 +183,7 @@ impl Db {
             .bind(&order.code)
             .bind(order.user_id)
             .bind(&order.username)
-            .bind(&order.status)
+            .bind(order.status.as_str())
             .bind(order.total_cents)
             .bind(&order.shipping_address)
             .bind(checkout.idempotency_key)

@@ -3,6 +3,7 @@
 
 use super::users::UserRow;
 use super::{Db, now_ms};
+use crate::domain::Role;
 use crate::error::AppResult;
 
 /// A session as loaded for a request: its id (the token's hash) and who is signed in.
@@ -46,6 +47,9 @@ impl Db {
     }
 
     /// The live session with this id and its user, in one query.
+    ///
+    /// An account's role is read as in [`UserRow`]: one this shop does not know is an
+    /// error, not a shopper.
     pub async fn session(&self, id: &str) -> AppResult<Option<SessionRow>> {
         let row: Option<SessionJoin> = self
             .query_as(
@@ -58,9 +62,9 @@ impl Db {
             .bind(now_ms())
             .fetch_optional(self.pool())
             .await?;
-        Ok(row.map(|r| SessionRow {
-            id: r.session_id,
-            user: r.id.map(|id| UserRow {
+        let Some(r) = row else { return Ok(None) };
+        let user = match r.id {
+            Some(id) => Some(UserRow {
                 id,
                 username: r.username.unwrap_or_default(),
                 email: r.email.unwrap_or_default(),
@@ -68,9 +72,14 @@ impl Db {
                 first_name: r.first_name.unwrap_or_default(),
                 address: r.address,
                 photo_key: r.photo_key,
-                role: r.role.unwrap_or_default(),
+                role: Role::try_from(r.role.unwrap_or_default()).map_err(anyhow::Error::from)?,
                 created_at: r.created_at.unwrap_or_default(),
             }),
+            None => None,
+        };
+        Ok(Some(SessionRow {
+            id: r.session_id,
+            user,
         }))
     }
 

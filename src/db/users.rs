@@ -3,15 +3,8 @@
 use sqlx::FromRow;
 
 use super::{Db, new_id, now_ms};
-use crate::domain::{Address, Email, FirstName, Username};
+use crate::domain::{Address, Email, FirstName, Role, Username};
 use crate::error::{AppError, AppResult, on_unique_violation};
-
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Shopper,
-    Admin,
-}
 
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
@@ -22,13 +15,14 @@ pub struct UserRow {
     pub first_name: String,
     pub address: Option<String>,
     pub photo_key: Option<String>,
-    pub role: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
     pub created_at: i64,
 }
 
 impl UserRow {
     pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+        self.role == Role::Admin
     }
 }
 
@@ -60,7 +54,7 @@ impl Db {
         let id = new_id();
         self.query(
             "INSERT INTO users (id, username, email, password_hash, first_name, address, role, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, 'shopper', ?)",
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(id)
         .bind(user.username.as_str())
@@ -68,6 +62,7 @@ impl Db {
         .bind(user.password_hash)
         .bind(user.first_name.as_str())
         .bind(user.address.map(Address::as_str))
+        .bind(Role::Shopper.as_str())
         .bind(now_ms())
         .execute(self.pool())
         .await
@@ -144,13 +139,9 @@ impl Db {
     }
 
     pub async fn set_role(&self, username: &str, role: Role) -> AppResult<()> {
-        let role = match role {
-            Role::Shopper => "shopper",
-            Role::Admin => "admin",
-        };
         let done = self
             .query("UPDATE users SET role = ? WHERE username = ?")
-            .bind(role)
+            .bind(role.as_str())
             .bind(username)
             .execute(self.pool())
             .await?;

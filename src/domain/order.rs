@@ -4,6 +4,8 @@ use std::fmt;
 
 use rand::Rng;
 
+use super::stored_by_name;
+
 /// The 6-character order code of the original shop, such as `KNKUJ1`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(transparent)]
@@ -58,6 +60,7 @@ impl OrderStatus {
         Self::Cancelled,
     ];
 
+    /// The name stored in the database and sent by the API.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Placed => "placed",
@@ -66,10 +69,6 @@ impl OrderStatus {
             Self::Delivered => "delivered",
             Self::Cancelled => "cancelled",
         }
-    }
-
-    pub fn parse(raw: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
     /// The step staff take next: placed → paid → shipped → delivered.
@@ -91,11 +90,7 @@ impl OrderStatus {
     pub const CANCELLABLE: [OrderStatus; 2] = [Self::Placed, Self::Paid];
 }
 
-impl fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+stored_by_name!(OrderStatus, "order status");
 
 /// How many of one variant a shopper puts in the cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -141,6 +136,36 @@ mod tests {
         assert!(OrderStatus::Paid.can_cancel());
         assert!(!OrderStatus::Shipped.can_cancel());
         assert!(!OrderStatus::Cancelled.can_cancel());
+    }
+
+    #[test]
+    fn statuses_read_back_what_they_store() {
+        for status in OrderStatus::ALL {
+            assert_eq!(
+                OrderStatus::try_from(status.as_str().to_owned()),
+                Ok(status)
+            );
+            assert_eq!(OrderStatus::parse(status.as_str()), Some(status));
+            assert_eq!(status.to_string(), status.as_str());
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            ["placed", "paid", "shipped", "delivered", "cancelled"]
+        );
+    }
+
+    #[test]
+    fn an_unknown_status_is_refused_not_taken_for_placed() {
+        for stored in ["", "Placed", "refunded", "placed "] {
+            assert_eq!(OrderStatus::parse(stored), None);
+            let error = OrderStatus::try_from(stored.to_owned()).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("unknown order status {stored:?}")
+            );
+        }
     }
 
     #[test]

@@ -9,10 +9,10 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::orders::{NewLine, NewOrder};
-use super::summary::{ImportSummary, and_list, dollars};
+use super::summary::{ImportSummary, and_list};
 use crate::db::Db;
 use crate::db::catalog::{ProductInput, VariantInput};
-use crate::domain::Cents;
+use crate::domain::{Cents, Slug, Visibility};
 use crate::error::AppError;
 
 /// Names at most this many edits apart may be one product spelt two ways.
@@ -198,7 +198,7 @@ async fn product_for(
     let id = create_product(db, name, price_cents).await?;
     summary.products_created.push(format!(
         "{name} at {} in {IMPORTED_CATEGORY}",
-        dollars(price_cents)
+        Cents::new(price_cents).price_tag()
     ));
     shop.products.push(ShopProduct {
         id,
@@ -230,7 +230,7 @@ async fn variant_for(
     summary.variants_created.push(format!(
         "{}, {color}, {size} at {}",
         product.name,
-        dollars(latest)
+        Cents::new(latest).price_tag()
     ));
     let variant = ShopVariant {
         id,
@@ -242,11 +242,11 @@ async fn variant_for(
 }
 
 async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result<i64> {
-    let base = slugify(name);
+    let base = base_slug(name)?;
     for attempt in 1..=INSERT_ATTEMPTS {
         let slug = match attempt {
             1 => base.clone(),
-            n => format!("{base}-{n}"),
+            n => base.numbered(n),
         };
         let input = ProductInput {
             name,
@@ -254,7 +254,7 @@ async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result
             description: IMPORTED_DESCRIPTION,
             category: IMPORTED_CATEGORY,
             price: Cents::new(price_cents),
-            hidden: true,
+            visibility: Visibility::Hidden,
         };
         match db.create_product(&input).await {
             Ok(id) => return Ok(id),
@@ -262,7 +262,10 @@ async fn create_product(db: &Db, name: &str, price_cents: i64) -> anyhow::Result
             Err(other) => return Err(other.into()),
         }
     }
-    anyhow::bail!("cannot create the product {name:?}: its slug {base:?} is taken")
+    anyhow::bail!(
+        "cannot create the product {name:?}: its slug {:?} is taken",
+        base.as_str()
+    )
 }
 
 async fn create_variant(
@@ -277,7 +280,7 @@ async fn create_variant(
         size,
         price: own_price_cents.map(Cents::new),
         stock: 0,
-        hidden: true,
+        visibility: Visibility::Hidden,
     };
     for _ in 0..INSERT_ATTEMPTS {
         match db.create_variant(product_id, &input).await {
@@ -437,7 +440,10 @@ fn by_variant<'s, 'a>(sales: &[&'s Sale<'a>]) -> BTreeMap<(String, String), Vec<
 fn note_several_prices(name: &str, sales: &[&Sale<'_>], summary: &mut ImportSummary) {
     let prices: BTreeSet<i64> = sales.iter().map(|s| s.line.unit_price_cents).collect();
     if prices.len() > 1 {
-        let prices: Vec<String> = prices.into_iter().map(dollars).collect();
+        let prices: Vec<String> = prices
+            .into_iter()
+            .map(|cents| Cents::new(cents).price_tag())
+            .collect();
         summary
             .several_prices
             .push(format!("{name} at {}", and_list(&prices)));
@@ -456,22 +462,12 @@ fn most_common<'a>(values: impl Iterator<Item = &'a str>) -> String {
         .unwrap_or_default()
 }
 
-/// `Coffee Radar T-Shirt` → `coffee-radar-t-shirt`.
-fn slugify(name: &str) -> String {
-    let mut slug = String::with_capacity(name.len());
-    for c in name.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.is_empty() && !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    let slug: String = slug.trim_end_matches('-').chars().take(100).collect();
-    if slug.is_empty() {
-        "imported-product".into()
-    } else {
-        slug
-    }
+/// The slug of an imported product's name; a name without a letter or digit to make one
+/// of gets `imported-product` (and a number, when that is taken).
+fn base_slug(name: &str) -> anyhow::Result<Slug> {
+    Slug::from_name(name)
+        .or_else(|_| Slug::from_name("imported product"))
+        .map_err(anyhow::Error::msg)
 }
 
 #[cfg(test)]
@@ -581,9 +577,9 @@ mod tests {
     }
 
     #[test]
-    fn slugs_are_lower_case_words_joined_by_dashes() {
-        assert_eq!(slugify("Coffee Radar T-Shirt"), "coffee-radar-t-shirt");
-        assert_eq!(slugify("  Café  crème! "), "caf-cr-me");
-        assert_eq!(slugify("!!!"), "imported-product");
+    fn a_name_without_letters_or_digits_gets_the_import_slug() {
+        let slug = |name| base_slug(name).unwrap().to_string();
+        assert_eq!(slug("Coffee Radar T-Shirt"), "coffee-radar-t-shirt");
+        assert_eq!(slug("!!!"), "imported-product");
     }
 }

@@ -9,10 +9,10 @@ use indicatif::ProgressBar;
 
 use super::catalog::{CatalogMatch, VariantTarget};
 use super::source::FlaskOrderRow;
-use super::summary::{ImportSummary, dollars};
+use super::summary::ImportSummary;
 use super::users::Accounts;
 use crate::db::{Db, new_id};
-use crate::domain::{OrderCode, OrderStatus, Username};
+use crate::domain::{Cents, OrderCode, OrderStatus, Username};
 
 /// The old shop recorded no shipping address; this text marks an imported order too.
 pub const NOT_RECORDED: &str = "Not recorded by the original shop";
@@ -298,7 +298,10 @@ fn validate_row(row: &FlaskOrderRow) -> Result<ValidRow, String> {
     let unit_price_cents = match row.price_cents {
         None => return Err(at_row("no price".into())),
         Some(cents) if cents < 0 => {
-            return Err(at_row(format!("negative price {}", dollars(cents))));
+            return Err(at_row(format!(
+                "negative price {}",
+                Cents::new(cents).price_tag()
+            )));
         }
         Some(cents) => cents,
     };

@@ -145,15 +145,6 @@ fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
     if n == 1 { one } else { many }
 }
 
-/// Dollars as the old shop priced things: `$30`, or `$12.50` when there are cents.
-pub fn dollars(cents: i64) -> String {
-    if cents % 100 == 0 {
-        format!("${}", cents / 100)
-    } else {
-        format!("${}.{:02}", cents / 100, (cents % 100).abs())
-    }
-}
-
 /// `a`, `a and b`, `a, b and c`.
 pub fn and_list(parts: &[String]) -> String {
     match parts {
@@ -186,9 +177,7 @@ mod tests {
     }
 
     #[test]
-    fn prices_read_like_the_old_shop() {
-        assert_eq!(dollars(3000), "$30");
-        assert_eq!(dollars(1250), "$12.50");
+    fn lists_read_like_sentences() {
         assert_eq!(
             and_list(&["$13".into(), "$15".into(), "$20".into()]),
             "$13, $15 and $20"

@@ -9,7 +9,7 @@ use super::source::FlaskUser;
 use super::summary::ImportSummary;
 
 use crate::db::{Db, new_id, now_ms};
-use crate::domain::{Email, FirstName, Username};
+use crate::domain::{Email, FirstName, Role, Username};
 use crate::storage::Storage;
 
 /// The account here of each Flask username, imported now or by an earlier run.
@@ -226,7 +226,7 @@ async fn insert_account(db: &Db, account: &NewAccount<'_>) -> Result<i64, sqlx::
     let id = new_id();
     db.query(
         "INSERT INTO users (id, username, email, password_hash, first_name, address, photo_key, role, created_at) \
-         VALUES (?, ?, ?, ?, ?, NULL, ?, 'shopper', ?)",
+         VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)",
     )
     .bind(id)
     .bind(account.username.as_str())
@@ -234,6 +234,7 @@ async fn insert_account(db: &Db, account: &NewAccount<'_>) -> Result<i64, sqlx::
     .bind(account.password_hash)
     .bind(account.first_name.as_str())
     .bind(account.photo_key)
+    .bind(Role::Shopper.as_str())
     .bind(now_ms())
     .execute(db.pool())
     .await?;

@@ -102,7 +102,7 @@ pub async fn advance_order(services: &Services, code: &str) -> AppResult<OrderSt
     let order = order(services, code).await?;
     services
         .db
-        .advance_order(order.order.id, order.order.status())
+        .advance_order(order.order.id, order.order.status)
         .await
 }
 

@@ -13,6 +13,7 @@ use crate::db::catalog::{ProductInput, VariantInput};
 use crate::db::users::UserRow;
 use crate::db::{Db, PoolSettings};
 use crate::domain::Cents;
+use crate::domain::product::{Slug, Visibility};
 use crate::events::EventSink;
 use crate::mail::Mailer;
 use crate::pictures::Pictures;
@@ -56,14 +57,15 @@ impl TestShop {
                 guest_session_secs: 3600,
             },
         );
+        let slug = Slug::from_name("Radar mug").expect("a slug");
         let product_id = db
             .create_product(&ProductInput {
                 name: "Radar mug",
-                slug: "radar-mug",
+                slug: &slug,
                 description: "A mug.",
                 category: "mugs",
                 price: Cents::new(1250),
-                hidden: false,
+                visibility: Visibility::Shown,
             })
             .await
             .expect("product");
@@ -75,7 +77,7 @@ impl TestShop {
                     size: "U",
                     price: None,
                     stock,
-                    hidden: false,
+                    visibility: Visibility::Shown,
                 },
             )
             .await

@@ -16,7 +16,9 @@ use crate::auth::CsrfToken;
 use crate::db::catalog::{Product, ProductInput, VariantInput};
 use crate::db::orders::Order;
 use crate::db::users::UserRow;
-use crate::domain::{Cents, FieldErrors, OrderStatus};
+use crate::domain::{
+    Cents, FieldErrors, OrderStatus, ProductDetails, ProductFields, VariantDetails, VariantFields,
+};
 use crate::error::AppError;
 use crate::services::{
     self,
@@ -73,6 +75,18 @@ pub struct ProductForm {
     hidden: Option<String>,
 }
 
+impl ProductForm {
+    fn fields(&self) -> ProductFields<'_> {
+        ProductFields {
+            name: &self.name,
+            description: &self.description,
+            category: &self.category,
+            price: &self.price,
+            hidden: self.hidden.is_some(),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "admin/product.html")]
 struct ProductEditPage {
@@ -102,12 +116,8 @@ async fn edit_product(
         name: product.product.name.clone(),
         description: product.product.description.clone(),
         category: product.product.category.clone(),
-        price: format!(
-            "{}.{:02}",
-            product.product.price_cents / 100,
-            product.product.price_cents % 100
-        ),
-        hidden: (product.product.hidden != 0).then(|| "on".to_owned()),
+        price: product.price().form_value(),
+        hidden: product.product.is_hidden().then(|| "on".to_owned()),
     };
     Ok(render(&ProductEditPage {
         layout: Layout::load(
@@ -121,45 +131,6 @@ async fn edit_product(
         form,
         errors: FieldErrors::default(),
     }))
-}
-
-/// Checks a product form; the slug for URLs is derived from the name.
-fn parse_product(form: &ProductForm) -> Result<(String, Cents), FieldErrors> {
-    let mut errors = FieldErrors::default();
-    let name = form.name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        errors.add("name", "Give the product a name of at most 200 characters.");
-    }
-    if form.category.trim().is_empty() || form.category.chars().count() > 60 {
-        errors.add("category", "Give a category of at most 60 characters.");
-    }
-    if form.description.chars().count() > 5000 {
-        errors.add(
-            "description",
-            "The description may have at most 5000 characters.",
-        );
-    }
-    let price = errors.check("price", Cents::parse_price(&form.price));
-    let slug = slugify(name);
-    if slug.is_empty() && !name.is_empty() {
-        errors.add("name", "The name needs at least one letter or digit.");
-    }
-    match price {
-        Some(price) if errors.is_empty() => Ok((slug, price)),
-        _ => Err(errors),
-    }
-}
-
-pub fn slugify(name: &str) -> String {
-    let mut slug = String::new();
-    for c in name.to_lowercase().chars() {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') && !slug.is_empty() {
-            slug.push('-');
-        }
-    }
-    slug.trim_end_matches('-').chars().take(100).collect()
 }
 
 async fn save_product(
@@ -184,18 +155,11 @@ async fn save_product(
             &page,
         ))
     };
-    let (slug, price) = match parse_product(&form) {
-        Ok(parsed) => parsed,
+    let product = match ProductDetails::parse(&form.fields()) {
+        Ok(product) => product,
         Err(errors) => return refused(errors, form).await,
     };
-    let input = ProductInput {
-        name: form.name.trim(),
-        slug: &slug,
-        description: form.description.trim(),
-        category: form.category.trim(),
-        price,
-        hidden: form.hidden.is_some(),
-    };
+    let input = ProductInput::from(&product);
     match staff::save_product(&state.services, id, &input).await {
         Ok(id) => Ok(redirect_with(
             CookieJar::new(),
@@ -259,41 +223,16 @@ pub struct VariantForm {
     hidden: Option<String>,
 }
 
-fn parse_variant(form: &VariantForm) -> Result<VariantInput<'_>, AppError> {
-    let color = form.color.trim();
-    let size = form.size.trim();
-    if color.is_empty() || color.chars().count() > 60 {
-        return Err(AppError::invalid(
-            "color",
-            "Give a colour of at most 60 characters.",
-        ));
+impl VariantForm {
+    fn fields(&self) -> VariantFields<'_> {
+        VariantFields {
+            color: &self.color,
+            size: &self.size,
+            price: &self.price,
+            stock: &self.stock,
+            hidden: self.hidden.is_some(),
+        }
     }
-    if size.is_empty() || size.chars().count() > 30 {
-        return Err(AppError::invalid(
-            "size",
-            "Give a size of at most 30 characters, such as M or U.",
-        ));
-    }
-    let price = match form.price.trim() {
-        "" => None,
-        price => Some(Cents::parse_price(price).map_err(|m| AppError::invalid("price", m))?),
-    };
-    let stock: i64 = form
-        .stock
-        .trim()
-        .parse()
-        .ok()
-        .filter(|s| (0..=1_000_000).contains(s))
-        .ok_or_else(|| {
-            AppError::invalid("stock", "Stock must be a whole number from 0 to 1000000.")
-        })?;
-    Ok(VariantInput {
-        color,
-        size,
-        price,
-        stock,
-        hidden: form.hidden.is_some(),
-    })
 }
 
 async fn create_variant(
@@ -303,7 +242,8 @@ async fn create_variant(
     Path(product_id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    staff::create_variant(&state.services, product_id, &parse_variant(&form)?).await?;
+    let variant = VariantDetails::parse(&form.fields())?;
+    staff::create_variant(&state.services, product_id, &VariantInput::from(&variant)).await?;
     Ok(redirect_with(
         jar,
         &format!("/admin/products/{product_id}"),
@@ -318,7 +258,9 @@ async fn update_variant(
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    let product_id = staff::update_variant(&state.services, id, &parse_variant(&form)?).await?;
+    let variant = VariantDetails::parse(&form.fields())?;
+    let product_id =
+        staff::update_variant(&state.services, id, &VariantInput::from(&variant)).await?;
     Ok(redirect_with(
         jar,
         &format!("/admin/products/{product_id}"),

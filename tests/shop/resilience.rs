@@ -1,5 +1,6 @@
 //! How an instance behaves in a fleet when things fail: draining on SIGTERM, a database or
-//! an object store that stops answering, and where its name comes from.
+//! an object store that stops answering, stored states it does not know, and where its
+//! name comes from.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -553,4 +554,65 @@ async fn the_instance_name_comes_from_imdsv2_only_when_the_deployment_allows_it(
         2,
         "one token, one instance id"
     );
+}
+
+/// A state written by hand or by a newer release (an order status, a role, a hidden flag
+/// this version has no name for) is a server error where it is read: never taken for a
+/// placed order, a shopper or a shown product.
+#[tokio::test]
+async fn a_stored_state_the_shop_does_not_know_is_a_server_error_not_a_guess() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("oddstate").await;
+    let variant = app.variant_of("Coffee Radar Mug").await;
+    let added = shopper
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let placed = shopper
+        .post(app.url("/api/v1/orders"))
+        .header("idempotency-key", "odd-state-1")
+        .send()
+        .await
+        .unwrap();
+    let status = placed.status();
+    let placed: Value = placed.json().await.unwrap();
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let order_url = app.url(&format!(
+        "/api/v1/orders/{}",
+        placed["code"].as_str().unwrap()
+    ));
+    app.grant_admin("oddstate");
+    let db = &app.db;
+    // Each read answers before its state is spoilt, and 500 (generic text) after.
+    let answers = async |url: &str| {
+        let answer = shopper.get(url).send().await.unwrap();
+        (answer.status(), answer.text().await.unwrap())
+    };
+    let spoil = async |sql: &'static str| db.query(sql).execute(db.pool()).await.unwrap();
+    let products_url = app.url("/admin/products");
+    let me_url = app.url("/api/v1/me");
+    for url in [&order_url, &products_url, &me_url] {
+        assert_eq!(answers(url).await.0, StatusCode::OK, "{url}");
+    }
+
+    spoil("UPDATE orders SET status = 'refunded'").await;
+    let (status, body) = answers(&order_url).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        body["error"],
+        "Something went wrong on our side. Please try again."
+    );
+
+    spoil("UPDATE products SET hidden = 2").await;
+    assert_eq!(
+        answers(&products_url).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+
+    spoil("UPDATE users SET role = 'staff'").await;
+    assert_eq!(answers(&me_url).await.0, StatusCode::INTERNAL_SERVER_ERROR);
 }
