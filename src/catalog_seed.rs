@@ -6,8 +6,9 @@ use std::sync::LazyLock;
 use bytes::Bytes;
 use serde::Deserialize;
 
+use crate::db::Db;
+use crate::db::catalog::{SeedProduct, SeedVariant};
 use crate::db::places::PlaceRow;
-use crate::db::{Db, now_ms};
 use crate::storage::Storage;
 
 #[derive(Deserialize)]
@@ -23,15 +24,7 @@ struct ProductFixture {
     category: String,
     price_cents: i64,
     image: String,
-    variants: Vec<VariantFixture>,
-}
-
-#[derive(Deserialize)]
-struct VariantFixture {
-    color: String,
-    size: String,
-    price_cents: Option<i64>,
-    stock: i64,
+    variants: Vec<SeedVariant>,
 }
 
 #[derive(Deserialize)]
@@ -82,9 +75,8 @@ pub async fn seed_if_empty(db: &Db, storage: &Storage) -> anyhow::Result<()> {
 
 async fn seed_catalog(db: &Db, storage: &Storage) -> anyhow::Result<()> {
     let catalog: CatalogFixture = serde_json::from_str(include_str!("../fixtures/catalog.json"))?;
-    let mut tx = db.begin_write().await?;
-    let mut variant_id = 0;
-    for (product_id, product) in (1_i64..).zip(&catalog.products) {
+    let mut products = Vec::with_capacity(catalog.products.len());
+    for product in &catalog.products {
         let image_key = match crate::assets::bytes(&product.image) {
             Some(bytes) => Some(
                 storage
@@ -93,45 +85,20 @@ async fn seed_catalog(db: &Db, storage: &Storage) -> anyhow::Result<()> {
             ),
             None => None,
         };
-        let inserted = db
-            .query(
-                "INSERT INTO products (id, slug, name, description, category, price_cents, image_key, hidden, sort_order, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-            )
-            .bind(product_id)
-            .bind(&product.slug)
-            .bind(&product.name)
-            .bind(&product.description)
-            .bind(&product.category)
-            .bind(product.price_cents)
-            .bind(image_key)
-            .bind(product_id)
-            .bind(now_ms())
-            .execute(&mut *tx)
-            .await;
-        if let Err(sqlx::Error::Database(e)) = &inserted
-            && e.is_unique_violation()
-        {
-            // Another instance seeded the catalog first.
-            return Ok(());
-        }
-        inserted?;
-        for variant in &product.variants {
-            variant_id += 1;
-            db.query(
-                "INSERT INTO variants (id, product_id, color, size, price_cents, stock, hidden) VALUES (?, ?, ?, ?, ?, ?, 0)",
-            )
-            .bind(variant_id)
-            .bind(product_id)
-            .bind(&variant.color)
-            .bind(&variant.size)
-            .bind(variant.price_cents)
-            .bind(variant.stock)
-            .execute(&mut *tx)
-            .await?;
-        }
+        products.push(SeedProduct {
+            slug: &product.slug,
+            name: &product.name,
+            description: &product.description,
+            category: &product.category,
+            price_cents: product.price_cents,
+            image_key,
+            variants: &product.variants,
+        });
     }
-    tx.commit().await?;
+    if !db.seed_catalog(&products).await? {
+        // Another instance seeded the catalog first.
+        return Ok(());
+    }
     tracing::info!(products = catalog.products.len(), "demo catalog loaded");
     Ok(())
 }

@@ -1,8 +1,12 @@
 //! Products and their variants (colour × size, each with its own stock).
 
+use std::time::Duration;
+
+use backon::Retryable;
+use const_format::concatcp;
 use sqlx::FromRow;
 
-use super::{Db, now_ms, placeholders};
+use super::{Db, Sql, now_ms};
 use crate::domain::{Cents, ProductDetails, Slug, VariantDetails, Visibility};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
@@ -102,6 +106,45 @@ impl<'a> From<&'a VariantDetails> for VariantInput<'a> {
     }
 }
 
+/// A catalog row to create (see [`Db::insert_with_next_id`]).
+enum NewRow<'a> {
+    Product(&'a ProductInput<'a>),
+    /// A variant of the product with this id.
+    Variant(i64, &'a VariantInput<'a>),
+}
+
+/// Why one try at creating a catalog row did not make it.
+enum Refused {
+    /// Another creation took the id first.
+    IdTaken,
+    Failed(AppError),
+}
+
+impl From<sqlx::Error> for Refused {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Failed(error.into())
+    }
+}
+
+/// A product of the demo catalog, its picture already stored.
+pub struct SeedProduct<'a> {
+    pub slug: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    pub price_cents: i64,
+    pub image_key: Option<String>,
+    pub variants: &'a [SeedVariant],
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct SeedVariant {
+    pub color: String,
+    pub size: String,
+    pub price_cents: Option<i64>,
+    pub stock: i64,
+}
+
 const PRODUCT_COLUMNS: &str =
     "id, slug, name, description, category, price_cents, image_key, hidden, sort_order";
 const VARIANT_COLUMNS: &str = "v.id, v.product_id, v.color, v.size, \
@@ -112,14 +155,20 @@ impl Db {
     /// Every product with its variants, in shop order: two queries, whatever the count.
     pub async fn list_products(&self, include_hidden: bool) -> AppResult<Vec<Product>> {
         let sql = if include_hidden {
-            format!("SELECT {PRODUCT_COLUMNS} FROM products ORDER BY sort_order, name")
+            concatcp!(
+                "SELECT ",
+                PRODUCT_COLUMNS,
+                " FROM products ORDER BY sort_order, name"
+            )
         } else {
-            format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE hidden = 0 ORDER BY sort_order, name"
+            concatcp!(
+                "SELECT ",
+                PRODUCT_COLUMNS,
+                " FROM products WHERE hidden = 0 ORDER BY sort_order, name"
             )
         };
         let products = self
-            .query_as::<ProductRow>(&sql)
+            .query_as::<ProductRow>(sql)
             .fetch_all(self.pool())
             .await?;
         self.with_variants(products, include_hidden).await
@@ -127,8 +176,10 @@ impl Db {
 
     pub async fn product_by_id(&self, id: i64, include_hidden: bool) -> AppResult<Option<Product>> {
         let row = self
-            .query_as::<ProductRow>(&format!(
-                "SELECT {PRODUCT_COLUMNS} FROM products WHERE id = ?"
+            .query_as::<ProductRow>(concatcp!(
+                "SELECT ",
+                PRODUCT_COLUMNS,
+                " FROM products WHERE id = ?"
             ))
             .bind(id)
             .fetch_optional(self.pool())
@@ -157,17 +208,18 @@ impl Db {
         if products.is_empty() {
             return Ok(Vec::new());
         }
-        let hidden_clause = if include_hidden {
-            ""
-        } else {
-            " AND v.hidden = 0"
-        };
-        let sql = format!(
-            "SELECT {VARIANT_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
-             WHERE v.product_id IN ({}){hidden_clause} ORDER BY v.product_id, v.id",
-            placeholders(products.len())
+        const HEAD: &str = concatcp!(
+            "SELECT ",
+            VARIANT_COLUMNS,
+            " FROM variants v JOIN products p ON p.id = v.product_id WHERE v.product_id IN ("
         );
-        let mut query = self.query_as::<VariantRow>(&sql);
+        let tail = if include_hidden {
+            ") ORDER BY v.product_id, v.id"
+        } else {
+            ") AND v.hidden = 0 ORDER BY v.product_id, v.id"
+        };
+        let sql = Sql::repeated(HEAD, "?", products.len(), tail);
+        let mut query = self.query_as::<VariantRow>(sql);
         for product in &products {
             query = query.bind(product.id);
         }
@@ -188,8 +240,10 @@ impl Db {
 
     pub async fn variant_by_id(&self, id: i64) -> AppResult<Option<VariantRow>> {
         Ok(self
-            .query_as(&format!(
-                "SELECT {VARIANT_COLUMNS} FROM variants v JOIN products p ON p.id = v.product_id \
+            .query_as(concatcp!(
+                "SELECT ",
+                VARIANT_COLUMNS,
+                " FROM variants v JOIN products p ON p.id = v.product_id \
                  WHERE v.id = ? AND v.hidden = 0 AND p.hidden = 0"
             ))
             .bind(id)
@@ -200,24 +254,7 @@ impl Db {
     // --- staff edits ---
 
     pub async fn create_product(&self, input: &ProductInput<'_>) -> AppResult<i64> {
-        let id = self.next_catalog_id("products").await?;
-        self.query(
-            "INSERT INTO products (id, slug, name, description, category, price_cents, hidden, sort_order, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(input.slug.as_str())
-        .bind(input.name)
-        .bind(input.description)
-        .bind(input.category)
-        .bind(input.price.get())
-        .bind(i64::from(input.visibility))
-        .bind(id)
-        .bind(now_ms())
-        .execute(self.pool())
-        .await
-        .map_err(|e| on_unique_violation(e, "A product with that name already exists."))?;
-        Ok(id)
+        self.insert_with_next_id(NewRow::Product(input)).await
     }
 
     pub async fn update_product(&self, id: i64, input: &ProductInput<'_>) -> AppResult<()> {
@@ -256,27 +293,8 @@ impl Db {
         product_id: i64,
         input: &VariantInput<'_>,
     ) -> AppResult<i64> {
-        let id = self.next_catalog_id("variants").await?;
-        self.query(
-            "INSERT INTO variants (id, product_id, color, size, price_cents, stock, hidden) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(id)
-        .bind(product_id)
-        .bind(input.color)
-        .bind(input.size)
-        .bind(input.price.map(Cents::get))
-        .bind(input.stock)
-        .bind(i64::from(input.visibility))
-        .execute(self.pool())
-        .await
-        .map_err(|e| {
-            on_unique_violation(
-                e,
-                "That product already has a variant in that colour and size.",
-            )
-        })?;
-        Ok(id)
+        self.insert_with_next_id(NewRow::Variant(product_id, input))
+            .await
     }
 
     pub async fn update_variant(&self, id: i64, input: &VariantInput<'_>) -> AppResult<()> {
@@ -299,6 +317,54 @@ impl Db {
         Ok(())
     }
 
+    /// Loads the demo catalog into an empty shop in one transaction, numbering products
+    /// and variants from 1. Returns false, changing nothing, when another instance loaded
+    /// it first.
+    pub async fn seed_catalog(&self, products: &[SeedProduct<'_>]) -> AppResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let mut variant_id = 0;
+        for (product_id, product) in (1_i64..).zip(products) {
+            let inserted = self
+                .query(
+                    "INSERT INTO products (id, slug, name, description, category, price_cents, image_key, hidden, sort_order, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                )
+                .bind(product_id)
+                .bind(product.slug)
+                .bind(product.name)
+                .bind(product.description)
+                .bind(product.category)
+                .bind(product.price_cents)
+                .bind(product.image_key.clone())
+                .bind(product_id)
+                .bind(now_ms())
+                .execute(&mut *tx)
+                .await;
+            if let Err(sqlx::Error::Database(e)) = &inserted
+                && e.is_unique_violation()
+            {
+                return Ok(false);
+            }
+            inserted?;
+            for variant in product.variants {
+                variant_id += 1;
+                self.query(
+                    "INSERT INTO variants (id, product_id, color, size, price_cents, stock, hidden) VALUES (?, ?, ?, ?, ?, ?, 0)",
+                )
+                .bind(variant_id)
+                .bind(product_id)
+                .bind(&variant.color)
+                .bind(&variant.size)
+                .bind(variant.price_cents)
+                .bind(variant.stock)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
     /// The product a variant belongs to.
     pub async fn product_of_variant(&self, variant_id: i64) -> AppResult<Option<i64>> {
         let row: Option<(i64,)> = self
@@ -309,15 +375,91 @@ impl Db {
         Ok(row.map(|(id,)| id))
     }
 
-    /// Catalog ids stay small and readable (1, 2, 3 …): staff create products rarely, and a
-    /// collision between two instances is retried by the unique key.
-    async fn next_catalog_id(&self, table: &'static str) -> AppResult<i64> {
-        let sql = match table {
-            "products" => "SELECT COALESCE(MAX(id), 0) + 1 FROM products",
-            _ => "SELECT COALESCE(MAX(id), 0) + 1 FROM variants",
+    /// Inserts a catalog row under the next id: catalog ids stay small and readable in
+    /// URLs (1, 2, 3 …). Two creations at the same moment may pick the same id; the one
+    /// whose insert then breaks the primary key tries again with the next id. An insert
+    /// that breaks the row's other unique key (a product's name, a variant's colour and
+    /// size) is refused as a conflict.
+    async fn insert_with_next_id(&self, row: NewRow<'_>) -> AppResult<i64> {
+        (|| self.insert_once(&row))
+            .retry(super::backoff(8, Duration::from_millis(2)))
+            .when(|refused| matches!(refused, Refused::IdTaken))
+            .await
+            .map_err(|refused| match refused {
+                Refused::IdTaken => AppError::Unavailable(
+                    "The catalog is being changed from several places at once; try again.".into(),
+                ),
+                Refused::Failed(error) => error,
+            })
+    }
+
+    async fn insert_once(&self, row: &NewRow<'_>) -> Result<i64, Refused> {
+        let next_id = match row {
+            NewRow::Product(_) => "SELECT COALESCE(MAX(id), 0) + 1 FROM products",
+            NewRow::Variant(..) => "SELECT COALESCE(MAX(id), 0) + 1 FROM variants",
         };
-        let (id,): (i64,) = self.query_as(sql).fetch_one(self.pool()).await?;
-        Ok(id)
+        let (id,): (i64,) = self.query_as(next_id).fetch_one(self.pool()).await?;
+        let inserted = match row {
+            NewRow::Product(input) => {
+                self.query(
+                    "INSERT INTO products (id, slug, name, description, category, price_cents, hidden, sort_order, created_at) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(input.slug.as_str())
+                .bind(input.name)
+                .bind(input.description)
+                .bind(input.category)
+                .bind(input.price.get())
+                .bind(i64::from(input.visibility))
+                .bind(id)
+                .bind(now_ms())
+                .execute(self.pool())
+                .await
+            }
+            NewRow::Variant(product_id, input) => {
+                self.query(
+                    "INSERT INTO variants (id, product_id, color, size, price_cents, stock, hidden) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(*product_id)
+                .bind(input.color)
+                .bind(input.size)
+                .bind(input.price.map(Cents::get))
+                .bind(input.stock)
+                .bind(i64::from(input.visibility))
+                .execute(self.pool())
+                .await
+            }
+        };
+        match inserted {
+            Ok(_) => Ok(id),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+                let (clash, taken) = match row {
+                    NewRow::Product(input) => (
+                        self.query("SELECT 1 FROM products WHERE slug = ?")
+                            .bind(input.slug.as_str()),
+                        "A product with that name already exists.",
+                    ),
+                    NewRow::Variant(product_id, input) => (
+                        self.query(
+                            "SELECT 1 FROM variants WHERE product_id = ? AND color = ? AND size = ?",
+                        )
+                        .bind(*product_id)
+                        .bind(input.color)
+                        .bind(input.size),
+                        "That product already has a variant in that colour and size.",
+                    ),
+                };
+                if clash.fetch_optional(self.pool()).await?.is_some() {
+                    Err(Refused::Failed(AppError::Conflict(taken.into())))
+                } else {
+                    Err(Refused::IdTaken)
+                }
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     pub async fn product_count(&self) -> AppResult<i64> {

@@ -1,6 +1,6 @@
 //! The events the insights count (see [`crate::events`] for how they are recorded).
 
-use super::{Db, new_id, placeholders};
+use super::{Db, Sql, new_id};
 use crate::error::AppResult;
 
 /// One recorded event, as stored.
@@ -21,11 +21,13 @@ impl Db {
     /// Writes `events` in as few statements as [`EVENTS_PER_INSERT`] allows.
     pub async fn insert_events(&self, events: &[EventRow]) -> AppResult<()> {
         for batch in events.chunks(EVENTS_PER_INSERT) {
-            let sql = format!(
-                "INSERT INTO events (id, kind, area, user_id, product_id, variant_id, occurred_at) VALUES {}",
-                vec![format!("({})", placeholders(7)); batch.len()].join(", ")
+            let sql = Sql::repeated(
+                "INSERT INTO events (id, kind, area, user_id, product_id, variant_id, occurred_at) VALUES ",
+                "(?, ?, ?, ?, ?, ?, ?)",
+                batch.len(),
+                "",
             );
-            let mut query = self.query(&sql);
+            let mut query = self.query(sql);
             for event in batch {
                 query = query
                     .bind(new_id())

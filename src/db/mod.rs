@@ -5,6 +5,8 @@
 pub mod cart;
 pub mod catalog;
 pub mod events;
+pub mod flask_source;
+pub mod imported;
 pub mod insights;
 pub mod limits;
 pub mod orders;
@@ -14,9 +16,9 @@ pub mod sessions;
 pub mod users;
 
 use std::borrow::Cow;
+use std::time::Duration;
 
 use backon::Retryable;
-use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
@@ -234,18 +236,23 @@ impl Db {
         }
     }
 
-    /// A query in the shared dialect. Built strings hold only placeholders (see
-    /// [`placeholders`]); values always travel as bind parameters.
-    pub fn query(&self, sql: &str) -> Query<'static, Any, AnyArguments> {
-        sqlx::query(AssertSqlSafe(self.dialect(sql).into_owned()))
+    /// A query in the shared dialect.
+    pub fn query(&self, sql: impl Into<Sql>) -> Query<'static, Any, AnyArguments> {
+        match self.dialect(sql.into()) {
+            Cow::Borrowed(sql) => sqlx::query(sql),
+            Cow::Owned(sql) => sqlx::query(AssertSqlSafe(sql)),
+        }
     }
 
     /// A query in the shared dialect mapped to a row type.
-    pub fn query_as<T>(&self, sql: &str) -> QueryAs<'static, Any, T, AnyArguments>
+    pub fn query_as<T>(&self, sql: impl Into<Sql>) -> QueryAs<'static, Any, T, AnyArguments>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
-        sqlx::query_as(AssertSqlSafe(self.dialect(sql).into_owned()))
+        match self.dialect(sql.into()) {
+            Cow::Borrowed(sql) => sqlx::query_as(sql),
+            Cow::Owned(sql) => sqlx::query_as(AssertSqlSafe(sql)),
+        }
     }
 
     /// Runs a trivial query: the database answers.
@@ -256,10 +263,10 @@ impl Db {
             .map(|_| ())
     }
 
-    fn dialect<'a>(&self, sql: &'a str) -> Cow<'a, str> {
+    fn dialect(&self, sql: Sql) -> Cow<'static, str> {
         match self.backend {
-            Backend::Postgres => Cow::Owned(numbered_placeholders(sql)),
-            _ => Cow::Borrowed(sql),
+            Backend::Postgres => Cow::Owned(numbered_placeholders(&sql.0)),
+            _ => sql.0,
         }
     }
 }
@@ -309,9 +316,34 @@ fn numbered_placeholders(sql: &str) -> String {
     out
 }
 
-/// A list of `n` placeholders for an `IN (…)` clause: `?, ?, ?`.
-pub fn placeholders(n: usize) -> String {
-    vec!["?"; n].join(", ")
+/// SQL text made only of the program's own string literals: a `&'static str`, or literals
+/// around a run of repeated placeholder groups. Nothing a visitor sends can become part of
+/// a statement; values always travel as bind parameters. (Literals built from column
+/// lists use `const_format::concatcp!`, which joins them at compile time.)
+#[derive(Debug, Clone)]
+pub struct Sql(Cow<'static, str>);
+
+impl From<&'static str> for Sql {
+    fn from(sql: &'static str) -> Self {
+        Self(Cow::Borrowed(sql))
+    }
+}
+
+impl Sql {
+    /// `head`, then `n` copies of `group` separated by commas, then `tail`: an
+    /// `IN (?, ?, ?)` list, or the rows of a multi-row INSERT.
+    pub fn repeated(head: &'static str, group: &'static str, n: usize, tail: &'static str) -> Self {
+        let mut sql = String::with_capacity(head.len() + n * (group.len() + 2) + tail.len());
+        sql.push_str(head);
+        for i in 0..n {
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(group);
+        }
+        sql.push_str(tail);
+        Self(Cow::Owned(sql))
+    }
 }
 
 /// Milliseconds since the Unix epoch, UTC: how every timestamp is stored.

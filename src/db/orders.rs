@@ -1,6 +1,7 @@
 //! Orders: placed from a cart in one transaction, never overselling, never twice for one
 //! idempotency key.
 
+use const_format::concatcp;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
@@ -8,7 +9,7 @@ use backon::Retryable;
 use sqlx::FromRow;
 
 use super::cart::{CartOwner, cart_total};
-use super::{Db, new_id, now_ms, placeholders};
+use super::{Db, Sql, new_id, now_ms};
 use crate::domain::{Address, Cents, OrderCode, OrderStatus};
 use crate::error::{AppError, AppResult};
 
@@ -199,11 +200,13 @@ impl Db {
             return Err(AppError::Conflict(DUPLICATE_KEY.into()));
         }
         inserted?;
-        let sql = format!(
-            "INSERT INTO order_lines ({LINE_COLUMNS}) VALUES {}",
-            vec![format!("({})", placeholders(9)); lines.len()].join(", ")
+        let sql = Sql::repeated(
+            concatcp!("INSERT INTO order_lines (", LINE_COLUMNS, ") VALUES "),
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            lines.len(),
+            "",
         );
-        let mut insert_lines = self.query(&sql);
+        let mut insert_lines = self.query(sql);
         let mut order_lines = Vec::with_capacity(lines.len());
         for (line_no, line) in (1_i64..).zip(&lines) {
             let row = OrderLineRow {
@@ -240,8 +243,10 @@ impl Db {
 
     async fn order_by_idempotency_key(&self, user_id: i64, key: &str) -> AppResult<Option<Order>> {
         let row = self
-            .query_as::<OrderRow>(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? AND idempotency_key = ?"
+            .query_as::<OrderRow>(concatcp!(
+                "SELECT ",
+                ORDER_COLUMNS,
+                " FROM orders WHERE user_id = ? AND idempotency_key = ?"
             ))
             .bind(user_id)
             .bind(key)
@@ -257,8 +262,10 @@ impl Db {
         user_id: Option<i64>,
     ) -> AppResult<Option<Order>> {
         let row = self
-            .query_as::<OrderRow>(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE code = ?"
+            .query_as::<OrderRow>(concatcp!(
+                "SELECT ",
+                ORDER_COLUMNS,
+                " FROM orders WHERE code = ?"
             ))
             .bind(code.as_str())
             .fetch_optional(self.pool())
@@ -270,8 +277,10 @@ impl Db {
     async fn with_lines(&self, row: Option<OrderRow>) -> AppResult<Option<Order>> {
         let Some(order) = row else { return Ok(None) };
         let lines = self
-            .query_as::<OrderLineRow>(&format!(
-                "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id = ? ORDER BY line_no"
+            .query_as::<OrderLineRow>(concatcp!(
+                "SELECT ",
+                LINE_COLUMNS,
+                " FROM order_lines WHERE order_id = ? ORDER BY line_no"
             ))
             .bind(order.id)
             .fetch_all(self.pool())
@@ -282,8 +291,10 @@ impl Db {
     /// A shopper's orders, newest first, with their lines: two queries.
     pub async fn orders_of_user(&self, user_id: i64) -> AppResult<Vec<Order>> {
         let rows = self
-            .query_as::<OrderRow>(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC"
+            .query_as::<OrderRow>(concatcp!(
+                "SELECT ",
+                ORDER_COLUMNS,
+                " FROM orders WHERE user_id = ? ORDER BY created_at DESC, id DESC"
             ))
             .bind(user_id)
             .fetch_all(self.pool())
@@ -299,8 +310,10 @@ impl Db {
     ) -> AppResult<Vec<Order>> {
         let rows = match status {
             Some(status) => {
-                self.query_as::<OrderRow>(&format!(
-                    "SELECT {ORDER_COLUMNS} FROM orders WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?"
+                self.query_as::<OrderRow>(concatcp!(
+                    "SELECT ",
+                    ORDER_COLUMNS,
+                    " FROM orders WHERE status = ? ORDER BY created_at DESC, id DESC LIMIT ?"
                 ))
                 .bind(status.as_str())
                 .bind(limit)
@@ -308,8 +321,10 @@ impl Db {
                 .await?
             }
             None => {
-                self.query_as::<OrderRow>(&format!(
-                    "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at DESC, id DESC LIMIT ?"
+                self.query_as::<OrderRow>(concatcp!(
+                    "SELECT ",
+                    ORDER_COLUMNS,
+                    " FROM orders ORDER BY created_at DESC, id DESC LIMIT ?"
                 ))
                 .bind(limit)
                 .fetch_all(self.pool())
@@ -323,11 +338,17 @@ impl Db {
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!(
-            "SELECT {LINE_COLUMNS} FROM order_lines WHERE order_id IN ({}) ORDER BY order_id, line_no",
-            placeholders(rows.len())
+        let sql = Sql::repeated(
+            concatcp!(
+                "SELECT ",
+                LINE_COLUMNS,
+                " FROM order_lines WHERE order_id IN ("
+            ),
+            "?",
+            rows.len(),
+            ") ORDER BY order_id, line_no",
         );
-        let mut query = self.query_as::<OrderLineRow>(&sql);
+        let mut query = self.query_as::<OrderLineRow>(sql);
         for row in &rows {
             query = query.bind(row.id);
         }
@@ -434,8 +455,10 @@ impl Db {
     /// Every order, oldest first (for exports).
     pub async fn all_order_rows(&self) -> AppResult<Vec<OrderRow>> {
         Ok(self
-            .query_as(&format!(
-                "SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at, id"
+            .query_as(concatcp!(
+                "SELECT ",
+                ORDER_COLUMNS,
+                " FROM orders ORDER BY created_at, id"
             ))
             .fetch_all(self.pool())
             .await?)
@@ -444,8 +467,10 @@ impl Db {
     /// Every order line (for exports).
     pub async fn all_order_lines(&self) -> AppResult<Vec<OrderLineRow>> {
         Ok(self
-            .query_as(&format!(
-                "SELECT {LINE_COLUMNS} FROM order_lines ORDER BY order_id, line_no"
+            .query_as(concatcp!(
+                "SELECT ",
+                LINE_COLUMNS,
+                " FROM order_lines ORDER BY order_id, line_no"
             ))
             .fetch_all(self.pool())
             .await?)

@@ -2,7 +2,7 @@
 //! locks for long. Every statement is idempotent: instances running them at the same time
 //! delete each row once between them.
 
-use super::{Db, placeholders};
+use super::{Db, Sql};
 use crate::error::AppResult;
 
 /// Rows deleted per statement.
@@ -23,14 +23,23 @@ impl Db {
             if ids.is_empty() {
                 return Ok(deleted);
             }
-            let list = placeholders(ids.len());
             let mut tx = self.begin_write().await?;
-            let mut carts = self.query(&format!("DELETE FROM cart_items WHERE owner IN ({list})"));
+            let mut carts = self.query(Sql::repeated(
+                "DELETE FROM cart_items WHERE owner IN (",
+                "?",
+                ids.len(),
+                ")",
+            ));
             for (id,) in &ids {
                 carts = carts.bind(super::cart::CartOwner::Guest(id.clone()).key());
             }
             deleted.1 += carts.execute(&mut *tx).await?.rows_affected();
-            let mut sessions = self.query(&format!("DELETE FROM sessions WHERE id IN ({list})"));
+            let mut sessions = self.query(Sql::repeated(
+                "DELETE FROM sessions WHERE id IN (",
+                "?",
+                ids.len(),
+                ")",
+            ));
             for (id,) in &ids {
                 sessions = sessions.bind(id.clone());
             }
@@ -89,9 +98,11 @@ impl Db {
             if ids.is_empty() {
                 return Ok(deleted);
             }
-            let mut delete = self.query(&format!(
-                "DELETE FROM events WHERE id IN ({})",
-                placeholders(ids.len())
+            let mut delete = self.query(Sql::repeated(
+                "DELETE FROM events WHERE id IN (",
+                "?",
+                ids.len(),
+                ")",
             ));
             for (id,) in &ids {
                 delete = delete.bind(*id);

@@ -1,5 +1,6 @@
 //! Accounts.
 
+use const_format::concatcp;
 use sqlx::FromRow;
 
 use super::{Db, new_id, now_ms};
@@ -72,7 +73,7 @@ impl Db {
 
     pub async fn user_by_id(&self, id: i64) -> AppResult<Option<UserRow>> {
         Ok(self
-            .query_as(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .query_as(concatcp!("SELECT ", COLUMNS, " FROM users WHERE id = ?"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?)
@@ -80,7 +81,11 @@ impl Db {
 
     pub async fn user_by_username(&self, username: &str) -> AppResult<Option<UserRow>> {
         Ok(self
-            .query_as(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+            .query_as(concatcp!(
+                "SELECT ",
+                COLUMNS,
+                " FROM users WHERE username = ?"
+            ))
             .bind(username)
             .fetch_optional(self.pool())
             .await?)
@@ -88,7 +93,7 @@ impl Db {
 
     pub async fn user_by_email(&self, email: &str) -> AppResult<Option<UserRow>> {
         Ok(self
-            .query_as(&format!("SELECT {COLUMNS} FROM users WHERE email = ?"))
+            .query_as(concatcp!("SELECT ", COLUMNS, " FROM users WHERE email = ?"))
             .bind(email)
             .fetch_optional(self.pool())
             .await?)
@@ -173,11 +178,9 @@ impl Db {
     pub async fn search_users(&self, search: &str, limit: i64) -> AppResult<Vec<UserRow>> {
         let pattern = format!("%{}%", like_escape(&search.to_lowercase()));
         Ok(self
-            .query_as(&format!(
-                "SELECT {COLUMNS} FROM users \
+            .query_as(concatcp!("SELECT ", COLUMNS, " FROM users \
                  WHERE username LIKE ? ESCAPE '!' OR email LIKE ? ESCAPE '!' OR LOWER(first_name) LIKE ? ESCAPE '!' \
-                 ORDER BY created_at DESC LIMIT ?"
-            ))
+                 ORDER BY created_at DESC LIMIT ?"))
             .bind(pattern.clone())
             .bind(pattern.clone())
             .bind(pattern)

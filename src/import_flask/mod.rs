@@ -8,7 +8,6 @@
 mod catalog;
 mod orders;
 mod photos;
-mod source;
 mod summary;
 mod users;
 
@@ -20,8 +19,8 @@ use crate::storage::Storage;
 
 pub use summary::ImportSummary;
 
+use crate::db::flask_source::FlaskSource;
 use photos::PhotoSource;
-use source::FlaskSource;
 
 pub async fn run(
     db: &Db,

@@ -8,10 +8,11 @@ use anyhow::Context;
 use indicatif::ProgressBar;
 
 use super::catalog::{CatalogMatch, VariantTarget};
-use super::source::FlaskOrderRow;
 use super::summary::ImportSummary;
 use super::users::Accounts;
-use crate::db::{Db, new_id};
+use crate::db::Db;
+use crate::db::flask_source::FlaskOrderRow;
+use crate::db::imported::{ImportedLine, ImportedOrder};
 use crate::domain::{Cents, OrderCode, OrderStatus, Username};
 
 /// The old shop recorded no shipping address; this text marks an imported order too.
@@ -176,42 +177,32 @@ async fn insert_order(
     user_id: Option<i64>,
     targets: &[&VariantTarget],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin_write().await?;
-    let order_id = new_id();
-    db.query(
-        "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, \
-         idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
-    )
-    .bind(order_id)
-    .bind(order.code.as_str())
-    .bind(user_id)
-    .bind(order.username.as_str())
-    // The old shop's orders are history: they were delivered long ago.
-    .bind(OrderStatus::Delivered.as_str())
-    .bind(order.total_cents())
-    .bind(NOT_RECORDED)
-    .bind(order.created_at)
-    .bind(order.created_at)
-    .execute(&mut *tx)
-    .await?;
-    for (line_no, (line, target)) in (1_i64..).zip(order.lines.iter().zip(targets)) {
-        db.query(
-            "INSERT INTO order_lines (order_id, line_no, product_id, variant_id, product_name, \
-             color, size, unit_price_cents, quantity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(order_id)
-        .bind(line_no)
-        .bind(target.product_id)
-        .bind(target.variant_id)
-        .bind(target.product_name.as_str())
-        .bind(target.color.as_str())
-        .bind(target.size.as_str())
-        .bind(line.unit_price_cents)
-        .bind(line.quantity)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
+    let lines = order
+        .lines
+        .iter()
+        .zip(targets)
+        .map(|(line, target)| ImportedLine {
+            product_id: target.product_id,
+            variant_id: target.variant_id,
+            product_name: &target.product_name,
+            color: &target.color,
+            size: &target.size,
+            unit_price_cents: line.unit_price_cents,
+            quantity: line.quantity,
+        })
+        .collect();
+    db.insert_imported_order(&ImportedOrder {
+        code: order.code.as_str(),
+        user_id,
+        username: order.username.as_str(),
+        // The old shop's orders are history: they were delivered long ago.
+        status: OrderStatus::Delivered,
+        total_cents: order.total_cents(),
+        shipping_address: NOT_RECORDED,
+        created_at: order.created_at,
+        lines,
+    })
+    .await
 }
 
 enum Existing {
@@ -222,20 +213,17 @@ enum Existing {
 }
 
 async fn existing_order(db: &Db, order: &NewOrder) -> anyhow::Result<Existing> {
-    let found: Option<(String, String)> = db
-        .query_as("SELECT username, shipping_address FROM orders WHERE code = ?")
-        .bind(order.code.as_str())
-        .fetch_optional(db.pool())
-        .await?;
-    Ok(match found {
-        None => Existing::Nothing,
-        Some((username, address))
-            if username == order.username.as_str() && address == NOT_RECORDED =>
-        {
-            Existing::Imported
-        }
-        Some(_) => Existing::OtherOrder,
-    })
+    Ok(
+        match db.order_username_and_address(order.code.as_str()).await? {
+            None => Existing::Nothing,
+            Some((username, address))
+                if username == order.username.as_str() && address == NOT_RECORDED =>
+            {
+                Existing::Imported
+            }
+            Some(_) => Existing::OtherOrder,
+        },
+    )
 }
 
 // --- checks ---

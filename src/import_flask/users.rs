@@ -5,11 +5,12 @@ use std::collections::HashMap;
 use indicatif::ProgressBar;
 
 use super::photos::PhotoSource;
-use super::source::FlaskUser;
 use super::summary::ImportSummary;
+use crate::db::flask_source::FlaskUser;
 
-use crate::db::{Db, new_id, now_ms};
-use crate::domain::{Email, FirstName, Role, Username};
+use crate::db::Db;
+use crate::db::imported::ImportedAccount;
+use crate::domain::{Email, FirstName, Username};
 use crate::storage::Storage;
 
 /// The account here of each Flask username, imported now or by an earlier run.
@@ -87,14 +88,14 @@ impl UserImporter<'_> {
         let password_hash = self.password_hash_for(&username, row.password);
         let first_name = self.first_name_for(&username, row.firstname.as_deref())?;
         let photo_key = self.copy_photo(&username, row.photo.as_deref()).await;
-        let account = NewAccount {
+        let account = ImportedAccount {
             username: &username,
             email: &email,
             password_hash: &password_hash,
             first_name: &first_name,
             photo_key: photo_key.as_deref(),
         };
-        match insert_account(self.db, &account).await {
+        match self.db.insert_imported_account(&account).await {
             Ok(id) => {
                 self.accounts.insert(username.into_inner(), id);
                 self.summary.users_imported += 1;
@@ -212,33 +213,6 @@ fn is_werkzeug_sha256(hash: &str) -> bool {
     crate::passwords::is_legacy_hash(hash)
         && hash.starts_with("pbkdf2:sha256")
         && hash.split('$').count() == 3
-}
-
-struct NewAccount<'a> {
-    username: &'a Username,
-    email: &'a Email,
-    password_hash: &'a str,
-    first_name: &'a FirstName,
-    photo_key: Option<&'a str>,
-}
-
-async fn insert_account(db: &Db, account: &NewAccount<'_>) -> Result<i64, sqlx::Error> {
-    let id = new_id();
-    db.query(
-        "INSERT INTO users (id, username, email, password_hash, first_name, address, photo_key, role, created_at) \
-         VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?)",
-    )
-    .bind(id)
-    .bind(account.username.as_str())
-    .bind(account.email.as_str())
-    .bind(account.password_hash)
-    .bind(account.first_name.as_str())
-    .bind(account.photo_key)
-    .bind(Role::Shopper.as_str())
-    .bind(now_ms())
-    .execute(db.pool())
-    .await?;
-    Ok(id)
 }
 
 #[cfg(test)]

@@ -295,3 +295,59 @@ async fn staff_advance_orders_and_cancel_with_restock() {
     );
     let _ = attr_of(&users, "input[name=q]", "value");
 }
+
+#[tokio::test]
+async fn staff_creating_products_and_variants_at_the_same_moment_all_get_them() {
+    let app = TestApp::spawn().await;
+    let staff = app.signed_in("rush").await;
+    app.grant_admin("rush");
+    let csrf = csrf_token(&staff, &app.url("/admin/products/new")).await;
+    let products = (0..12).map(|n| {
+        let (staff, csrf, url) = (staff.clone(), csrf.clone(), app.url("/admin/products"));
+        async move {
+            let name = format!("Rush blend {n}");
+            let answer = staff
+                .post(url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("name", name.as_str()),
+                    ("description", "Roasted in a hurry."),
+                    ("category", "coffee"),
+                    ("price", "9.50"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (answer.status(), answer.text().await.unwrap())
+        }
+    });
+    for (status, body) in futures::future::join_all(products).await {
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    }
+    assert_eq!(app.count("products").await, 5 + 12);
+
+    let variants = (0..8).map(|n| {
+        let (staff, csrf) = (staff.clone(), csrf.clone());
+        let url = app.url("/admin/products/1/variants");
+        async move {
+            let colour = format!("Colour {n}");
+            let answer = staff
+                .post(url)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("color", colour.as_str()),
+                    ("size", "U"),
+                    ("stock", "3"),
+                ])
+                .send()
+                .await
+                .unwrap();
+            (answer.status(), answer.text().await.unwrap())
+        }
+    });
+    let before = app.count("variants").await;
+    for (status, body) in futures::future::join_all(variants).await {
+        assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    }
+    assert_eq!(app.count("variants").await, before + 8);
+}

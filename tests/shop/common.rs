@@ -290,6 +290,7 @@ impl TestApp {
             "users" => "SELECT COUNT(*) FROM users",
             "cart_items" => "SELECT COUNT(*) FROM cart_items",
             "products" => "SELECT COUNT(*) FROM products",
+            "variants" => "SELECT COUNT(*) FROM variants",
             "sessions" => "SELECT COUNT(*) FROM sessions",
             "password_resets" => "SELECT COUNT(*) FROM password_resets",
             "events" => "SELECT COUNT(*) FROM events",

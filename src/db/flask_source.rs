@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
-use crate::db::Backend;
+use super::Backend;
 
 /// One row of `users_table`. Every column may be NULL or blank in an old database.
 #[derive(Debug, sqlx::FromRow)]
