@@ -1,0 +1,287 @@
+//! Products and their variants: the list, one form for a new product and for editing one,
+//! the product's picture, and the rows of its variants on the product's page.
+//!
+//! Every change that succeeds goes back to the product's page, which says it was saved; a
+//! refused product form comes back filled in as typed, with the messages next to the fields.
+
+use askama::Template;
+use axum::extract::{Multipart, Path, State};
+use axum::response::Response;
+use axum_extra::extract::CookieJar;
+
+use super::{layout, render_page};
+use crate::auth::CsrfToken;
+use crate::db::catalog::{Product, ProductInput, VariantInput};
+use crate::domain::{FieldErrors, ProductDetails, ProductFields, VariantDetails, VariantFields};
+use crate::error::AppError;
+use crate::services::staff;
+use crate::state::AppState;
+use crate::web::forms::Upload;
+use crate::web::{CsrfForm, Flash, Layout, PageResult, SignedIn, Staff, redirect_with, render};
+
+#[derive(Template)]
+#[template(path = "admin/products.html")]
+struct ProductsPage {
+    layout: Layout,
+    products: Vec<Product>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+) -> PageResult<Response> {
+    let products = staff::products(&state.services).await?;
+    Ok(render(&ProductsPage {
+        layout: layout(&state, &staff, "Products").await?,
+        products,
+    }))
+}
+
+/// The product form as typed, so that a refused form comes back filled in.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(super) struct ProductForm {
+    name: String,
+    description: String,
+    category: String,
+    price: String,
+    #[serde(default)]
+    hidden: Option<String>,
+}
+
+impl ProductForm {
+    /// The form as it stands for a product already in the catalog.
+    fn of(product: &Product) -> Self {
+        Self {
+            name: product.product.name.clone(),
+            description: product.product.description.clone(),
+            category: product.product.category.clone(),
+            price: product.price().form_value(),
+            hidden: product.product.is_hidden().then(|| "on".to_owned()),
+        }
+    }
+
+    /// The product checked, or the fields it was refused for.
+    fn check(&self) -> Result<ProductDetails, FieldErrors> {
+        ProductDetails::parse(&ProductFields {
+            name: &self.name,
+            description: &self.description,
+            category: &self.category,
+            price: &self.price,
+            hidden: self.hidden.is_some(),
+        })
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/product.html")]
+struct ProductEditPage {
+    layout: Layout,
+    /// `None` while creating a product.
+    product: Option<Product>,
+    form: ProductForm,
+    errors: FieldErrors,
+}
+
+/// The product form as typed, with `errors` next to their fields (and then answered 422).
+async fn form_as_typed(
+    state: &AppState,
+    staff: &SignedIn,
+    title: impl Into<String>,
+    product: Option<Product>,
+    form: ProductForm,
+    errors: FieldErrors,
+) -> PageResult<Response> {
+    let shows_refusal = !errors.is_empty();
+    let page = ProductEditPage {
+        layout: layout(state, staff, title).await?,
+        product,
+        form,
+        errors,
+    };
+    Ok(render_page(&page, shows_refusal))
+}
+
+/// The product form filled in from `product` as stored, or empty for a new product.
+async fn form_as_stored(
+    state: &AppState,
+    staff: &SignedIn,
+    title: impl Into<String>,
+    product: Option<Product>,
+) -> PageResult<Response> {
+    let form = product.as_ref().map(ProductForm::of).unwrap_or_default();
+    form_as_typed(state, staff, title, product, form, FieldErrors::default()).await
+}
+
+/// Back to the product's page, which says the change was saved.
+fn saved(product_id: i64) -> Response {
+    redirect_with(
+        CookieJar::new(),
+        &format!("/admin/products/{product_id}"),
+        Flash::Saved,
+    )
+}
+
+pub(super) async fn new_form(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+) -> PageResult<Response> {
+    form_as_stored(&state, &staff, "New product", None).await
+}
+
+pub(super) async fn edit_form(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<i64>,
+) -> PageResult<Response> {
+    let product = staff::product(&state.services, id).await?;
+    let title = format!("Edit {}", product.product.name);
+    form_as_stored(&state, &staff, title, Some(product)).await
+}
+
+pub(super) async fn create(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    CsrfForm(form): CsrfForm<ProductForm>,
+) -> PageResult<Response> {
+    save(&state, &staff, None, form).await
+}
+
+pub(super) async fn update(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<ProductForm>,
+) -> PageResult<Response> {
+    save(&state, &staff, Some(id), form).await
+}
+
+/// Saves the product `id`, or a new one when `id` is `None`. Invalid fields and a name that
+/// is taken come back to the form.
+async fn save(
+    state: &AppState,
+    staff: &SignedIn,
+    id: Option<i64>,
+    form: ProductForm,
+) -> PageResult<Response> {
+    let refused = |errors: FieldErrors, form: ProductForm| async move {
+        let product = match id {
+            Some(id) => Some(staff::product(&state.services, id).await?),
+            None => None,
+        };
+        form_as_typed(state, staff, "Product", product, form, errors).await
+    };
+    let product = match form.check() {
+        Ok(product) => product,
+        Err(errors) => return refused(errors, form).await,
+    };
+    match staff::save_product(&state.services, id, &ProductInput::from(&product)).await {
+        Ok(id) => Ok(saved(id)),
+        Err(AppError::Conflict(message)) => {
+            refused(FieldErrors::single("name", message), form).await
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+pub(super) async fn upload_picture(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    multipart: Multipart,
+) -> PageResult<Response> {
+    let upload = Upload::read(
+        multipart,
+        CsrfToken::from_jar(&jar).as_ref(),
+        "picture",
+        state.services.pictures(),
+    )
+    .await?;
+    staff::set_product_picture(&state.services, id, upload.file).await?;
+    Ok(saved(id))
+}
+
+/// A variant's row as typed; an empty price means the product's own.
+#[derive(serde::Deserialize)]
+pub(super) struct VariantForm {
+    color: String,
+    size: String,
+    #[serde(default)]
+    price: String,
+    stock: String,
+    #[serde(default)]
+    hidden: Option<String>,
+}
+
+impl VariantForm {
+    /// The variant checked, or the fields it was refused for.
+    fn check(&self) -> Result<VariantDetails, FieldErrors> {
+        VariantDetails::parse(&VariantFields {
+            color: &self.color,
+            size: &self.size,
+            price: &self.price,
+            stock: &self.stock,
+            hidden: self.hidden.is_some(),
+        })
+    }
+}
+
+pub(super) async fn create_variant(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(product_id): Path<i64>,
+    CsrfForm(form): CsrfForm<VariantForm>,
+) -> PageResult<Response> {
+    let variant = form.check()?;
+    staff::create_variant(&state.services, product_id, &VariantInput::from(&variant)).await?;
+    Ok(saved(product_id))
+}
+
+pub(super) async fn update_variant(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<VariantForm>,
+) -> PageResult<Response> {
+    let variant = form.check()?;
+    let product_id =
+        staff::update_variant(&state.services, id, &VariantInput::from(&variant)).await?;
+    Ok(saved(product_id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::catalog::ProductRow;
+    use crate::domain::{Cents, Visibility};
+
+    fn stored(price_cents: i64, visibility: Visibility) -> Product {
+        Product {
+            product: ProductRow {
+                id: 7,
+                slug: "house-blend".into(),
+                name: "House Blend".into(),
+                description: "Chocolate and hazelnut.".into(),
+                category: "Coffee".into(),
+                price_cents,
+                image_key: None,
+                visibility,
+                sort_order: 0,
+            },
+            variants: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stored_product_saved_again_unchanged_keeps_its_price_and_visibility() {
+        for (price_cents, visibility) in [(1250, Visibility::Shown), (5, Visibility::Hidden)] {
+            let product = ProductForm::of(&stored(price_cents, visibility))
+                .check()
+                .unwrap();
+            assert_eq!(product.name(), "House Blend");
+            assert_eq!(product.slug().as_str(), "house-blend");
+            assert_eq!(product.price(), Cents::new(price_cents));
+            assert_eq!(product.visibility(), visibility);
+        }
+    }
+}
