@@ -1,8 +1,9 @@
 //! Coffee Radar: a coffee shop web store in one stateless binary.
 //!
-//! Layout: `domain` holds the rules without I/O, `db` the data access, `services` the use
-//! cases shared by the HTML pages (`web`) and the JSON API (`api`); `app` wires the router
-//! and middleware; `ops` has health, metrics, logs and draining.
+//! Layers, each using only those below it (docs/architecture.md): `domain` holds the rules
+//! without I/O, `db` all SQL, `services` every use case, shared by the HTML pages (`web`)
+//! and the JSON API (`api`) through `state` and `auth`; `app` wires the router and the
+//! middleware. `config` declares every setting; `ops` has metrics, logs and draining.
 
 pub mod api;
 pub mod app;

@@ -106,6 +106,15 @@ impl<'a> From<&'a VariantDetails> for VariantInput<'a> {
     }
 }
 
+/// An update that changed no row was about a row that does not exist.
+fn found(done: sqlx::any::AnyQueryResult, what: &str) -> AppResult<()> {
+    if done.rows_affected() == 0 {
+        Err(AppError::not_found(what))
+    } else {
+        Ok(())
+    }
+}
+
 /// A catalog row to create (see [`Db::insert_with_next_id`]).
 enum NewRow<'a> {
     Product(&'a ProductInput<'a>),
@@ -273,10 +282,7 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(|e| on_unique_violation(e, "A product with that name already exists."))?;
-        if done.rows_affected() == 0 {
-            return Err(AppError::not_found("That product"));
-        }
-        Ok(())
+        found(done, "That product")
     }
 
     pub async fn set_product_image(&self, id: i64, key: &str) -> AppResult<()> {
@@ -311,10 +317,7 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(|e| on_unique_violation(e, "That product already has a variant in that colour and size."))?;
-        if done.rows_affected() == 0 {
-            return Err(AppError::not_found("That variant"));
-        }
-        Ok(())
+        found(done, "That variant")
     }
 
     /// Loads the demo catalog into an empty shop in one transaction, numbering products
