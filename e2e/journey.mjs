@@ -143,8 +143,14 @@ await step('product', async () => {
 await step('checkout', async () => {
   await clickAndLoad(page.getByRole('link', { name: 'Checkout', exact: true }));
   expectPath(/^\/checkout$/);
-  const prefilled = await page.getByLabel('Shipping address', { exact: true }).inputValue();
-  assert(norm(prefilled) === norm(address), `shipping address is "${prefilled}", expected "${address}"`);
+  await page.getByLabel('Express').check();
+  await page.getByLabel('Street and number').fill('12 Calle Mayor');
+  await page.getByLabel('Postal code').fill('28013');
+  await page.getByLabel('City').fill('Madrid');
+  await page.getByLabel('Country').selectOption('ES');
+  await clickAndLoad(page.getByRole('button', { name: 'Update totals' }));
+  const delivery = norm(await page.locator('.totals .delivery').textContent());
+  assert(delivery === '$12.95', `Express delivery is "${delivery}", expected "$12.95"`);
   await clickAndLoad(page.getByRole('button', { name: 'Place order' }));
   const match = page.url().match(/\/orders\/([A-Z0-9]{6})$/);
   assert(match, `expected /orders/CODE after checkout, got ${page.url()}`);

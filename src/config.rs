@@ -218,6 +218,9 @@ pub struct ServeSettings {
     pub retention: RetentionSettings,
 
     #[command(flatten)]
+    pub checkout: CheckoutSettings,
+
+    #[command(flatten)]
     pub mail: MailSettings,
 
     #[command(flatten)]
@@ -288,6 +291,23 @@ pub struct LimitSettings {
         default_value_t = 10
     )]
     pub reset_requests_per_address_per_hour: u32,
+}
+
+/// How orders are priced: tax, and when delivery is free.
+#[derive(Debug, Clone, Args)]
+pub struct CheckoutSettings {
+    /// Tax rate in basis points (2100 is 21 %); 0 charges no tax.
+    #[arg(long, env = "TAX_RATE_BP", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub tax_rate_bp: u32,
+
+    /// Whether catalog prices already include the tax (else it is added at checkout).
+    #[arg(long, env = "PRICES_INCLUDE_TAX", default_value_t = true, action = clap::ArgAction::Set)]
+    pub prices_include_tax: bool,
+
+    /// Delivery is free from this discounted subtotal on, in cents (0: never free).
+    #[arg(long, env = "FREE_DELIVERY_FROM_CENTS", default_value_t = 5000)]
+    pub free_delivery_from_cents: u64,
 }
 
 /// How long the shop keeps what it no longer needs. Every instance runs the clean-up; its

@@ -110,6 +110,13 @@ impl IntoResponse for AppError {
     }
 }
 
+/// A stored state this version cannot read is the shop's fault, not the visitor's.
+impl From<crate::domain::UnknownValue> for AppError {
+    fn from(error: crate::domain::UnknownValue) -> Self {
+        Self::Internal(anyhow::Error::new(error))
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         use sqlx::Error as E;

@@ -11,11 +11,12 @@ use super::model::*;
 use crate::auth::{self, Visitor};
 use crate::db::cart::CartOwner;
 use crate::domain::geo::Coordinates;
+use crate::domain::pricing::Totals;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::{self, ProfileEdit, Registration};
 use crate::services::catalog::{self, CatalogFilter, ProductRef};
 use crate::services::insights::{self, Period};
-use crate::services::{radar, shop};
+use crate::services::{checkout, radar, shop};
 use crate::state::AppState;
 
 type Created<T> = (StatusCode, Json<T>);
@@ -254,13 +255,8 @@ pub async fn place_order(
         })?
     };
     let request = request.unwrap_or_default();
-    let (order, new) = shop::checkout(
-        &state.services,
-        &user,
-        request.shipping_address.as_deref(),
-        Some(&key),
-    )
-    .await?;
+    let (order, new) =
+        checkout::place_order(&state.services, &user, &request.choice(), Some(&key)).await?;
     let mut response = (StatusCode::CREATED, Json(OrderOut::from(&order))).into_response();
     if !new {
         response.headers_mut().insert(
@@ -269,6 +265,30 @@ pub async fn place_order(
         );
     }
     Ok(response)
+}
+
+/// The delivery options checkout offers, in order.
+#[utoipa::path(get, path = "/api/v1/delivery-options", tag = "orders",
+    responses((status = 200, body = Vec<DeliveryOptionOut>)))]
+pub async fn delivery_options(
+    State(state): State<AppState>,
+) -> AppResult<Json<Vec<DeliveryOptionOut>>> {
+    let options = checkout::delivery_options(&state.services).await?;
+    Ok(Json(options.iter().map(DeliveryOptionOut::from).collect()))
+}
+
+/// What the visitor's cart would cost with a delivery option and a discount code.
+#[utoipa::path(post, path = "/api/v1/checkout/quote", request_body = QuoteRequest, tag = "orders", security((), ("session" = [])),
+    responses((status = 200, body = Totals), (status = 422, body = ErrorOut, description = "An unknown delivery option, or a discount code that does not apply, with why")))]
+pub async fn quote(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    ApiJson(request): ApiJson<QuoteRequest>,
+) -> AppResult<Json<Totals>> {
+    let owner = visitor.cart_owner();
+    Ok(Json(
+        checkout::quote(&state.services, owner.as_ref(), &request.choice()).await?,
+    ))
 }
 
 /// The signed-in user's orders, newest first.

@@ -34,6 +34,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             "/cart/items/{variant_id}",
             patch(update_cart_item).delete(remove_cart_item),
         )
+        .route("/delivery-options", get(delivery_options))
+        .route("/checkout/quote", post(quote))
         .route("/orders", get(orders).post(place_order))
         .route("/orders/{code}", get(order))
         .route("/orders/{code}/cancel", post(cancel_order))

@@ -1,5 +1,9 @@
 //! What the API sends: plain data, money in integer cents, times in RFC 3339 UTC.
 
+use crate::db::checkout::DeliveryOption;
+use crate::domain::address::AddressFields;
+use crate::domain::checkout::PaymentMethod;
+use crate::services::checkout::Choice;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -138,9 +142,18 @@ pub struct OrderOut {
     pub code: String,
     #[schema(value_type = String)]
     pub status: OrderStatus,
+    pub subtotal_cents: i64,
+    pub delivery_cents: i64,
+    pub discount_cents: i64,
+    pub tax_cents: i64,
     pub total_cents: i64,
     pub created_at: String,
+    /// The address as a label, or the coffee place it is picked up at.
     pub shipping_address: String,
+    /// The delivery option chosen (none for orders from before delivery options).
+    pub delivery: Option<String>,
+    pub coupon: Option<String>,
+    pub payment_method: PaymentMethod,
     pub lines: Vec<OrderLineOut>,
 }
 
@@ -149,9 +162,16 @@ impl From<&Order> for OrderOut {
         Self {
             code: o.order.code.clone(),
             status: o.order.status,
+            subtotal_cents: o.order.subtotal_cents,
+            delivery_cents: o.order.delivery_cents,
+            discount_cents: o.order.discount_cents,
+            tax_cents: o.order.tax_cents,
             total_cents: o.order.total_cents,
             created_at: rfc3339(o.order.created_at),
             shipping_address: o.order.shipping_address.clone(),
+            delivery: o.order.delivery_name.clone(),
+            coupon: o.order.discount_code.clone(),
+            payment_method: o.order.payment_method,
             lines: o
                 .lines
                 .iter()
@@ -257,9 +277,79 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64
         .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {number}")))
 }
 
+/// An order's choices; all may be left out (the first delivery option that ships, the
+/// profile's address, payment on delivery).
 #[derive(Deserialize, ToSchema, Default)]
 pub struct PlaceOrder {
+    /// A delivery option's id, from `GET /delivery-options`.
+    pub delivery_option: Option<i64>,
+    /// A discount code.
+    pub coupon: Option<String>,
+    /// Where to ship.
+    pub address: Option<AddressFields>,
+    /// A free-text address, as the API took before `address`.
     pub shipping_address: Option<String>,
+    /// For a pick-up option: the coffee place's id, from `GET /places`.
+    pub pickup_place: Option<i64>,
+    pub payment_method: Option<PaymentMethod>,
+    /// Keep `address` in the profile.
+    #[serde(default)]
+    pub save_address: bool,
+}
+
+impl PlaceOrder {
+    pub fn choice(&self) -> Choice<'_> {
+        Choice {
+            delivery_option: self.delivery_option,
+            coupon: self.coupon.as_deref(),
+            address: self.address.as_ref(),
+            address_text: self.shipping_address.as_deref(),
+            pickup_place: self.pickup_place,
+            payment_method: self.payment_method,
+            save_address: self.save_address,
+        }
+    }
+}
+
+/// What a quote depends on.
+#[derive(Deserialize, ToSchema, Default)]
+pub struct QuoteRequest {
+    pub delivery_option: Option<i64>,
+    pub coupon: Option<String>,
+    /// Accepted for symmetry with the order; the shop's prices do not depend on it.
+    pub address: Option<AddressFields>,
+}
+
+impl QuoteRequest {
+    pub fn choice(&self) -> Choice<'_> {
+        Choice {
+            delivery_option: self.delivery_option,
+            coupon: self.coupon.as_deref(),
+            ..Choice::default()
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryOptionOut {
+    pub id: i64,
+    pub name: String,
+    pub price_cents: i64,
+    pub estimated_days: i64,
+    /// Picked up at a coffee place (choose it with `pickup_place`) instead of shipped.
+    pub pickup: bool,
+}
+
+impl From<&DeliveryOption> for DeliveryOptionOut {
+    fn from(o: &DeliveryOption) -> Self {
+        Self {
+            id: o.id,
+            name: o.name.clone(),
+            price_cents: o.price_cents,
+            estimated_days: o.estimated_days,
+            pickup: o.pickup,
+        }
+    }
 }
 
 /// A point on Earth, in degrees. Documents the query of `/places`, which has both

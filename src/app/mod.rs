@@ -25,6 +25,8 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{CommonSettings, ServeSettings};
 use crate::db::{Db, PoolSettings};
+use crate::domain::Cents;
+use crate::domain::pricing::{Pricing, TaxPolicy};
 use crate::events::EventSink;
 use crate::mail::Mailer;
 use crate::ops;
@@ -100,6 +102,14 @@ impl Application {
                 public_url,
                 limits: serve.limits.clone(),
                 guest_session_secs: serve.retention.guest_session_secs,
+                pricing: Pricing {
+                    tax: TaxPolicy {
+                        rate_bp: serve.checkout.tax_rate_bp,
+                        prices_include_tax: serve.checkout.prices_include_tax,
+                    },
+                    free_delivery_from: (serve.checkout.free_delivery_from_cents > 0)
+                        .then(|| Cents::new(serve.checkout.free_delivery_from_cents as i64)),
+                },
             },
         );
         let state = AppState {

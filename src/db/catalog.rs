@@ -107,7 +107,7 @@ impl<'a> From<&'a VariantDetails> for VariantInput<'a> {
 }
 
 /// An update that changed no row was about a row that does not exist.
-fn found(done: sqlx::any::AnyQueryResult, what: &str) -> AppResult<()> {
+pub(super) fn found(done: sqlx::any::AnyQueryResult, what: &str) -> AppResult<()> {
     if done.rows_affected() == 0 {
         Err(AppError::not_found(what))
     } else {

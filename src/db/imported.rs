@@ -66,14 +66,15 @@ impl Db {
         let mut tx = self.begin_write().await?;
         let order_id = new_id();
         self.query(
-            "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, \
-             idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
+            "INSERT INTO orders (id, code, user_id, username, status, subtotal_cents, total_cents, \
+             shipping_address, idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?)",
         )
         .bind(order_id)
         .bind(order.code)
         .bind(order.user_id)
         .bind(order.username)
         .bind(order.status.as_str())
+        .bind(order.total_cents)
         .bind(order.total_cents)
         .bind(order.shipping_address)
         .bind(order.created_at)

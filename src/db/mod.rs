@@ -4,6 +4,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod events;
 pub mod flask_source;
 pub mod imported;

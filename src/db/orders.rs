@@ -9,7 +9,12 @@ use backon::Retryable;
 use sqlx::FromRow;
 
 use super::cart::{CartOwner, cart_total};
+use super::checkout::{DeliveryOption, DiscountCode};
+use super::places::PlaceRow;
 use super::{Db, Sql, new_id, now_ms};
+use crate::domain::address::ShippingAddress;
+use crate::domain::checkout::PaymentMethod;
+use crate::domain::pricing::{PriceTerms, Pricing, Totals};
 use crate::domain::{Address, Cents, OrderCode, OrderStatus};
 use crate::error::{AppError, AppResult};
 
@@ -21,8 +26,19 @@ pub struct OrderRow {
     pub username: String,
     #[sqlx(try_from = "String")]
     pub status: OrderStatus,
+    pub subtotal_cents: i64,
+    pub delivery_cents: i64,
+    pub discount_cents: i64,
+    pub tax_cents: i64,
     pub total_cents: i64,
+    /// The address as a label, or where it is picked up.
     pub shipping_address: String,
+    /// The delivery option chosen, as it was named then (none before delivery options).
+    pub delivery_name: Option<String>,
+    pub discount_code: Option<String>,
+    pub pickup_place_id: Option<i64>,
+    #[sqlx(try_from = "String")]
+    pub payment_method: PaymentMethod,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -30,6 +46,17 @@ pub struct OrderRow {
 impl OrderRow {
     pub fn total(&self) -> Cents {
         Cents::new(self.total_cents)
+    }
+
+    /// What the order cost, as it was computed when it was placed.
+    pub fn totals(&self) -> Totals {
+        Totals {
+            subtotal_cents: self.subtotal_cents,
+            delivery_cents: self.delivery_cents,
+            discount_cents: self.discount_cents,
+            tax_cents: self.tax_cents,
+            total_cents: self.total_cents,
+        }
     }
 }
 
@@ -62,10 +89,23 @@ pub struct Order {
     pub lines: Vec<OrderLineRow>,
 }
 
+/// Where an order goes.
+pub enum Destination<'a> {
+    Ship(&'a ShippingAddress),
+    /// A free-text address: the API's `shipping_address`, or a profile's from before
+    /// structured addresses.
+    Text(&'a Address),
+    PickUp(&'a PlaceRow),
+}
+
 pub struct Checkout<'a> {
     pub user_id: i64,
     pub username: &'a str,
-    pub shipping_address: &'a Address,
+    pub destination: Destination<'a>,
+    pub delivery: &'a DeliveryOption,
+    pub discount: Option<&'a DiscountCode>,
+    pub pricing: Pricing,
+    pub payment_method: PaymentMethod,
     pub idempotency_key: Option<&'a str>,
 }
 
@@ -76,8 +116,9 @@ pub enum Placed {
     Replayed(Order),
 }
 
-const ORDER_COLUMNS: &str =
-    "id, code, user_id, username, status, total_cents, shipping_address, created_at, updated_at";
+const ORDER_COLUMNS: &str = "id, code, user_id, username, status, subtotal_cents, delivery_cents, \
+     discount_cents, tax_cents, total_cents, shipping_address, delivery_name, discount_code, \
+     pickup_place_id, payment_method, created_at, updated_at";
 const LINE_COLUMNS: &str = "order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity";
 
 impl Db {
@@ -164,29 +205,94 @@ impl Db {
             }
         }
         let now = now_ms();
+        let subtotal = cart_total(&lines);
+        let discount = match checkout.discount {
+            Some(code) => {
+                let discount = code
+                    .rule
+                    .applies(subtotal, now)
+                    .map_err(AppError::Conflict)?;
+                if !self
+                    .take_discount_use(&mut tx, code.id, subtotal, now)
+                    .await?
+                {
+                    return Err(AppError::Conflict(
+                        "That discount code has just been used up or has expired.".into(),
+                    ));
+                }
+                Some(discount)
+            }
+            None => None,
+        };
+        let totals = Totals::compute(
+            subtotal,
+            &PriceTerms {
+                delivery: checkout.delivery.price(),
+                free_delivery_from: checkout.pricing.free_delivery_from,
+                discount,
+                tax: checkout.pricing.tax,
+            },
+        );
+        let (shipping_address, ship, pickup_place_id) = match &checkout.destination {
+            Destination::Ship(address) => (address.to_string(), Some(*address), None),
+            Destination::Text(address) => (address.as_str().to_owned(), None, None),
+            Destination::PickUp(place) => (
+                format!(
+                    "Pick up at {}\n{}\n{}",
+                    place.name, place.address, place.city
+                ),
+                None,
+                Some(place.id),
+            ),
+        };
         let order = OrderRow {
             id: new_id(),
             code: OrderCode::generate().to_string(),
             user_id: Some(checkout.user_id),
             username: checkout.username.to_owned(),
             status: OrderStatus::Placed,
-            total_cents: cart_total(&lines).get(),
-            shipping_address: checkout.shipping_address.as_str().to_owned(),
+            subtotal_cents: totals.subtotal_cents,
+            delivery_cents: totals.delivery_cents,
+            discount_cents: totals.discount_cents,
+            tax_cents: totals.tax_cents,
+            total_cents: totals.total_cents,
+            shipping_address,
+            delivery_name: Some(checkout.delivery.name.clone()),
+            discount_code: checkout.discount.map(|d| d.code.clone()),
+            pickup_place_id,
+            payment_method: checkout.payment_method,
             created_at: now,
             updated_at: now,
         };
         let inserted = self
             .query(
-                "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, \
-                 idempotency_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO orders (id, code, user_id, username, status, subtotal_cents, delivery_cents, \
+                 discount_cents, tax_cents, total_cents, shipping_address, delivery_name, discount_code, \
+                 pickup_place_id, payment_method, ship_name, ship_line1, ship_line2, ship_city, \
+                 ship_postal_code, ship_country, idempotency_key, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(order.id)
             .bind(&order.code)
             .bind(order.user_id)
             .bind(&order.username)
             .bind(order.status.as_str())
+            .bind(order.subtotal_cents)
+            .bind(order.delivery_cents)
+            .bind(order.discount_cents)
+            .bind(order.tax_cents)
             .bind(order.total_cents)
             .bind(&order.shipping_address)
+            .bind(order.delivery_name.clone())
+            .bind(order.discount_code.clone())
+            .bind(order.pickup_place_id)
+            .bind(order.payment_method.as_str())
+            .bind(ship.map(|a| a.name().to_owned()))
+            .bind(ship.map(|a| a.line1().to_owned()))
+            .bind(ship.and_then(|a| a.line2().map(str::to_owned)))
+            .bind(ship.map(|a| a.city().to_owned()))
+            .bind(ship.map(|a| a.postal_code().to_owned()))
+            .bind(ship.map(|a| a.country_code()))
             .bind(checkout.idempotency_key)
             .bind(order.created_at)
             .bind(order.updated_at)
@@ -381,6 +487,14 @@ impl Db {
             return Err(AppError::Conflict(
                 "This order has already shipped or been cancelled, so it can no longer be cancelled.".into(),
             ));
+        }
+        let (code,): (Option<String>,) = self
+            .query_as("SELECT discount_code FROM orders WHERE id = ?")
+            .bind(order_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        if let Some(code) = code {
+            self.give_back_discount_use(&mut tx, &code).await?;
         }
         let lines: Vec<(i64, i64)> = self
             .query_as("SELECT variant_id, quantity FROM order_lines WHERE order_id = ?")

@@ -4,6 +4,7 @@ use const_format::concatcp;
 use sqlx::FromRow;
 
 use super::{Db, new_id, now_ms};
+use crate::domain::address::{AddressFields, ShippingAddress};
 use crate::domain::{Address, Email, FirstName, Role, Username};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
@@ -308,5 +309,54 @@ impl UserRow {
             .unwrap_or('?')
             .to_uppercase()
             .collect()
+    }
+}
+
+impl Db {
+    /// The shipping address the shopper saved, as stored (checked again where it is used).
+    pub async fn saved_address(&self, user_id: i64) -> AppResult<Option<AddressFields>> {
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+        );
+        let row: Option<Row> = self
+            .query_as(
+                "SELECT ship_name, ship_line1, ship_line2, ship_city, ship_postal_code, ship_country \
+                 FROM users WHERE id = ? AND ship_line1 IS NOT NULL",
+            )
+            .bind(user_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(
+            |(name, line1, line2, city, postal_code, country)| AddressFields {
+                name: name.unwrap_or_default(),
+                line1: line1.unwrap_or_default(),
+                line2: line2.unwrap_or_default(),
+                city: city.unwrap_or_default(),
+                postal_code: postal_code.unwrap_or_default(),
+                country: country.unwrap_or_default(),
+            },
+        ))
+    }
+
+    pub async fn save_address(&self, user_id: i64, address: &ShippingAddress) -> AppResult<()> {
+        self.query(
+            "UPDATE users SET ship_name = ?, ship_line1 = ?, ship_line2 = ?, ship_city = ?, \
+             ship_postal_code = ?, ship_country = ? WHERE id = ?",
+        )
+        .bind(address.name())
+        .bind(address.line1())
+        .bind(address.line2())
+        .bind(address.city())
+        .bind(address.postal_code())
+        .bind(address.country_code())
+        .bind(user_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }

@@ -5,10 +5,13 @@
 //! product's visibility) are enums here, read from storage with `TryFrom`: a value this
 //! version does not know is an [`UnknownValue`] error where it is read, never a guess.
 
+pub mod address;
+pub mod checkout;
 pub mod fields;
 pub mod geo;
 pub mod money;
 pub mod order;
+pub mod pricing;
 pub mod product;
 pub mod role;
 pub mod token;

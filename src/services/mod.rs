@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod catalog;
+pub mod checkout;
 pub mod insights;
 pub mod limits;
 pub mod media;
@@ -35,6 +36,7 @@ pub struct ServiceSettings {
     pub limits: LimitSettings,
     /// How long a guest's session lives, in seconds.
     pub guest_session_secs: u64,
+    pub pricing: crate::domain::pricing::Pricing,
 }
 
 /// The use cases' dependencies; cheap to clone (everything inside is shared).

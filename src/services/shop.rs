@@ -2,12 +2,11 @@
 
 use super::{Services, accounts};
 use crate::db::cart::{CartLine, CartOwner};
-use crate::db::orders::{Checkout, Order, Placed};
+use crate::db::orders::Order;
 use crate::db::users::UserRow;
-use crate::domain::{Address, OrderCode, Quantity};
+use crate::domain::{OrderCode, Quantity};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
-use crate::ops;
 
 /// Where an added item went: the visitor's cart, or a new guest session's cart.
 pub struct Added {
@@ -127,53 +126,8 @@ pub async fn cart(services: &Services, owner: Option<&CartOwner>) -> AppResult<V
     }
 }
 
-/// Places the user's cart as an order, shipped to `address` or else the profile's address.
-/// Returns the order and whether it is new (false when the idempotency key was seen before).
-pub async fn checkout(
-    services: &Services,
-    user: &UserRow,
-    address: Option<&str>,
-    idempotency_key: Option<&str>,
-) -> AppResult<(Order, bool)> {
-    if let Some(key) = idempotency_key
-        && (key.is_empty() || key.len() > 100 || !key.bytes().all(|b| b.is_ascii_graphic()))
-    {
-        return Err(AppError::BadRequest(
-            "The Idempotency-Key must be 1 to 100 visible ASCII characters.".into(),
-        ));
-    }
-    let address = match address.map(str::trim).filter(|a| !a.is_empty()) {
-        Some(address) => Address::parse(address),
-        None => Address::parse(user.address.as_deref().unwrap_or_default()),
-    }
-    .map_err(|m| AppError::invalid("shipping_address", m))?;
-    services
-        .events
-        .record(Event::new(EventKind::CheckoutStarted).user(Some(user.id)));
-    let placed = services
-        .db
-        .place_order(&Checkout {
-            user_id: user.id,
-            username: &user.username,
-            shipping_address: &address,
-            idempotency_key,
-        })
-        .await?;
-    Ok(match placed {
-        Placed::New(order) => {
-            services
-                .events
-                .record(Event::new(EventKind::CheckoutCompleted).user(Some(user.id)));
-            services.catalog.invalidate();
-            ops::metrics::order_placed();
-            send_confirmation(services, user, &order);
-            (order, true)
-        }
-        Placed::Replayed(order) => (order, false),
-    })
-}
-
-fn send_confirmation(services: &Services, user: &UserRow, order: &Order) {
+/// Mails the shopper what they ordered, what it costs and where it goes.
+pub(super) fn send_confirmation(services: &Services, user: &UserRow, order: &Order) {
     let lines: String = order
         .lines
         .iter()
@@ -189,8 +143,21 @@ fn send_confirmation(services: &Services, user: &UserRow, order: &Order) {
             )
         })
         .collect();
+    let totals = order.order.totals();
+    let mut figures = format!("Subtotal: {}\n", totals.subtotal());
+    if totals.discount_cents > 0 {
+        figures += &format!("Discount: -{}\n", totals.discount());
+    }
+    figures += &format!(
+        "Delivery ({}): {}\n",
+        order.order.delivery_name.as_deref().unwrap_or("standard"),
+        totals.delivery()
+    );
+    if totals.tax_cents > 0 {
+        figures += &format!("Tax: {}\n", totals.tax());
+    }
     let body = format!(
-        "Hello {},\n\nThank you for your order {}.\n\n{lines}\nTotal: {}\n\nShipping to:\n{}\n\n\
+        "Hello {},\n\nThank you for your order {}.\n\n{lines}\n{figures}Total: {}\n\nDelivery to:\n{}\n\n\
          See it any time at {}/orders/{}\n\n— Coffee Radar\n",
         user.first_name,
         order.order.code,
@@ -238,6 +205,7 @@ mod tests {
     use super::*;
     use crate::db::cart::CartOwner;
     use crate::domain::OrderStatus;
+    use crate::services::checkout::{Choice, place_order};
     use crate::services::testing::TestShop;
 
     async fn cart_of(shop: &TestShop, user: &UserRow, quantity: i64) {
@@ -253,12 +221,14 @@ mod tests {
         let buyer = shop.shopper("buyer").await;
         cart_of(&shop, &buyer, 3).await;
 
-        let (order, new) = checkout(&shop.services, &buyer, None, Some("key-1"))
+        let (order, new) = place_order(&shop.services, &buyer, &Choice::default(), Some("key-1"))
             .await
             .expect("order placed");
         assert!(new);
         assert_eq!(order.order.status, OrderStatus::Placed);
-        assert_eq!(order.order.total().get(), 3 * 1250);
+        // $37.50 of goods, under the $50 of free delivery: Standard costs $4.95.
+        assert_eq!(order.order.subtotal_cents, 3 * 1250);
+        assert_eq!(order.order.total().get(), 3 * 1250 + 495);
         assert_eq!(order.order.shipping_address, "1 Coffee Street, Madrid");
         assert_eq!(shop.stock().await, 2);
         let owner = CartOwner::User(buyer.id);
@@ -279,11 +249,11 @@ mod tests {
         let shop = TestShop::with_stock(5).await;
         let buyer = shop.shopper("twice").await;
         cart_of(&shop, &buyer, 1).await;
-        let (first, _) = checkout(&shop.services, &buyer, None, Some("same"))
+        let (first, _) = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
             .await
             .unwrap();
         cart_of(&shop, &buyer, 1).await;
-        let (second, new) = checkout(&shop.services, &buyer, None, Some("same"))
+        let (second, new) = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
             .await
             .unwrap();
         assert!(!new);
@@ -298,7 +268,7 @@ mod tests {
         let owner = Some(CartOwner::User(buyer.id));
         let refused = add_to_cart(&shop.services, owner, shop.variant_id, 3).await;
         assert!(matches!(refused, Err(AppError::Conflict(_))));
-        let empty = checkout(&shop.services, &buyer, None, Some("k")).await;
+        let empty = place_order(&shop.services, &buyer, &Choice::default(), Some("k")).await;
         assert!(matches!(empty, Err(AppError::Conflict(_))), "{empty:?}");
         assert_eq!(shop.stock().await, 2);
     }
@@ -308,7 +278,7 @@ mod tests {
         let shop = TestShop::with_stock(5).await;
         let (owner, other) = (shop.shopper("owner").await, shop.shopper("other").await);
         cart_of(&shop, &owner, 1).await;
-        let (order, _) = checkout(&shop.services, &owner, None, Some("k"))
+        let (order, _) = place_order(&shop.services, &owner, &Choice::default(), Some("k"))
             .await
             .unwrap();
         let code = &order.order.code;

@@ -13,6 +13,7 @@ use crate::db::catalog::{ProductInput, VariantInput};
 use crate::db::users::UserRow;
 use crate::db::{Db, PoolSettings};
 use crate::domain::Cents;
+use crate::domain::pricing::{Pricing, TaxPolicy};
 use crate::domain::product::{Slug, Visibility};
 use crate::events::EventSink;
 use crate::mail::Mailer;
@@ -55,6 +56,13 @@ impl TestShop {
                 public_url: "http://shop.test".into(),
                 limits: serve.limits.clone(),
                 guest_session_secs: 3600,
+                pricing: Pricing {
+                    tax: TaxPolicy {
+                        rate_bp: 0,
+                        prices_include_tax: true,
+                    },
+                    free_delivery_from: Some(Cents::new(5000)),
+                },
             },
         );
         let slug = Slug::from_name("Radar mug").expect("a slug");

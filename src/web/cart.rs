@@ -2,6 +2,7 @@
 
 use askama::Template;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 
@@ -11,8 +12,15 @@ use super::{
 };
 use crate::auth::{self, Visitor};
 use crate::db::cart::{CartLine, CartOwner, cart_total};
+use crate::db::checkout::DeliveryOption;
+use crate::db::places::PlaceRow;
+use crate::db::users::UserRow;
 use crate::domain::Cents;
+use crate::domain::FieldErrors;
+use crate::domain::address::{AddressFields, countries};
+use crate::domain::pricing::Totals;
 use crate::error::AppError;
+use crate::services::checkout::{self, Choice};
 use crate::services::shop;
 use crate::state::AppState;
 
@@ -106,31 +114,115 @@ pub async fn remove(
 struct CheckoutPage {
     layout: Layout,
     lines: Vec<CartLine>,
-    total: Cents,
-    address: String,
+    /// None when the choices do not price (e.g. a refused discount code).
+    totals: Option<Totals>,
+    delivery_options: Vec<DeliveryOption>,
+    places: Vec<PlaceRow>,
+    countries: &'static [(&'static str, &'static str)],
+    form: CheckoutForm,
+    errors: FieldErrors,
+    message: Option<String>,
     idempotency_key: String,
-    error: Option<String>,
+}
+
+impl CheckoutPage {
+    fn chosen_delivery(&self) -> i64 {
+        self.form.delivery_option.unwrap_or_else(|| {
+            self.delivery_options
+                .iter()
+                .find(|o| !o.pickup)
+                .map_or(0, |o| o.id)
+        })
+    }
+
+    fn error(&self, field: &str) -> Option<&str> {
+        self.errors.get(field)
+    }
+}
+
+/// The checkout form as typed; it also comes back filled in when refused.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CheckoutForm {
+    #[serde(default)]
+    idempotency_key: String,
+    #[serde(default, deserialize_with = "super::forms::empty_is_none")]
+    delivery_option: Option<i64>,
+    #[serde(default, deserialize_with = "super::forms::empty_is_none")]
+    pickup_place: Option<i64>,
+    #[serde(default)]
+    coupon: String,
+    #[serde(flatten)]
+    address: AddressFields,
+    /// A free-text address, as the form took before structured addresses.
+    #[serde(default)]
+    shipping_address: String,
+    #[serde(default)]
+    save_address: Option<String>,
+    /// `quote` to see the totals again without placing the order.
+    #[serde(default)]
+    action: String,
+}
+
+impl CheckoutForm {
+    fn choice(&self) -> Choice<'_> {
+        let typed_address = self.address != AddressFields::default();
+        Choice {
+            delivery_option: self.delivery_option,
+            coupon: Some(self.coupon.as_str()),
+            address: typed_address.then_some(&self.address),
+            address_text: Some(self.shipping_address.as_str()),
+            pickup_place: self.pickup_place,
+            payment_method: None,
+            save_address: self.save_address.is_some(),
+        }
+    }
+}
+
+async fn checkout_page(
+    state: &AppState,
+    visitor: &Visitor,
+    user: &UserRow,
+    form: CheckoutForm,
+    refusal: Option<Refusal>,
+) -> PageResult<Response> {
+    let owner = CartOwner::User(user.id);
+    let lines = shop::cart(&state.services, Some(&owner)).await?;
+    let (totals, priced) =
+        match checkout::quote(&state.services, Some(&owner), &form.choice()).await {
+            Ok(totals) => (Some(totals), None),
+            Err(error) => (None, Some(Refusal::of(error)?)),
+        };
+    let refusal = refusal.or(priced);
+    let status = refusal.as_ref().map_or(StatusCode::OK, |r| r.status);
+    let (errors, message) = refusal.map_or_else(Default::default, |r| (r.errors, r.message));
+    let page = CheckoutPage {
+        layout: Layout::load(state, visitor, "Checkout", "cart").await?,
+        lines,
+        totals,
+        delivery_options: checkout::delivery_options(&state.services).await?,
+        places: checkout::pickup_places(&state.services).await?,
+        countries: countries(),
+        form,
+        errors,
+        message,
+        idempotency_key: crate::domain::token::new_token(),
+    };
+    Ok(render_with_status(status, &page))
 }
 
 pub async fn checkout_form(
     State(state): State<AppState>,
     SignedIn { user, visitor }: SignedIn,
 ) -> PageResult<Response> {
-    let lines = shop::cart(&state.services, Some(&CartOwner::User(user.id))).await?;
-    Ok(render(&CheckoutPage {
-        layout: Layout::load(&state, &visitor, "Checkout", "cart").await?,
-        total: cart_total(&lines),
-        lines,
-        address: user.address.clone().unwrap_or_default(),
-        idempotency_key: crate::domain::token::new_token(),
-        error: None,
-    }))
-}
-
-#[derive(serde::Deserialize)]
-pub struct CheckoutForm {
-    shipping_address: String,
-    idempotency_key: String,
+    let saved = checkout::saved_address(&state.services, &user).await?;
+    let form = CheckoutForm {
+        address: saved.map(|a| a.fields()).unwrap_or_else(|| AddressFields {
+            name: user.first_name.clone(),
+            ..AddressFields::default()
+        }),
+        ..CheckoutForm::default()
+    };
+    checkout_page(&state, &visitor, &user, form, None).await
 }
 
 pub async fn checkout(
@@ -139,8 +231,11 @@ pub async fn checkout(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> PageResult<Response> {
+    if form.action == "quote" {
+        return checkout_page(&state, &visitor, &user, form, None).await;
+    }
     let key = Some(form.idempotency_key.as_str()).filter(|k| !k.is_empty());
-    match shop::checkout(&state.services, &user, Some(&form.shipping_address), key).await {
+    match checkout::place_order(&state.services, &user, &form.choice(), key).await {
         Ok((order, _)) => Ok(redirect_with(
             jar,
             &format!("/orders/{}", order.order.code),
@@ -148,16 +243,7 @@ pub async fn checkout(
         )),
         Err(error) => {
             let refusal = Refusal::of(error)?;
-            let lines = shop::cart(&state.services, Some(&CartOwner::User(user.id))).await?;
-            let page = CheckoutPage {
-                layout: Layout::load(&state, &visitor, "Checkout", "cart").await?,
-                total: cart_total(&lines),
-                lines,
-                address: form.shipping_address,
-                idempotency_key: crate::domain::token::new_token(),
-                error: refusal.summary(),
-            };
-            Ok(render_with_status(refusal.status, &page))
+            checkout_page(&state, &visitor, &user, form, Some(refusal)).await
         }
     }
 }

@@ -160,3 +160,18 @@ fn upload_error(detail: &str, pictures: &crate::pictures::Pictures) -> AppError 
         AppError::BadRequest("The upload could not be read. Choose the file again.".into())
     }
 }
+
+/// A number field that may be left blank: blank is `None`, anything else must be a whole
+/// number. (Reads the text itself, so it also works inside forms with flattened parts.)
+pub fn empty_is_none<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let text: Option<String> = serde::Deserialize::deserialize(deserializer)?;
+    match text.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(number) => number
+            .parse()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom(format!("{number:?} is not a whole number"))),
+    }
+}

@@ -157,7 +157,12 @@ async fn a_shopper_registers_shops_checks_out_and_cancels_through_the_api() {
         "{code}"
     );
     assert_eq!(order["status"], "placed");
-    assert_eq!(order["total_cents"], price * 3);
+    // An order posted with no choices ships Standard ($4.95 under $50) and is paid on delivery.
+    assert_eq!(order["subtotal_cents"], price * 3);
+    assert_eq!(order["delivery"], "Standard");
+    assert_eq!(order["delivery_cents"], 495);
+    assert_eq!(order["total_cents"], price * 3 + 495);
+    assert_eq!(order["payment_method"], "on_delivery");
     assert_eq!(order["shipping_address"], "Calle Mayor 1, Madrid");
     assert_eq!(
         order["lines"],

@@ -75,18 +75,25 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
     );
     assert!(text_of(&cart, ".account").unwrap().contains("Lucía"));
 
-    // Checkout: the address is prefilled from the profile.
+    // Checkout: the name is prefilled from the profile, the rest is typed once.
     let checkout = get_page(&browser, app.url("/checkout")).await;
     assert_eq!(
-        text_of(&checkout, "textarea#shipping_address").as_deref(),
-        Some("Gran Vía 2\n28013 Madrid")
+        attr_of(&checkout, "input#name", "value").as_deref(),
+        Some("Lucía")
     );
     let key = attr_of(&checkout, "input[name=idempotency_key]", "value").unwrap();
     let csrf = attr_of(&checkout, "input[name=csrf]", "value").unwrap();
     let form = [
         ("csrf", csrf.as_str()),
         ("idempotency_key", key.as_str()),
-        ("shipping_address", "Gran Vía 2\n28013 Madrid"),
+        ("delivery_option", "1"),
+        ("name", "Lucía Pérez"),
+        ("line1", "Gran Vía 2"),
+        ("city", "Madrid"),
+        ("postal_code", "28013"),
+        ("country", "ES"),
+        ("save_address", "on"),
+        ("action", "place"),
     ];
     let placed = browser
         .post(app.url("/checkout"))
@@ -113,7 +120,16 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
 
     let order = get_page(&browser, app.url(&order_url)).await;
     assert_eq!(text_of(&order, ".status").as_deref(), Some("placed"));
-    assert_eq!(text_of(&order, ".order-total").as_deref(), Some("$24.00"));
+    assert_eq!(
+        text_of(&order, ".order-subtotal").as_deref(),
+        Some("$24.00")
+    );
+    assert_eq!(text_of(&order, ".order-delivery").as_deref(), Some("$4.95"));
+    assert_eq!(text_of(&order, ".order-total").as_deref(), Some("$28.95"));
+    assert_eq!(
+        text_of(&order, ".address").as_deref(),
+        Some("Lucía Pérez\nGran Vía 2\n28013 Madrid\nSpain")
+    );
     assert!(
         text_of(&order, ".flash")
             .unwrap()

@@ -1,0 +1,239 @@
+//! Checkout: delivery options, discount codes, the quote, and placing the order. The
+//! quote and the order are priced by the same rules ([`crate::domain::pricing`]); the
+//! order is priced again inside its transaction, from the cart as it is then.
+
+use super::Services;
+use crate::db::cart::{CartOwner, cart_total};
+use crate::db::checkout::{DeliveryOption, DiscountCode};
+use crate::db::now_ms;
+use crate::db::orders::{Checkout, Destination, Order, Placed};
+use crate::db::places::PlaceRow;
+use crate::db::users::UserRow;
+use crate::domain::address::{AddressFields, ShippingAddress};
+use crate::domain::checkout::{DiscountCodeName, PaymentMethod};
+use crate::domain::pricing::{PriceTerms, Totals};
+use crate::domain::{Address, FieldErrors};
+use crate::error::{AppError, AppResult};
+use crate::events::{Event, EventKind};
+use crate::ops;
+
+/// What the shopper chose at checkout; everything may be left out.
+#[derive(Debug, Clone, Default)]
+pub struct Choice<'a> {
+    /// A delivery option's id; none: the first one offered that ships.
+    pub delivery_option: Option<i64>,
+    pub coupon: Option<&'a str>,
+    /// Where to ship; none: the address saved in the profile.
+    pub address: Option<&'a AddressFields>,
+    /// A free-text address, as the API took before structured addresses.
+    pub address_text: Option<&'a str>,
+    /// For a pick-up option: the coffee place of the Radar.
+    pub pickup_place: Option<i64>,
+    pub payment_method: Option<PaymentMethod>,
+    /// Keep `address` in the profile for the next time.
+    pub save_address: bool,
+}
+
+/// The delivery options shoppers may choose, in the order they are offered.
+pub async fn delivery_options(services: &Services) -> AppResult<Vec<DeliveryOption>> {
+    services.db.delivery_options(false).await
+}
+
+/// What the cart of `owner` would cost with these choices.
+pub async fn quote(
+    services: &Services,
+    owner: Option<&CartOwner>,
+    choice: &Choice<'_>,
+) -> AppResult<Totals> {
+    let lines = match owner {
+        Some(owner) => services.db.cart_lines(owner).await?,
+        None => Vec::new(),
+    };
+    let subtotal = cart_total(&lines);
+    let delivery = chosen_delivery(services, choice.delivery_option).await?;
+    let discount = match discount_code(services, choice.coupon).await? {
+        Some(code) => Some(
+            code.rule
+                .applies(subtotal, now_ms())
+                .map_err(|m| AppError::invalid("coupon", m))?,
+        ),
+        None => None,
+    };
+    let pricing = services.settings.pricing;
+    Ok(Totals::compute(
+        subtotal,
+        &PriceTerms {
+            delivery: delivery.price(),
+            free_delivery_from: pricing.free_delivery_from,
+            discount,
+            tax: pricing.tax,
+        },
+    ))
+}
+
+/// Places the user's cart as an order. Returns the order and whether it is new (false
+/// when the idempotency key was seen before: the first order is returned and nothing is
+/// charged or taken twice).
+pub async fn place_order(
+    services: &Services,
+    user: &UserRow,
+    choice: &Choice<'_>,
+    idempotency_key: Option<&str>,
+) -> AppResult<(Order, bool)> {
+    if let Some(key) = idempotency_key
+        && (key.is_empty() || key.len() > 100 || !key.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(AppError::BadRequest(
+            "The Idempotency-Key must be 1 to 100 visible ASCII characters.".into(),
+        ));
+    }
+    let payment_method = match choice.payment_method.unwrap_or(PaymentMethod::OnDelivery) {
+        PaymentMethod::OnDelivery => PaymentMethod::OnDelivery,
+        PaymentMethod::Stripe => {
+            return Err(AppError::invalid(
+                "payment_method",
+                "Card payment is not available in this shop yet; choose payment on delivery.",
+            ));
+        }
+    };
+    let delivery = chosen_delivery(services, choice.delivery_option).await?;
+    let discount = discount_code(services, choice.coupon).await?;
+    let destination = destination(services, user, &delivery, choice).await?;
+    services.record(Event::new(EventKind::CheckoutStarted).user(Some(user.id)));
+    let placed = services
+        .db
+        .place_order(&Checkout {
+            user_id: user.id,
+            username: &user.username,
+            destination: destination.as_destination(),
+            delivery: &delivery,
+            discount: discount.as_ref(),
+            pricing: services.settings.pricing,
+            payment_method,
+            idempotency_key,
+        })
+        .await?;
+    Ok(match placed {
+        Placed::New(order) => {
+            if choice.save_address
+                && let Resolved::Ship(address) = &destination
+            {
+                services.db.save_address(user.id, address).await?;
+            }
+            services.record(Event::new(EventKind::CheckoutCompleted).user(Some(user.id)));
+            services.catalog.invalidate();
+            ops::metrics::order_placed();
+            super::shop::send_confirmation(services, user, &order);
+            (order, true)
+        }
+        Placed::Replayed(order) => (order, false),
+    })
+}
+
+/// The address saved in the shopper's profile, if it is still a valid one.
+pub async fn saved_address(
+    services: &Services,
+    user: &UserRow,
+) -> AppResult<Option<ShippingAddress>> {
+    Ok(services
+        .db
+        .saved_address(user.id)
+        .await?
+        .and_then(|fields| ShippingAddress::parse(&fields, "").ok()))
+}
+
+/// The coffee places an order may be picked up at.
+pub async fn pickup_places(services: &Services) -> AppResult<Vec<PlaceRow>> {
+    services.db.places().await
+}
+
+async fn chosen_delivery(services: &Services, id: Option<i64>) -> AppResult<DeliveryOption> {
+    let offered = delivery_options(services).await?;
+    let chosen = match id {
+        Some(id) => offered.into_iter().find(|o| o.id == id),
+        None => offered.into_iter().find(|o| !o.pickup),
+    };
+    chosen.ok_or_else(|| {
+        AppError::invalid(
+            "delivery_option",
+            "Choose one of the delivery options offered.",
+        )
+    })
+}
+
+async fn discount_code(
+    services: &Services,
+    coupon: Option<&str>,
+) -> AppResult<Option<DiscountCode>> {
+    let Some(coupon) = coupon.map(str::trim).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let unknown = || AppError::invalid("coupon", "There is no discount code like that.");
+    let name = DiscountCodeName::parse(coupon).map_err(|_| unknown())?;
+    services
+        .db
+        .discount_code(name.as_str())
+        .await?
+        .map(Some)
+        .ok_or_else(unknown)
+}
+
+/// Where the order goes, as decided from the choice and the profile.
+enum Resolved {
+    Ship(ShippingAddress),
+    Text(Address),
+    PickUp(PlaceRow),
+}
+
+impl Resolved {
+    fn as_destination(&self) -> Destination<'_> {
+        match self {
+            Self::Ship(address) => Destination::Ship(address),
+            Self::Text(address) => Destination::Text(address),
+            Self::PickUp(place) => Destination::PickUp(place),
+        }
+    }
+}
+
+async fn destination(
+    services: &Services,
+    user: &UserRow,
+    delivery: &DeliveryOption,
+    choice: &Choice<'_>,
+) -> AppResult<Resolved> {
+    if delivery.pickup {
+        let place = match choice.pickup_place {
+            Some(id) => pickup_places(services)
+                .await?
+                .into_iter()
+                .find(|p| p.id == id),
+            None => None,
+        };
+        return place.map(Resolved::PickUp).ok_or_else(|| {
+            AppError::invalid(
+                "pickup_place",
+                "Choose the coffee place to pick the order up at.",
+            )
+        });
+    }
+    if let Some(fields) = choice.address {
+        return ShippingAddress::parse(fields, "address.")
+            .map(Resolved::Ship)
+            .map_err(AppError::Invalid);
+    }
+    if let Some(text) = choice.address_text.map(str::trim).filter(|t| !t.is_empty()) {
+        return Address::parse(text)
+            .map(Resolved::Text)
+            .map_err(|m| AppError::invalid("shipping_address", m));
+    }
+    if let Some(saved) = saved_address(services, user).await? {
+        return Ok(Resolved::Ship(saved));
+    }
+    match user.address.as_deref().map(Address::parse) {
+        Some(Ok(address)) => Ok(Resolved::Text(address)),
+        _ => Err(AppError::Invalid(FieldErrors::single(
+            "address.line1",
+            "Give the address to deliver to.",
+        ))),
+    }
+}
