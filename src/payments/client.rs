@@ -18,8 +18,9 @@ use crate::domain::{Cents, OrderCode};
 /// Why a call to the provider gave no answer to act on.
 #[derive(Debug, thiserror::Error)]
 pub enum PaymentError {
-    /// The provider could not be reached, did not answer in time, or is overloaded: nothing
-    /// is known, and the same call may be made again (checkout answers 503).
+    /// The provider could not be reached, did not answer in time, is overloaded (429, 5xx)
+    /// or still busy with the same idempotency key (409): nothing is known, and the same
+    /// call may be made again (checkout answers 503).
     #[error("the payment provider is not answering ({0}); try again in a moment")]
     Unavailable(String),
     /// The provider answered and said no, such as a declined card: its message is for the
