@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test of Coffee Radar: the Rust unit and integration tests on SQLite, MariaDB
 # and PostgreSQL from one build (each test starts the real server with its own database,
-# picture store and outbox), then the browser journey in headless Chromium and the API
-# contract check (schemathesis against the OpenAPI document). Installs and
-# starts what the tests need (Chromium, MariaDB, PostgreSQL, Playwright's client library).
+# picture store and outbox; the payment tests talk to localstripe, a fake Stripe), then the
+# browser journey in headless Chromium and the API contract check (schemathesis against the
+# OpenAPI document). Installs and starts what the tests need (Chromium, MariaDB, PostgreSQL,
+# moto, localstripe, Playwright's client library).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -23,14 +24,18 @@ logs=()
 # The same test binaries against each database: SQLite (a file per test), then a
 # database per test on throwaway MariaDB and PostgreSQL servers.
 # Tests that need a database server are marked ignored (SQLite cannot go away); the runs on
-# MariaDB and PostgreSQL include them.
+# MariaDB and PostgreSQL include them. The payment tests, ignored too (they need
+# localstripe), run in those and in a run of their own on SQLite. Arguments after the
+# first three go to nextest.
 run_suite() {
-    local name=$1 url=$2 s3=${3:-}
-    local ignored=()
-    [ -n "$url" ] && ignored=(--run-ignored all)
+    local name=$1 url=$2 s3=$3
+    shift 3
+    local selection=("$@")
+    [ -n "$url" ] && selection=(--run-ignored all)
     log "Rust tests on $name"
     if TEST_DATABASE_URL=$url TEST_S3_ENDPOINT=$s3 FLASK_SOURCE_TEST_URL=$MYSQL_TEST_URL \
-        cargo nextest run --locked --no-fail-fast "${ignored[@]}" 2>&1 | tee "target/nextest-$name.log"; then :; else failed=1; fi
+        TEST_STRIPE_API_BASE=$STRIPE_TEST_API_BASE \
+        cargo nextest run --locked --no-fail-fast "${selection[@]}" 2>&1 | tee "target/nextest-$name.log"; then :; else failed=1; fi
     summary+=("$name: $(grep -E '^ +Summary' "target/nextest-$name.log" | tail -1 | sed 's/^ *//')")
     logs+=("target/nextest-$name.log")
 }
@@ -39,20 +44,24 @@ db_run=$(mktemp -d)
 cleanup() {
     scripts/databases.sh stop "$db_run" >/dev/null 2>&1 || true
     scripts/s3.sh stop "$db_run" >/dev/null 2>&1 || true
+    scripts/localstripe.sh stop "$db_run" >/dev/null 2>&1 || true
     [ -n "${server:-}" ] && kill "$server" 2>/dev/null || true
 }
 trap cleanup EXIT
-log "Starting MariaDB, PostgreSQL and moto's S3 server"
+log "Starting MariaDB, PostgreSQL, moto's S3 server and localstripe"
 # (Assigned first, so that a server that fails to start stops the run.)
 servers=$(scripts/databases.sh start "$db_run")
 eval "$servers"
 servers=$(scripts/s3.sh start "$db_run")
 eval "$servers"
+servers=$(scripts/localstripe.sh start "$db_run")
+eval "$servers"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
-run_suite sqlite ""
-run_suite mariadb "$MYSQL_TEST_URL"
-run_suite postgres "$POSTGRES_TEST_URL"
+run_suite sqlite "" ""
+run_suite sqlite-payments "" "" --run-ignored all -E 'binary(shop) & test(/^payments::/)'
+run_suite mariadb "$MYSQL_TEST_URL" ""
+run_suite postgres "$POSTGRES_TEST_URL" ""
 run_suite s3 "" "$S3_TEST_ENDPOINT"
 
 log "Browser journey (headless Chromium)"

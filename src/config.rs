@@ -5,7 +5,9 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
+use clap::builder::NonEmptyStringValueParser;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
@@ -228,6 +230,9 @@ pub struct ServeSettings {
 
     #[command(flatten)]
     pub pictures: PictureSettings,
+
+    #[command(flatten)]
+    pub payments: PaymentSettings,
 }
 
 /// How much one client address or one account may ask of the shop. Counters are shared by
@@ -427,6 +432,110 @@ impl Default for PictureSettings {
     }
 }
 
+/// Card payment through Stripe. Without the three keys the shop takes "pay on delivery"
+/// and never contacts the provider; one key without the other two is refused at start.
+#[derive(Debug, Clone, Args)]
+pub struct PaymentSettings {
+    /// Stripe's secret API key (sk_…), for the server's calls to the provider.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true,
+        value_parser = NonEmptyStringValueParser::new(),
+        requires_all = ["stripe_publishable_key", "stripe_webhook_secret"])]
+    pub stripe_secret_key: Option<String>,
+
+    /// Stripe's publishable key (pk_…), for the card form in the shopper's browser.
+    #[arg(long, env = "STRIPE_PUBLISHABLE_KEY",
+        value_parser = NonEmptyStringValueParser::new(),
+        requires_all = ["stripe_secret_key", "stripe_webhook_secret"])]
+    pub stripe_publishable_key: Option<String>,
+
+    /// The signing secret (whsec_…) of the webhook endpoint POST /webhooks/stripe.
+    #[arg(long, env = "STRIPE_WEBHOOK_SECRET", hide_env_values = true,
+        value_parser = NonEmptyStringValueParser::new(),
+        requires_all = ["stripe_secret_key", "stripe_publishable_key"])]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// Where Stripe's API answers (a test server such as localstripe in the tests).
+    #[arg(
+        long,
+        env = "STRIPE_API_BASE",
+        default_value = "https://api.stripe.com"
+    )]
+    pub stripe_api_base: url::Url,
+
+    /// Currency of every payment: an ISO 4217 code such as usd or eur.
+    #[arg(long, env = "PAYMENT_CURRENCY", default_value = "usd", value_parser = currency_code)]
+    pub payment_currency: String,
+
+    /// How long one call to the provider may take before checkout answers "try again".
+    #[arg(long, env = "STRIPE_TIMEOUT_MS", default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub stripe_timeout_ms: u64,
+
+    /// How old (or how far ahead) a webhook's signed timestamp may be, in seconds.
+    #[arg(long, env = "STRIPE_WEBHOOK_TOLERANCE_SECS", default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub stripe_webhook_tolerance_secs: u64,
+
+    /// How long an order awaiting payment holds its stock before it is released.
+    #[arg(long, env = "PAYMENT_HOLD_SECS", default_value_t = 1800,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub payment_hold_secs: u64,
+}
+
+/// What the Stripe client and the webhook check need, present only when card payment is on.
+#[derive(Clone)]
+pub struct StripeConfig {
+    pub secret_key: String,
+    pub publishable_key: String,
+    pub webhook_secret: String,
+    pub api_base: url::Url,
+    pub currency: String,
+    pub timeout: Duration,
+    pub webhook_tolerance: Duration,
+}
+
+impl std::fmt::Debug for StripeConfig {
+    /// Everything but the two secrets.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StripeConfig")
+            .field("publishable_key", &self.publishable_key)
+            .field("api_base", &self.api_base.as_str())
+            .field("currency", &self.currency)
+            .field("timeout", &self.timeout)
+            .field("webhook_tolerance", &self.webhook_tolerance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PaymentSettings {
+    /// The provider's settings when all three keys are set (else: pay on delivery).
+    pub fn stripe(&self) -> Option<StripeConfig> {
+        Some(StripeConfig {
+            secret_key: self.stripe_secret_key.clone()?,
+            publishable_key: self.stripe_publishable_key.clone()?,
+            webhook_secret: self.stripe_webhook_secret.clone()?,
+            api_base: self.stripe_api_base.clone(),
+            currency: self.payment_currency.clone(),
+            timeout: Duration::from_millis(self.stripe_timeout_ms),
+            webhook_tolerance: Duration::from_secs(self.stripe_webhook_tolerance_secs),
+        })
+    }
+
+    pub fn payment_hold(&self) -> Duration {
+        Duration::from_secs(self.payment_hold_secs)
+    }
+}
+
+/// An ISO 4217 currency code, in the lower case Stripe writes it.
+fn currency_code(raw: &str) -> Result<String, String> {
+    let code = raw.trim().to_ascii_lowercase();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_lowercase()) {
+        Ok(code)
+    } else {
+        Err("expected a three-letter currency code such as usd or eur".into())
+    }
+}
+
 impl CommonSettings {
     /// The configured database, or an SQLite file inside the data folder.
     pub fn database_url(&self) -> String {
@@ -470,6 +579,58 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    fn serve(args: &[&str]) -> Result<ServeSettings, clap::Error> {
+        let cli = Cli::try_parse_from(["coffee-radar", "serve"].iter().chain(args))?;
+        match cli.command {
+            Some(Command::Serve(settings)) => Ok(*settings),
+            _ => unreachable!("`serve` always parses to Command::Serve"),
+        }
+    }
+
+    const ALL_STRIPE_KEYS: [&str; 6] = [
+        "--stripe-secret-key",
+        "sk_test_1",
+        "--stripe-publishable-key",
+        "pk_test_1",
+        "--stripe-webhook-secret",
+        "whsec_1",
+    ];
+
+    #[test]
+    fn card_payment_is_off_until_the_three_stripe_keys_are_set() {
+        assert!(ServeSettings::defaults().payments.stripe().is_none());
+
+        let stripe = serve(&ALL_STRIPE_KEYS).unwrap().payments.stripe().unwrap();
+        assert_eq!(stripe.secret_key, "sk_test_1");
+        assert_eq!(stripe.publishable_key, "pk_test_1");
+        assert_eq!(stripe.webhook_secret, "whsec_1");
+        assert_eq!(stripe.api_base.as_str(), "https://api.stripe.com/");
+        assert_eq!(stripe.currency, "usd");
+        assert_eq!(stripe.webhook_tolerance, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn a_stripe_key_without_the_other_two_is_refused() {
+        assert!(serve(&["--stripe-secret-key", ""]).is_err());
+        for key in ALL_STRIPE_KEYS.chunks(2) {
+            let error = serve(key).unwrap_err();
+            assert_eq!(
+                error.kind(),
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "{key:?}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_payment_currency_is_a_three_letter_code_in_lower_case() {
+        let settings = serve(&["--payment-currency", " EUR "]).unwrap();
+        assert_eq!(settings.payments.payment_currency, "eur");
+        for wrong in ["euro", "e1r", ""] {
+            assert!(serve(&["--payment-currency", wrong]).is_err(), "{wrong:?}");
+        }
     }
 
     #[test]

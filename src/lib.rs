@@ -3,7 +3,8 @@
 //! Layers, each using only those below it (docs/architecture.md): `domain` holds the rules
 //! without I/O, `db` all SQL, `services` every use case, shared by the HTML pages (`web`)
 //! and the JSON API (`api`) through `state` and `auth`; `app` wires the router and the
-//! middleware. `config` declares every setting; `ops` has metrics, logs and draining.
+//! middleware. `config` declares every setting; `ops` has metrics, logs and draining;
+//! `payments` talks to the card payment provider (Stripe) and checks its webhooks.
 
 pub mod api;
 pub mod app;
@@ -23,6 +24,7 @@ pub mod mail;
 pub mod memory;
 pub mod ops;
 pub mod passwords;
+pub mod payments;
 pub mod pictures;
 pub mod server;
 pub mod services;

@@ -18,5 +18,6 @@ mod import_flask;
 mod insights;
 mod ops;
 mod password_reset;
+mod payments;
 mod pictures;
 mod resilience;
