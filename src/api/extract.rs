@@ -108,3 +108,19 @@ impl FromRequestParts<AppState> for ApiUser {
         }
     }
 }
+
+/// A signed-in staff member; others get 401, shoppers 403.
+pub struct ApiStaff(pub UserRow);
+
+impl FromRequestParts<AppState> for ApiStaff {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ApiUser { user, .. } = ApiUser::from_request_parts(parts, state).await?;
+        crate::services::accounts::require_staff(&user)?;
+        Ok(Self(user))
+    }
+}

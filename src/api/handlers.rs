@@ -6,17 +6,18 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
-use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiUser};
+use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiStaff, ApiUser};
 use super::model::*;
 use crate::auth::{self, Visitor};
 use crate::db::cart::CartOwner;
+use crate::domain::checkout::{DeliveryFields, DiscountFields};
 use crate::domain::geo::Coordinates;
 use crate::domain::pricing::Totals;
 use crate::error::{AppError, AppResult};
 use crate::services::accounts::{self, ProfileEdit, Registration};
 use crate::services::catalog::{self, CatalogFilter, ProductRef};
 use crate::services::insights::{self, Period};
-use crate::services::{checkout, radar, shop};
+use crate::services::{checkout, radar, shop, staff};
 use crate::state::AppState;
 
 type Created<T> = (StatusCode, Json<T>);
@@ -363,14 +364,94 @@ pub async fn places(
                (status = 403, body = ErrorOut), (status = 422, body = ErrorOut)))]
 pub async fn insights(
     State(state): State<AppState>,
-    ApiUser { user, .. }: ApiUser,
+    ApiStaff(_staff): ApiStaff,
     ApiQuery(query): ApiQuery<PeriodQuery>,
 ) -> AppResult<Json<crate::services::insights::Insights>> {
-    accounts::require_staff(&user)?;
     let period = Period::parse(
         query.from.as_deref(),
         query.to.as_deref(),
         insights::today(),
     )?;
     Ok(Json(insights::report(&state.services, period).await?))
+}
+
+/// Every delivery option, inactive ones too (staff only).
+#[utoipa::path(get, path = "/api/v1/admin/delivery-options", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = Vec<StaffDeliveryOptionOut>), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut)))]
+pub async fn staff_delivery_options(
+    State(state): State<AppState>,
+    ApiStaff(_staff): ApiStaff,
+) -> AppResult<Json<Vec<StaffDeliveryOptionOut>>> {
+    let options = staff::delivery_options(&state.services).await?;
+    Ok(Json(
+        options.iter().map(StaffDeliveryOptionOut::from).collect(),
+    ))
+}
+
+/// Add a delivery option (staff only).
+#[utoipa::path(post, path = "/api/v1/admin/delivery-options", request_body = DeliveryFields, tag = "staff", security(("session" = [])),
+    responses((status = 201, body = StaffDeliveryOptionOut), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut),
+               (status = 409, body = ErrorOut, description = "An option has that name"), (status = 422, body = ErrorOut)))]
+pub async fn create_delivery_option(
+    State(state): State<AppState>,
+    ApiStaff(_staff): ApiStaff,
+    ApiJson(fields): ApiJson<DeliveryFields>,
+) -> AppResult<Created<StaffDeliveryOptionOut>> {
+    let option = staff::save_delivery_option(&state.services, None, &fields).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(StaffDeliveryOptionOut::from(&option)),
+    ))
+}
+
+/// Change a delivery option; orders placed with it keep what it was then (staff only).
+#[utoipa::path(put, path = "/api/v1/admin/delivery-options/{id}", params(("id" = i64, Path)), request_body = DeliveryFields, tag = "staff", security(("session" = [])),
+    responses((status = 200, body = StaffDeliveryOptionOut), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut),
+               (status = 404, body = ErrorOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn update_delivery_option(
+    State(state): State<AppState>,
+    ApiStaff(_staff): ApiStaff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(fields): ApiJson<DeliveryFields>,
+) -> AppResult<Json<StaffDeliveryOptionOut>> {
+    let option = staff::save_delivery_option(&state.services, Some(id), &fields).await?;
+    Ok(Json(StaffDeliveryOptionOut::from(&option)))
+}
+
+/// Every discount code, newest first (staff only).
+#[utoipa::path(get, path = "/api/v1/admin/discount-codes", tag = "staff", security(("session" = [])),
+    responses((status = 200, body = Vec<DiscountCodeOut>), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut)))]
+pub async fn staff_discount_codes(
+    State(state): State<AppState>,
+    ApiStaff(_staff): ApiStaff,
+) -> AppResult<Json<Vec<DiscountCodeOut>>> {
+    let codes = staff::discount_codes(&state.services).await?;
+    Ok(Json(codes.iter().map(DiscountCodeOut::from).collect()))
+}
+
+/// Add a discount code (staff only).
+#[utoipa::path(post, path = "/api/v1/admin/discount-codes", request_body = DiscountFields, tag = "staff", security(("session" = [])),
+    responses((status = 201, body = DiscountCodeOut), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut),
+               (status = 409, body = ErrorOut, description = "That code exists"), (status = 422, body = ErrorOut)))]
+pub async fn create_discount_code(
+    State(state): State<AppState>,
+    ApiStaff(_staff): ApiStaff,
+    ApiJson(fields): ApiJson<DiscountFields>,
+) -> AppResult<Created<DiscountCodeOut>> {
+    let code = staff::save_discount_code(&state.services, None, &fields).await?;
+    Ok((StatusCode::CREATED, Json(DiscountCodeOut::from(&code))))
+}
+
+/// Change a discount code's terms; its uses so far stay (staff only).
+#[utoipa::path(put, path = "/api/v1/admin/discount-codes/{id}", params(("id" = i64, Path)), request_body = DiscountFields, tag = "staff", security(("session" = [])),
+    responses((status = 200, body = DiscountCodeOut), (status = 401, body = ErrorOut), (status = 403, body = ErrorOut),
+               (status = 404, body = ErrorOut), (status = 409, body = ErrorOut), (status = 422, body = ErrorOut)))]
+pub async fn update_discount_code(
+    State(state): State<AppState>,
+    ApiStaff(_staff): ApiStaff,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(fields): ApiJson<DiscountFields>,
+) -> AppResult<Json<DiscountCodeOut>> {
+    let code = staff::save_discount_code(&state.services, Some(id), &fields).await?;
+    Ok(Json(DiscountCodeOut::from(&code)))
 }

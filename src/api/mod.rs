@@ -41,6 +41,16 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/orders/{code}/cancel", post(cancel_order))
         .route("/places", get(places))
         .route("/admin/insights", get(insights))
+        .route(
+            "/admin/delivery-options",
+            get(staff_delivery_options).post(create_delivery_option),
+        )
+        .route("/admin/delivery-options/{id}", put(update_delivery_option))
+        .route(
+            "/admin/discount-codes",
+            get(staff_discount_codes).post(create_discount_code),
+        )
+        .route("/admin/discount-codes/{id}", put(update_discount_code))
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(refuse_form_content_types));
     Router::new()

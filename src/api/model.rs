@@ -1,8 +1,8 @@
 //! What the API sends: plain data, money in integer cents, times in RFC 3339 UTC.
 
-use crate::db::checkout::DeliveryOption;
+use crate::db::checkout::{DeliveryOption, DiscountCode};
 use crate::domain::address::AddressFields;
-use crate::domain::checkout::PaymentMethod;
+use crate::domain::checkout::{DiscountKind, PaymentMethod};
 use crate::services::checkout::Choice;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -338,6 +338,53 @@ pub struct DeliveryOptionOut {
     pub estimated_days: i64,
     /// Picked up at a coffee place (choose it with `pickup_place`) instead of shipped.
     pub pickup: bool,
+}
+
+/// A delivery option as staff see it.
+#[derive(Serialize, ToSchema)]
+pub struct StaffDeliveryOptionOut {
+    #[serde(flatten)]
+    pub option: DeliveryOptionOut,
+    pub active: bool,
+}
+
+impl From<&DeliveryOption> for StaffDeliveryOptionOut {
+    fn from(o: &DeliveryOption) -> Self {
+        Self {
+            option: DeliveryOptionOut::from(o),
+            active: o.active,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DiscountCodeOut {
+    pub id: i64,
+    pub code: String,
+    pub kind: DiscountKind,
+    /// Basis points for a percentage, cents for a fixed amount.
+    pub amount: i64,
+    pub min_subtotal_cents: i64,
+    pub expires_at: Option<i64>,
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    pub active: bool,
+}
+
+impl From<&DiscountCode> for DiscountCodeOut {
+    fn from(d: &DiscountCode) -> Self {
+        Self {
+            id: d.id,
+            code: d.code.clone(),
+            kind: d.rule.kind,
+            amount: d.rule.amount,
+            min_subtotal_cents: d.rule.min_subtotal.get(),
+            expires_at: d.rule.expires_at,
+            max_uses: d.rule.max_uses,
+            uses: d.rule.uses,
+            active: d.rule.active,
+        }
+    }
 }
 
 impl From<&DeliveryOption> for DeliveryOptionOut {

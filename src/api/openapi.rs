@@ -18,6 +18,9 @@ use utoipa::{Modify, OpenApi};
 
 use super::handlers;
 use super::model::*;
+use crate::domain::address::AddressFields;
+use crate::domain::checkout::{DeliveryFields, DiscountFields, DiscountKind, PaymentMethod};
+use crate::domain::pricing::Totals;
 use crate::services::accounts::{ProfileEdit, Registration};
 
 #[derive(OpenApi)]
@@ -28,9 +31,14 @@ use crate::services::accounts::{ProfileEdit, Registration};
         handlers::upload_photo, handlers::products, handlers::product, handlers::cart, handlers::add_cart_item,
         handlers::update_cart_item, handlers::remove_cart_item, handlers::place_order, handlers::orders,
         handlers::order, handlers::cancel_order, handlers::places, handlers::insights,
+        handlers::delivery_options, handlers::quote, handlers::staff_delivery_options,
+        handlers::create_delivery_option, handlers::update_delivery_option,
+        handlers::staff_discount_codes, handlers::create_discount_code, handlers::update_discount_code,
     ),
     components(schemas(Registration, ProfileEdit, UserOut, ProductOut, VariantOut, CartOut, CartLineOut, OrderOut,
-        OrderLineOut, PlaceOut, Point, PictureFile, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder)),
+        OrderLineOut, PlaceOut, Point, PictureFile, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder,
+        QuoteRequest, Totals, DeliveryOptionOut, StaffDeliveryOptionOut, DiscountCodeOut, DeliveryFields,
+        DiscountFields, AddressFields, PaymentMethod, DiscountKind)),
     modifiers(&SessionCookie, &SharedAnswers, &FieldLimits),
 )]
 struct ApiDoc;

@@ -211,13 +211,14 @@ impl Db {
                 let discount = code
                     .rule
                     .applies(subtotal, now)
-                    .map_err(AppError::Conflict)?;
+                    .map_err(|m| AppError::invalid("coupon", m))?;
                 if !self
                     .take_discount_use(&mut tx, code.id, subtotal, now)
                     .await?
                 {
-                    return Err(AppError::Conflict(
-                        "That discount code has just been used up or has expired.".into(),
+                    return Err(AppError::invalid(
+                        "coupon",
+                        "That discount code has just been used up or has expired.",
                     ));
                 }
                 Some(discount)

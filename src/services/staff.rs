@@ -1,12 +1,14 @@
 //! What the shop's staff do: manage products, variants and their pictures, move orders
-//! along, look up users. Every write that changes what shoppers see drops this
-//! instance's catalog snapshot; a refused one leaves it alone, so nobody can make every
-//! request reload the catalog.
+//! along, look up users, set up delivery options and discount codes. Every write that
+//! changes what shoppers see drops this instance's catalog snapshot; a refused one leaves
+//! it alone, so nobody can make every request reload the catalog.
 
 use super::{Services, media};
 use crate::db::catalog::{Product, ProductInput, VariantInput};
+use crate::db::checkout::{DeliveryOption, DiscountCode};
 use crate::db::orders::Order;
 use crate::db::users::UserRow;
+use crate::domain::checkout::{DeliveryDetails, DeliveryFields, DiscountDetails, DiscountFields};
 use crate::domain::{OrderCode, OrderStatus};
 use crate::error::{AppError, AppResult};
 
@@ -118,4 +120,56 @@ pub async fn users(services: &Services, search: &str) -> AppResult<(String, Vec<
     let search: String = search.trim().chars().take(MAX_USER_SEARCH_CHARS).collect();
     let users = services.db.search_users(&search, MOST_ROWS).await?;
     Ok((search, users))
+}
+
+/// Every delivery option, inactive ones too.
+pub async fn delivery_options(services: &Services) -> AppResult<Vec<DeliveryOption>> {
+    services.db.delivery_options(true).await
+}
+
+/// Creates a delivery option (`id` None) or changes one; returns it as stored.
+pub async fn save_delivery_option(
+    services: &Services,
+    id: Option<i64>,
+    fields: &DeliveryFields,
+) -> AppResult<DeliveryOption> {
+    let details = DeliveryDetails::parse(fields).map_err(AppError::Invalid)?;
+    let id = match id {
+        Some(id) => {
+            services.db.update_delivery_option(id, &details).await?;
+            id
+        }
+        None => services.db.create_delivery_option(&details).await?,
+    };
+    services
+        .db
+        .delivery_option(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That delivery option"))
+}
+
+/// Every discount code, newest first.
+pub async fn discount_codes(services: &Services) -> AppResult<Vec<DiscountCode>> {
+    services.db.discount_codes().await
+}
+
+/// Creates a discount code (`id` None) or changes one's terms; returns it as stored.
+pub async fn save_discount_code(
+    services: &Services,
+    id: Option<i64>,
+    fields: &DiscountFields,
+) -> AppResult<DiscountCode> {
+    let details = DiscountDetails::parse(fields).map_err(AppError::Invalid)?;
+    let id = match id {
+        Some(id) => {
+            services.db.update_discount_code(id, &details).await?;
+            id
+        }
+        None => services.db.create_discount_code(&details).await?,
+    };
+    services
+        .db
+        .discount_code_by_id(id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That discount code"))
 }

@@ -20,4 +20,5 @@ mod ops;
 mod password_reset;
 mod payments;
 mod pictures;
+mod pricing;
 mod resilience;
