@@ -59,7 +59,7 @@ eval "$servers"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
 run_suite sqlite "" ""
-run_suite sqlite-payments "" "" --run-ignored all -E 'binary(shop) & test(/^payments::/)'
+run_suite sqlite-cards "" "" --run-ignored all -E 'binary(shop) & test(/^(payments|card_checkout)::/)'
 run_suite mariadb "$MYSQL_TEST_URL" ""
 run_suite postgres "$POSTGRES_TEST_URL" ""
 run_suite s3 "" "$S3_TEST_ENDPOINT"

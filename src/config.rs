@@ -480,6 +480,12 @@ pub struct PaymentSettings {
     #[arg(long, env = "PAYMENT_HOLD_SECS", default_value_t = 1800,
         value_parser = clap::value_parser!(u64).range(1..))]
     pub payment_hold_secs: u64,
+
+    /// How often each instance asks the provider about orders still awaiting payment, and
+    /// releases those whose hold ran out (seconds).
+    #[arg(long, env = "PAYMENT_RECONCILE_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub payment_reconcile_secs: u64,
 }
 
 /// What the Stripe client and the webhook check need, present only when card payment is on.

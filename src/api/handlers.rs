@@ -10,6 +10,7 @@ use super::extract::{ApiBytes, ApiJson, ApiPath, ApiQuery, ApiStaff, ApiUser};
 use super::model::*;
 use crate::auth::{self, Visitor};
 use crate::db::cart::CartOwner;
+use crate::domain::OrderStatus;
 use crate::domain::checkout::{DeliveryFields, DiscountFields};
 use crate::domain::geo::Coordinates;
 use crate::domain::pricing::Totals;
@@ -17,7 +18,7 @@ use crate::error::{AppError, AppResult};
 use crate::services::accounts::{self, ProfileEdit, Registration};
 use crate::services::catalog::{self, CatalogFilter, ProductRef};
 use crate::services::insights::{self, Period};
-use crate::services::{checkout, radar, shop, staff};
+use crate::services::{checkout, payments, radar, shop, staff};
 use crate::state::AppState;
 
 type Created<T> = (StatusCode, Json<T>);
@@ -256,10 +257,12 @@ pub async fn place_order(
         })?
     };
     let request = request.unwrap_or_default();
-    let (order, new) =
+    let placed =
         checkout::place_order(&state.services, &user, &request.choice(), Some(&key)).await?;
-    let mut response = (StatusCode::CREATED, Json(OrderOut::from(&order))).into_response();
-    if !new {
+    let mut out = OrderOut::from(&placed.order);
+    out.payment = placed.payment;
+    let mut response = (StatusCode::CREATED, Json(out)).into_response();
+    if !placed.new {
         response.headers_mut().insert(
             "idempotent-replayed",
             axum::http::HeaderValue::from_static("true"),
@@ -454,4 +457,40 @@ pub async fn update_discount_code(
 ) -> AppResult<Json<DiscountCodeOut>> {
     let code = staff::save_discount_code(&state.services, Some(id), &fields).await?;
     Ok(Json(DiscountCodeOut::from(&code)))
+}
+
+/// Ask the payment provider about a card order now, and answer with the order as it is
+/// then: paid, or still awaiting payment with the card's problem in `payment_error` and a
+/// new `payment` to try another card with.
+#[utoipa::path(post, path = "/api/v1/orders/{code}/payment/check", params(("code" = String, Path)), tag = "orders", security(("session" = [])),
+    responses((status = 200, body = OrderOut), (status = 401, body = ErrorOut), (status = 404, body = ErrorOut),
+               (status = 503, body = ErrorOut, description = "The payment provider did not answer; try again")))]
+pub async fn check_payment(
+    State(state): State<AppState>,
+    ApiUser { user, .. }: ApiUser,
+    ApiPath(code): ApiPath<String>,
+) -> AppResult<Json<OrderOut>> {
+    let order = shop::own_order(&state.services, &user, &code).await?;
+    payments::check(&state.services, &order).await?;
+    let order = shop::own_order(&state.services, &user, &code).await?;
+    let mut out = OrderOut::from(&order);
+    if order.order.status == OrderStatus::AwaitingPayment {
+        out.payment = Some(payments::start(&state.services, &order.order).await?);
+    }
+    Ok(Json(out))
+}
+
+/// Events from Stripe, signed with the webhook secret (not part of API v1: the provider
+/// calls it). A replayed event changes nothing.
+pub async fn stripe_webhook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiBytes(body): ApiBytes,
+) -> AppResult<StatusCode> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| AppError::BadRequest("A Stripe-Signature header is required.".into()))?;
+    payments::webhook(&state.services, signature, &body).await?;
+    Ok(StatusCode::OK)
 }

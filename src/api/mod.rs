@@ -39,6 +39,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/orders", get(orders).post(place_order))
         .route("/orders/{code}", get(order))
         .route("/orders/{code}/cancel", post(cancel_order))
+        .route("/orders/{code}/payment/check", post(check_payment))
         .route("/places", get(places))
         .route("/admin/insights", get(insights))
         .route(

@@ -4,6 +4,7 @@ use crate::db::checkout::{DeliveryOption, DiscountCode};
 use crate::domain::address::AddressFields;
 use crate::domain::checkout::{DiscountKind, PaymentMethod};
 use crate::services::checkout::Choice;
+use crate::services::payments::PaymentStart;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -154,6 +155,12 @@ pub struct OrderOut {
     pub delivery: Option<String>,
     pub coupon: Option<String>,
     pub payment_method: PaymentMethod,
+    /// Why the last card attempt failed, while the order awaits payment.
+    pub payment_error: Option<String>,
+    pub refunded_cents: i64,
+    /// For an order awaiting a card payment, when just placed: what Stripe.js needs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payment: Option<PaymentStart>,
     pub lines: Vec<OrderLineOut>,
 }
 
@@ -172,6 +179,9 @@ impl From<&Order> for OrderOut {
             delivery: o.order.delivery_name.clone(),
             coupon: o.order.discount_code.clone(),
             payment_method: o.order.payment_method,
+            payment_error: o.order.payment_error.clone(),
+            refunded_cents: o.order.refunded_cents,
+            payment: None,
             lines: o
                 .lines
                 .iter()

@@ -22,6 +22,7 @@ use crate::domain::address::AddressFields;
 use crate::domain::checkout::{DeliveryFields, DiscountFields, DiscountKind, PaymentMethod};
 use crate::domain::pricing::Totals;
 use crate::services::accounts::{ProfileEdit, Registration};
+use crate::services::payments::PaymentStart;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,11 +35,12 @@ use crate::services::accounts::{ProfileEdit, Registration};
         handlers::delivery_options, handlers::quote, handlers::staff_delivery_options,
         handlers::create_delivery_option, handlers::update_delivery_option,
         handlers::staff_discount_codes, handlers::create_discount_code, handlers::update_discount_code,
+        handlers::check_payment,
     ),
     components(schemas(Registration, ProfileEdit, UserOut, ProductOut, VariantOut, CartOut, CartLineOut, OrderOut,
         OrderLineOut, PlaceOut, Point, PictureFile, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder,
         QuoteRequest, Totals, DeliveryOptionOut, StaffDeliveryOptionOut, DiscountCodeOut, DeliveryFields,
-        DiscountFields, AddressFields, PaymentMethod, DiscountKind)),
+        DiscountFields, AddressFields, PaymentMethod, DiscountKind, PaymentStart)),
     modifiers(&SessionCookie, &SharedAnswers, &FieldLimits),
 )]
 struct ApiDoc;

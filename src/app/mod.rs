@@ -30,8 +30,10 @@ use crate::domain::pricing::{Pricing, TaxPolicy};
 use crate::events::EventSink;
 use crate::mail::Mailer;
 use crate::ops;
+use crate::payments::{StripeClient, WebhookVerifier};
 use crate::pictures::Pictures;
 use crate::services::catalog::CatalogCache;
+use crate::services::payments::Payments;
 use crate::services::{ServiceSettings, Services};
 use crate::state::{AppState, Lifecycle, RuntimeConfig};
 use crate::storage::Storage;
@@ -86,6 +88,15 @@ impl Application {
                 .to_owned(),
             hsts_max_age_secs: serve.hsts_max_age_secs,
         };
+        let payments = match serve.payments.stripe() {
+            Some(stripe) => Some(Payments {
+                client: StripeClient::new(&stripe)?,
+                verifier: WebhookVerifier::new(&stripe),
+                publishable_key: stripe.publishable_key.clone(),
+                hold: serve.payments.payment_hold(),
+            }),
+            None => None,
+        };
         crate::services::retention::spawn(
             db.clone(),
             serve.retention.clone(),
@@ -111,6 +122,11 @@ impl Application {
                         .then(|| Cents::new(serve.checkout.free_delivery_from_cents as i64)),
                 },
             },
+        )
+        .with_payments(payments);
+        crate::services::payments::spawn_reconciler(
+            services.clone(),
+            Duration::from_secs(serve.payments.payment_reconcile_secs),
         );
         let state = AppState {
             services,
@@ -384,6 +400,10 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
     Router::new()
         .merge(web::router(state.clone()))
         .nest("/api", api::router(&state))
+        .route(
+            "/webhooks/stripe",
+            axum::routing::post(api::handlers::stripe_webhook),
+        )
         .route("/static/{*name}", get(assets::serve))
         .route("/media/{*key}", get(web::media::serve))
         .merge(probes::router())

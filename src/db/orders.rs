@@ -39,6 +39,13 @@ pub struct OrderRow {
     pub pickup_place_id: Option<i64>,
     #[sqlx(try_from = "String")]
     pub payment_method: PaymentMethod,
+    /// The provider's PaymentIntent of the latest card attempt.
+    pub payment_intent_id: Option<String>,
+    /// Why the last card attempt failed, for the shopper.
+    pub payment_error: Option<String>,
+    /// Until when an order awaiting payment holds its stock (UTC milliseconds).
+    pub hold_until: Option<i64>,
+    pub refunded_cents: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -106,6 +113,8 @@ pub struct Checkout<'a> {
     pub discount: Option<&'a DiscountCode>,
     pub pricing: Pricing,
     pub payment_method: PaymentMethod,
+    /// For a card payment: until when the order holds its stock unpaid.
+    pub hold_until: Option<i64>,
     pub idempotency_key: Option<&'a str>,
 }
 
@@ -118,7 +127,8 @@ pub enum Placed {
 
 const ORDER_COLUMNS: &str = "id, code, user_id, username, status, subtotal_cents, delivery_cents, \
      discount_cents, tax_cents, total_cents, shipping_address, delivery_name, discount_code, \
-     pickup_place_id, payment_method, created_at, updated_at";
+     pickup_place_id, payment_method, payment_intent_id, payment_error, hold_until, \
+     refunded_cents, created_at, updated_at";
 const LINE_COLUMNS: &str = "order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity";
 
 impl Db {
@@ -251,7 +261,10 @@ impl Db {
             code: OrderCode::generate().to_string(),
             user_id: Some(checkout.user_id),
             username: checkout.username.to_owned(),
-            status: OrderStatus::Placed,
+            status: match checkout.hold_until {
+                Some(_) => OrderStatus::AwaitingPayment,
+                None => OrderStatus::Placed,
+            },
             subtotal_cents: totals.subtotal_cents,
             delivery_cents: totals.delivery_cents,
             discount_cents: totals.discount_cents,
@@ -262,6 +275,10 @@ impl Db {
             discount_code: checkout.discount.map(|d| d.code.clone()),
             pickup_place_id,
             payment_method: checkout.payment_method,
+            payment_intent_id: None,
+            payment_error: None,
+            hold_until: checkout.hold_until,
+            refunded_cents: 0,
             created_at: now,
             updated_at: now,
         };
@@ -270,8 +287,8 @@ impl Db {
                 "INSERT INTO orders (id, code, user_id, username, status, subtotal_cents, delivery_cents, \
                  discount_cents, tax_cents, total_cents, shipping_address, delivery_name, discount_code, \
                  pickup_place_id, payment_method, ship_name, ship_line1, ship_line2, ship_city, \
-                 ship_postal_code, ship_country, idempotency_key, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 ship_postal_code, ship_country, hold_until, idempotency_key, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(order.id)
             .bind(&order.code)
@@ -294,6 +311,7 @@ impl Db {
             .bind(ship.map(|a| a.city().to_owned()))
             .bind(ship.map(|a| a.postal_code().to_owned()))
             .bind(ship.map(|a| a.country_code()))
+            .bind(order.hold_until)
             .bind(checkout.idempotency_key)
             .bind(order.created_at)
             .bind(order.updated_at)
@@ -471,17 +489,22 @@ impl Db {
             .collect())
     }
 
-    /// Cancels an order that has not shipped and returns its stock, in one transaction.
-    /// The status guard in the UPDATE makes a second cancel (or a race with shipping) a no-op.
-    pub async fn cancel_order(&self, order_id: i64) -> AppResult<()> {
+    /// Cancels an order that is still `from` (one of [`OrderStatus::CANCELLABLE`]) and
+    /// returns its stock, in one transaction. The status guard in the UPDATE makes a second
+    /// cancel, or a race with shipping or with a payment, a conflict that changes nothing.
+    pub async fn cancel_order(&self, order_id: i64, from: OrderStatus) -> AppResult<()> {
+        if !from.can_cancel() {
+            return Err(AppError::Conflict(
+                "This order has already shipped or been cancelled, so it can no longer be cancelled.".into(),
+            ));
+        }
         let mut tx = self.begin_write().await?;
         let cancelled = self
-            .query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status IN (?, ?)")
+            .query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
             .bind(OrderStatus::Cancelled.as_str())
             .bind(now_ms())
             .bind(order_id)
-            .bind(OrderStatus::CANCELLABLE[0].as_str())
-            .bind(OrderStatus::CANCELLABLE[1].as_str())
+            .bind(from.as_str())
             .execute(&mut *tx)
             .await?;
         if cancelled.rows_affected() != 1 {
@@ -589,5 +612,159 @@ impl Db {
             ))
             .fetch_all(self.pool())
             .await?)
+    }
+}
+
+/// What the shop records about card payments, each a guarded step that is safe to repeat
+/// and to race from several instances.
+impl Db {
+    /// Names the PaymentIntent of the order's latest card attempt.
+    pub async fn set_payment_intent(
+        &self,
+        order_id: i64,
+        intent_id: &str,
+        attempts: i64,
+    ) -> AppResult<()> {
+        self.query(
+            "UPDATE orders SET payment_intent_id = ?, payment_attempts = ?, payment_error = NULL, \
+             updated_at = ? WHERE id = ?",
+        )
+        .bind(intent_id)
+        .bind(attempts)
+        .bind(now_ms())
+        .bind(order_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// How many card attempts the order has had.
+    pub async fn payment_attempts(&self, order_id: i64) -> AppResult<i64> {
+        let (attempts,): (i64,) = self
+            .query_as("SELECT payment_attempts FROM orders WHERE id = ?")
+            .bind(order_id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(attempts)
+    }
+
+    pub async fn record_payment_error(&self, order_id: i64, message: &str) -> AppResult<()> {
+        self.query(
+            "UPDATE orders SET payment_error = ?, updated_at = ? WHERE id = ? AND status = ?",
+        )
+        .bind(message.chars().take(500).collect::<String>())
+        .bind(now_ms())
+        .bind(order_id)
+        .bind(OrderStatus::AwaitingPayment.as_str())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Moves an order awaiting payment to paid; false when it was not awaiting payment
+    /// (already paid, or released).
+    pub async fn mark_paid(&self, order_id: i64) -> AppResult<bool> {
+        let done = self
+            .query(
+                "UPDATE orders SET status = ?, payment_error = NULL, hold_until = NULL, updated_at = ? \
+                 WHERE id = ? AND status = ?",
+            )
+            .bind(OrderStatus::Paid.as_str())
+            .bind(now_ms())
+            .bind(order_id)
+            .bind(OrderStatus::AwaitingPayment.as_str())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// A payment that arrived after its order was released: takes the stock again and
+    /// marks the order paid, in one transaction, if every line is still in stock; false
+    /// (changing nothing) when one is not, or the order is not a released card order.
+    pub async fn revive_as_paid(&self, order: &Order) -> AppResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let revived = self
+            .query(
+                "UPDATE orders SET status = ?, payment_error = NULL, hold_until = NULL, updated_at = ? \
+                 WHERE id = ? AND status = ? AND refunded_cents = 0",
+            )
+            .bind(OrderStatus::Paid.as_str())
+            .bind(now_ms())
+            .bind(order.order.id)
+            .bind(OrderStatus::Cancelled.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if revived.rows_affected() != 1 {
+            return Ok(false);
+        }
+        for line in &order.lines {
+            let taken = self
+                .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
+                .bind(line.quantity)
+                .bind(line.variant_id)
+                .bind(line.quantity)
+                .execute(&mut *tx)
+                .await?;
+            if taken.rows_affected() != 1 {
+                // Rolled back when `tx` drops: the order stays released.
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Records money given back for an order.
+    pub async fn record_refund(&self, order_id: i64, cents: i64) -> AppResult<()> {
+        self.query("UPDATE orders SET refunded_cents = ?, updated_at = ? WHERE id = ?")
+            .bind(cents)
+            .bind(now_ms())
+            .bind(order_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Orders still awaiting payment, oldest first, for the reconciler.
+    pub async fn orders_awaiting_payment(&self, limit: i64) -> AppResult<Vec<OrderRow>> {
+        Ok(self
+            .query_as(concatcp!(
+                "SELECT ",
+                ORDER_COLUMNS,
+                " FROM orders WHERE status = ? ORDER BY created_at LIMIT ?"
+            ))
+            .bind(OrderStatus::AwaitingPayment.as_str())
+            .bind(limit)
+            .fetch_all(self.pool())
+            .await?)
+    }
+
+    /// The order a PaymentIntent was made for.
+    pub async fn order_by_payment_intent(&self, intent_id: &str) -> AppResult<Option<Order>> {
+        let row: Option<OrderRow> = self
+            .query_as(concatcp!(
+                "SELECT ",
+                ORDER_COLUMNS,
+                " FROM orders WHERE payment_intent_id = ?"
+            ))
+            .bind(intent_id)
+            .fetch_optional(self.pool())
+            .await?;
+        self.with_lines(row).await
+    }
+
+    /// Remembers a webhook event; false when it was seen before (a replay).
+    pub async fn first_sight_of_event(&self, id: &str) -> AppResult<bool> {
+        let inserted = self
+            .query("INSERT INTO webhook_events (id, received_at) VALUES (?, ?)")
+            .bind(id)
+            .bind(now_ms())
+            .execute(self.pool())
+            .await;
+        match inserted {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+            Err(other) => Err(other.into()),
+        }
     }
 }

@@ -44,6 +44,10 @@ impl fmt::Display for OrderCode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OrderStatus {
+    /// Placed to be paid by card: its stock is held until the provider says it is paid,
+    /// or the hold ends.
+    #[serde(rename = "awaiting_payment")]
+    AwaitingPayment,
     Placed,
     Paid,
     Shipped,
@@ -52,7 +56,8 @@ pub enum OrderStatus {
 }
 
 impl OrderStatus {
-    pub const ALL: [OrderStatus; 5] = [
+    pub const ALL: [OrderStatus; 6] = [
+        Self::AwaitingPayment,
         Self::Placed,
         Self::Paid,
         Self::Shipped,
@@ -63,6 +68,7 @@ impl OrderStatus {
     /// The name stored in the database and sent by the API.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::AwaitingPayment => "awaiting_payment",
             Self::Placed => "placed",
             Self::Paid => "paid",
             Self::Shipped => "shipped",
@@ -77,17 +83,17 @@ impl OrderStatus {
             Self::Placed => Some(Self::Paid),
             Self::Paid => Some(Self::Shipped),
             Self::Shipped => Some(Self::Delivered),
-            Self::Delivered | Self::Cancelled => None,
+            Self::AwaitingPayment | Self::Delivered | Self::Cancelled => None,
         }
     }
 
     /// An order can be cancelled (and its stock returned) until it ships.
     pub fn can_cancel(self) -> bool {
-        matches!(self, Self::Placed | Self::Paid)
+        matches!(self, Self::AwaitingPayment | Self::Placed | Self::Paid)
     }
 
     /// Statuses from which a cancellation is allowed, for the guarded UPDATE.
-    pub const CANCELLABLE: [OrderStatus; 2] = [Self::Placed, Self::Paid];
+    pub const CANCELLABLE: [OrderStatus; 3] = [Self::AwaitingPayment, Self::Placed, Self::Paid];
 }
 
 stored_by_name!(OrderStatus, "order status");
@@ -152,7 +158,7 @@ mod tests {
         let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
             names,
-            ["placed", "paid", "shipped", "delivered", "cancelled"]
+            ["awaiting_payment", "placed", "paid", "shipped", "delivered", "cancelled"]
         );
     }
 

@@ -3,6 +3,7 @@
 //! order is priced again inside its transaction, from the cart as it is then.
 
 use super::Services;
+use super::payments::{self, PaymentStart};
 use crate::db::cart::{CartOwner, cart_total};
 use crate::db::checkout::{DeliveryOption, DiscountCode};
 use crate::db::now_ms;
@@ -12,7 +13,7 @@ use crate::db::users::UserRow;
 use crate::domain::address::{AddressFields, ShippingAddress};
 use crate::domain::checkout::{DiscountCodeName, PaymentMethod};
 use crate::domain::pricing::{PriceTerms, Totals};
-use crate::domain::{Address, FieldErrors};
+use crate::domain::{Address, FieldErrors, OrderStatus};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
 use crate::ops;
@@ -71,15 +72,26 @@ pub async fn quote(
     ))
 }
 
-/// Places the user's cart as an order. Returns the order and whether it is new (false
-/// when the idempotency key was seen before: the first order is returned and nothing is
-/// charged or taken twice).
+/// An order just placed (or found again by its idempotency key).
+#[derive(Debug)]
+pub struct PlacedOrder {
+    pub order: Order,
+    /// False when the idempotency key was seen before: the first order is returned, and
+    /// nothing is taken or charged twice.
+    pub new: bool,
+    /// For a card payment: what the browser needs to pay it.
+    pub payment: Option<PaymentStart>,
+}
+
+/// Places the user's cart as an order. A card order awaits payment, holding its stock,
+/// and comes with a PaymentIntent to pay it with; if the provider cannot be reached, the
+/// order still awaits payment and the same request (same idempotency key) tries again.
 pub async fn place_order(
     services: &Services,
     user: &UserRow,
     choice: &Choice<'_>,
     idempotency_key: Option<&str>,
-) -> AppResult<(Order, bool)> {
+) -> AppResult<PlacedOrder> {
     if let Some(key) = idempotency_key
         && (key.is_empty() || key.len() > 100 || !key.bytes().all(|b| b.is_ascii_graphic()))
     {
@@ -87,14 +99,10 @@ pub async fn place_order(
             "The Idempotency-Key must be 1 to 100 visible ASCII characters.".into(),
         ));
     }
-    let payment_method = match choice.payment_method.unwrap_or(PaymentMethod::OnDelivery) {
-        PaymentMethod::OnDelivery => PaymentMethod::OnDelivery,
-        PaymentMethod::Stripe => {
-            return Err(AppError::invalid(
-                "payment_method",
-                "Card payment is not available in this shop yet; choose payment on delivery.",
-            ));
-        }
+    let payment_method = choice.payment_method.unwrap_or(PaymentMethod::OnDelivery);
+    let hold_until = match payment_method {
+        PaymentMethod::OnDelivery => None,
+        PaymentMethod::Stripe => Some(payments::hold_until(services)?),
     };
     let delivery = chosen_delivery(services, choice.delivery_option).await?;
     let discount = discount_code(services, choice.coupon).await?;
@@ -110,10 +118,11 @@ pub async fn place_order(
             discount: discount.as_ref(),
             pricing: services.settings.pricing,
             payment_method,
+            hold_until,
             idempotency_key,
         })
         .await?;
-    Ok(match placed {
+    let (order, new) = match placed {
         Placed::New(order) => {
             if choice.save_address
                 && let Resolved::Ship(address) = &destination
@@ -127,6 +136,15 @@ pub async fn place_order(
             (order, true)
         }
         Placed::Replayed(order) => (order, false),
+    };
+    let payment = match order.order.status {
+        OrderStatus::AwaitingPayment => Some(payments::start(services, &order.order).await?),
+        _ => None,
+    };
+    Ok(PlacedOrder {
+        order,
+        new,
+        payment,
     })
 }
 

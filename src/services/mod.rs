@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod insights;
 pub mod limits;
 pub mod media;
+pub mod payments;
 pub mod radar;
 pub mod retention;
 pub mod shop;
@@ -49,6 +50,8 @@ pub struct Services {
     pictures: Arc<Pictures>,
     catalog: Arc<CatalogCache>,
     settings: Arc<ServiceSettings>,
+    /// None: the shop takes payment on delivery only.
+    payments: Option<Arc<payments::Payments>>,
 }
 
 impl Services {
@@ -69,7 +72,14 @@ impl Services {
             pictures: Arc::new(pictures),
             catalog: Arc::new(catalog),
             settings: Arc::new(settings),
+            payments: None,
         }
+    }
+
+    /// Takes card payments through this Stripe account (without, payment on delivery).
+    pub fn with_payments(mut self, payments: Option<payments::Payments>) -> Self {
+        self.payments = payments.map(Arc::new);
+        self
     }
 
     /// Records what a visitor did, for the insights (queued, written in batches).

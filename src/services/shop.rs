@@ -173,6 +173,34 @@ pub(super) fn send_confirmation(services: &Services, user: &UserRow, order: &Ord
     );
 }
 
+/// Mails the shopper that their order `what` ("is paid", "has shipped"…).
+pub(super) async fn send_status_mail(
+    services: &Services,
+    order: &Order,
+    what: &str,
+) -> AppResult<()> {
+    let Some(user_id) = order.order.user_id else {
+        return Ok(());
+    };
+    let Some(user) = services.db.user_by_id(user_id).await? else {
+        return Ok(());
+    };
+    let body = format!(
+        "Hello {},\n\nYour Coffee Radar order {} {what}.\n\nTotal: {}\n\nSee it any time at {}/orders/{}\n\n— Coffee Radar\n",
+        user.first_name,
+        order.order.code,
+        order.order.total(),
+        services.settings.public_url,
+        order.order.code
+    );
+    services.mailer.send_in_background(
+        user.email,
+        format!("Your Coffee Radar order {} {what}", order.order.code),
+        body,
+    );
+    Ok(())
+}
+
 /// A shopper's own order; anyone else's is "not found", never "forbidden", so codes
 /// cannot be probed.
 pub async fn own_order(services: &Services, user: &UserRow, code: &str) -> AppResult<Order> {
@@ -191,8 +219,20 @@ pub async fn cancel_own_order(services: &Services, user: &UserRow, code: &str) -
 }
 
 /// Cancels an order that has not shipped, returning its stock (for its shopper or staff).
+/// A paid card order is refunded first: if the provider cannot be reached, the order stays
+/// as it is and the shopper is asked to try again.
 pub async fn cancel(services: &Services, order: &Order) -> AppResult<()> {
-    services.db.cancel_order(order.order.id).await?;
+    if !order.order.status.can_cancel() {
+        return Err(AppError::Conflict(
+            "This order has already shipped or been cancelled, so it can no longer be cancelled."
+                .into(),
+        ));
+    }
+    super::payments::refund(services, &order.order).await?;
+    services
+        .db
+        .cancel_order(order.order.id, order.order.status)
+        .await?;
     services.catalog.invalidate();
     services
         .events
@@ -221,9 +261,10 @@ mod tests {
         let buyer = shop.shopper("buyer").await;
         cart_of(&shop, &buyer, 3).await;
 
-        let (order, new) = place_order(&shop.services, &buyer, &Choice::default(), Some("key-1"))
+        let placed = place_order(&shop.services, &buyer, &Choice::default(), Some("key-1"))
             .await
             .expect("order placed");
+        let (order, new) = (placed.order, placed.new);
         assert!(new);
         assert_eq!(order.order.status, OrderStatus::Placed);
         // $37.50 of goods, under the $50 of free delivery: Standard costs $4.95.
@@ -249,13 +290,16 @@ mod tests {
         let shop = TestShop::with_stock(5).await;
         let buyer = shop.shopper("twice").await;
         cart_of(&shop, &buyer, 1).await;
-        let (first, _) = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
+        let placed = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
             .await
             .unwrap();
+        let first = placed.order;
         cart_of(&shop, &buyer, 1).await;
-        let (second, new) = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
+        let placed = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
             .await
             .unwrap();
+        let second = placed.order;
+        let new = placed.new;
         assert!(!new);
         assert_eq!(second.order.code, first.order.code);
         assert_eq!(shop.stock().await, 4, "only the first order took stock");
@@ -278,9 +322,10 @@ mod tests {
         let shop = TestShop::with_stock(5).await;
         let (owner, other) = (shop.shopper("owner").await, shop.shopper("other").await);
         cart_of(&shop, &owner, 1).await;
-        let (order, _) = place_order(&shop.services, &owner, &Choice::default(), Some("k"))
+        let placed = place_order(&shop.services, &owner, &Choice::default(), Some("k"))
             .await
             .unwrap();
+        let order = placed.order;
         let code = &order.order.code;
         assert!(matches!(
             own_order(&shop.services, &other, code).await,

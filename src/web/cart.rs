@@ -236,9 +236,9 @@ pub async fn checkout(
     }
     let key = Some(form.idempotency_key.as_str()).filter(|k| !k.is_empty());
     match checkout::place_order(&state.services, &user, &form.choice(), key).await {
-        Ok((order, _)) => Ok(redirect_with(
+        Ok(placed) => Ok(redirect_with(
             jar,
-            &format!("/orders/{}", order.order.code),
+            &format!("/orders/{}", placed.order.order.code),
             Flash::OrderPlaced,
         )),
         Err(error) => {

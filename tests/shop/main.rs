@@ -9,6 +9,7 @@ mod api_contract;
 mod api_journey;
 mod assets;
 mod bad_input;
+mod card_checkout;
 mod checkout;
 mod connections;
 mod fleet_start;

@@ -12,10 +12,10 @@ use coffee_radar::payments::{
 };
 use reqwest::StatusCode;
 
-const SECRET_KEY: &str = "sk_test_coffee_radar";
-const SUCCEEDING_CARD: &str = "4242424242424242";
+pub const SECRET_KEY: &str = "sk_test_coffee_radar";
+pub const SUCCEEDING_CARD: &str = "4242424242424242";
 /// Stripe's test card that is declined when the payment is confirmed.
-const DECLINED_CARD: &str = "4000000000000341";
+pub const DECLINED_CARD: &str = "4000000000000341";
 
 fn config(api_base: &str, timeout: Duration) -> StripeConfig {
     StripeConfig {
@@ -29,7 +29,7 @@ fn config(api_base: &str, timeout: Duration) -> StripeConfig {
     }
 }
 
-fn localstripe_base() -> String {
+pub fn localstripe_base() -> String {
     std::env::var("TEST_STRIPE_API_BASE")
         .expect("TEST_STRIPE_API_BASE: localstripe's URL (scripts/localstripe.sh start DIR)")
 }
@@ -68,7 +68,7 @@ fn assert_try_again<T: std::fmt::Debug>(result: Result<T, PaymentError>) {
 
 /// What Stripe.js does in the shopper's browser: a card PaymentMethod, set on the intent,
 /// then the confirmation. Returns the confirmation's status.
-async fn pay_with_card(intent: &PaymentIntentId, number: &str) -> StatusCode {
+pub async fn pay_with_card(intent: &PaymentIntentId, number: &str) -> StatusCode {
     let http = reqwest::Client::new();
     let base = localstripe_base();
     let method: serde_json::Value = http

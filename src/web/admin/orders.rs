@@ -25,7 +25,7 @@ pub(super) struct OrdersQuery {
 struct OrdersPage {
     layout: Layout,
     orders: Vec<Order>,
-    statuses: [OrderStatus; 5],
+    statuses: [OrderStatus; 6],
     /// The status filtered by as the address names it; empty for every order.
     selected: String,
 }
