@@ -274,6 +274,15 @@ pub struct SetQuantity {
 
 /// An integer as JSON Schema counts them: `3` and `3.0` alike (some JSON writers send
 /// every number with a fraction), but not `3.5`.
+/// An optional whole number that may come as `12.0` (JSON does not tell them apart).
+fn optional_whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    struct Whole(#[serde(deserialize_with = "whole_number")] i64);
+    Ok(Option::<Whole>::deserialize(deserializer)?.map(|Whole(n)| n))
+}
+
 fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
     let number = serde_json::Number::deserialize(deserializer)?;
     number
@@ -292,6 +301,7 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64
 #[derive(Deserialize, ToSchema, Default)]
 pub struct PlaceOrder {
     /// A delivery option's id, from `GET /delivery-options`.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub delivery_option: Option<i64>,
     /// A discount code.
     pub coupon: Option<String>,
@@ -300,6 +310,7 @@ pub struct PlaceOrder {
     /// A free-text address, as the API took before `address`.
     pub shipping_address: Option<String>,
     /// For a pick-up option: the coffee place's id, from `GET /places`.
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub pickup_place: Option<i64>,
     pub payment_method: Option<PaymentMethod>,
     /// Keep `address` in the profile.
@@ -324,6 +335,7 @@ impl PlaceOrder {
 /// What a quote depends on.
 #[derive(Deserialize, ToSchema, Default)]
 pub struct QuoteRequest {
+    #[serde(default, deserialize_with = "optional_whole_number")]
     pub delivery_option: Option<i64>,
     pub coupon: Option<String>,
     /// Accepted for symmetry with the order; the shop's prices do not depend on it.

@@ -8,6 +8,9 @@ use crate::error::AppResult;
 pub struct OrderFact {
     pub user_id: Option<i64>,
     pub total_cents: i64,
+    pub delivery_cents: i64,
+    pub discount_cents: i64,
+    pub refunded_cents: i64,
     pub created_at: i64,
 }
 
@@ -32,7 +35,7 @@ pub struct VariantStock {
 
 /// Everything one report needs, read in a handful of queries.
 pub struct SalesFacts {
-    /// The period's orders that were not cancelled.
+    /// The period's orders that count: not cancelled, not still awaiting payment.
     pub orders: Vec<OrderFact>,
     pub lines: Vec<LineFact>,
     /// Each customer's first order before the period's end: (user id, when).
@@ -47,31 +50,34 @@ impl Db {
     pub async fn sales_facts(&self, start: i64, end: i64) -> AppResult<SalesFacts> {
         let orders: Vec<OrderFact> = self
             .query_as(
-                "SELECT user_id, total_cents, created_at FROM orders \
-                 WHERE created_at >= ? AND created_at < ? AND status <> ?",
+                "SELECT user_id, total_cents, delivery_cents, discount_cents, refunded_cents, created_at \
+                 FROM orders WHERE created_at >= ? AND created_at < ? AND status NOT IN (?, ?)",
             )
             .bind(start)
             .bind(end)
             .bind(OrderStatus::Cancelled.as_str())
+            .bind(OrderStatus::AwaitingPayment.as_str())
             .fetch_all(self.pool())
             .await?;
         let lines: Vec<LineFact> = self
             .query_as(
                 "SELECT l.variant_id, l.product_name, l.color, l.size, l.unit_price_cents, l.quantity \
                  FROM order_lines l JOIN orders o ON o.id = l.order_id \
-                 WHERE o.created_at >= ? AND o.created_at < ? AND o.status <> ?",
+                 WHERE o.created_at >= ? AND o.created_at < ? AND o.status NOT IN (?, ?)",
             )
             .bind(start)
             .bind(end)
             .bind(OrderStatus::Cancelled.as_str())
+            .bind(OrderStatus::AwaitingPayment.as_str())
             .fetch_all(self.pool())
             .await?;
         let first_orders: Vec<(i64, i64)> = self
             .query_as(
                 "SELECT user_id, MIN(created_at) FROM orders \
-                 WHERE user_id IS NOT NULL AND status <> ? AND created_at < ? GROUP BY user_id",
+                 WHERE user_id IS NOT NULL AND status NOT IN (?, ?) AND created_at < ? GROUP BY user_id",
             )
             .bind(OrderStatus::Cancelled.as_str())
+            .bind(OrderStatus::AwaitingPayment.as_str())
             .bind(end)
             .fetch_all(self.pool())
             .await?;

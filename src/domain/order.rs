@@ -158,7 +158,14 @@ mod tests {
         let names: Vec<&str> = OrderStatus::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(
             names,
-            ["awaiting_payment", "placed", "paid", "shipped", "delivered", "cancelled"]
+            [
+                "awaiting_payment",
+                "placed",
+                "paid",
+                "shipped",
+                "delivered",
+                "cancelled"
+            ]
         );
     }
 

@@ -95,8 +95,13 @@ pub struct Insights {
     pub from: String,
     pub to: String,
     pub orders: i64,
+    /// What the orders brought in, net of refunds.
     pub revenue_cents: i64,
     pub average_order_cents: i64,
+    /// Of the revenue, what delivery was charged.
+    pub delivery_cents: i64,
+    /// What discount codes took off.
+    pub discount_cents: i64,
     pub daily: Vec<PeriodFigure>,
     pub weekly: Vec<PeriodFigure>,
     pub top_products: Vec<TopSeller>,
@@ -176,7 +181,10 @@ fn compute(period: Period, facts: &SalesFacts) -> Insights {
         events,
         stock,
     } = facts;
-    let revenue_cents: i64 = orders.iter().map(|o| o.total_cents).sum();
+    let net = |o: &crate::db::insights::OrderFact| o.total_cents - o.refunded_cents;
+    let revenue_cents: i64 = orders.iter().map(net).sum();
+    let delivery_cents: i64 = orders.iter().map(|o| o.delivery_cents).sum();
+    let discount_cents: i64 = orders.iter().map(|o| o.discount_cents).sum();
     let count = orders.len() as i64;
     let average_order_cents = if count == 0 {
         0
@@ -215,7 +223,7 @@ fn compute(period: Period, facts: &SalesFacts) -> Insights {
             .flatten()
         {
             figure.orders += 1;
-            figure.revenue_cents += order.total_cents;
+            figure.revenue_cents += net(order);
         }
         orders_by_hour[usize::from(at.hour())] += 1;
     }
@@ -323,6 +331,8 @@ fn compute(period: Period, facts: &SalesFacts) -> Insights {
         orders: count,
         revenue_cents,
         average_order_cents,
+        delivery_cents,
+        discount_cents,
         daily: daily.into_values().collect(),
         weekly: weekly.into_values().collect(),
         top_products,
@@ -346,6 +356,14 @@ impl Insights {
 
     pub fn average_order(&self) -> crate::domain::Cents {
         crate::domain::Cents::new(self.average_order_cents)
+    }
+
+    pub fn delivery(&self) -> crate::domain::Cents {
+        crate::domain::Cents::new(self.delivery_cents)
+    }
+
+    pub fn discounts(&self) -> crate::domain::Cents {
+        crate::domain::Cents::new(self.discount_cents)
     }
 }
 
@@ -379,6 +397,9 @@ mod tests {
         OrderFact {
             user_id,
             total_cents,
+            delivery_cents: 0,
+            discount_cents: 0,
+            refunded_cents: 0,
             created_at,
         }
     }
@@ -414,10 +435,18 @@ mod tests {
         };
         let facts = SalesFacts {
             orders: vec![
-                order(Some(1), 1000, at(date!(2026 - 03 - 02), 10, 0)),
+                OrderFact {
+                    delivery_cents: 495,
+                    discount_cents: 100,
+                    ..order(Some(1), 1000, at(date!(2026 - 03 - 02), 10, 0))
+                },
                 order(Some(1), 2000, at(date!(2026 - 03 - 03), 14, 5)),
                 order(Some(2), 3000, at(date!(2026 - 03 - 03), 14, 40)),
-                order(None, 500, at(date!(2026 - 03 - 05), 9, 0)),
+                // A guest's $8.00 order, $3.00 of it refunded: it counts $5.00.
+                OrderFact {
+                    refunded_cents: 300,
+                    ..order(None, 800, at(date!(2026 - 03 - 05), 9, 0))
+                },
             ],
             lines: vec![
                 line(7, "Mug", 1000, 1),
@@ -443,6 +472,7 @@ mod tests {
 
         assert_eq!((report.orders, report.revenue_cents), (4, 6500));
         assert_eq!(report.average_order_cents, 1625);
+        assert_eq!((report.delivery_cents, report.discount_cents), (495, 100));
         assert_eq!(report.daily.len(), 7, "every day of the week, sales or not");
         let march_3 = &report.daily[1];
         assert_eq!((march_3.label.as_str(), march_3.orders), ("2026-03-03", 2));

@@ -499,3 +499,34 @@ async fn the_checkout_page_updates_its_totals_and_keeps_what_was_typed_when_a_co
         "the header still shows who is signed in"
     );
 }
+
+#[tokio::test]
+async fn the_insights_count_delivery_and_discounts_and_leave_out_cancelled_orders() {
+    let app = TestApp::spawn().await;
+    let staff = staff(&app).await;
+    new_code(
+        &app,
+        &staff,
+        json!({"code": "TWOOFF", "kind": "fixed", "amount": 200}),
+    )
+    .await;
+    let buyer = with_mugs(&app, "counted-buyer", 2).await;
+    let (_, kept) = order(&app, &buyer, "ins-1", json!({"coupon": "TWOOFF"})).await;
+    with_mugs_again(&app, &buyer).await;
+    let (_, dropped) = order(&app, &buyer, "ins-2", json!({})).await;
+    let code = dropped["code"].as_str().unwrap();
+    let cancelled = buyer
+        .post(app.url(&format!("/api/v1/orders/{code}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), StatusCode::OK);
+
+    let report = get_json(&staff, app.url("/api/v1/admin/insights")).await;
+    // $24.00 - $2.00 + $4.95 = $26.95; the cancelled order does not count.
+    assert_eq!(kept["total_cents"], 2695);
+    assert_eq!(report["orders"], 1, "{report}");
+    assert_eq!(report["revenue_cents"], 2695);
+    assert_eq!(report["delivery_cents"], 495);
+    assert_eq!(report["discount_cents"], 200);
+}
