@@ -351,3 +351,88 @@ async fn staff_creating_products_and_variants_at_the_same_moment_all_get_them() 
     }
     assert_eq!(app.count("variants").await, before + 8);
 }
+
+#[tokio::test]
+async fn staff_set_up_delivery_and_discount_codes_on_their_page_and_checkout_offers_them() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("peeker").await;
+    assert_eq!(
+        shopper
+            .get(app.url("/admin/checkout"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let staff = app.signed_in("planner").await;
+    app.grant_admin("planner");
+    let csrf = csrf_token(&staff, &app.url("/admin/checkout")).await;
+    let added = staff
+        .post(app.url("/admin/delivery-options"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Bike courier"),
+            ("price", "3.50"),
+            ("estimated_days", "1"),
+            ("active", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), StatusCode::SEE_OTHER);
+    let code = staff
+        .post(app.url("/admin/discount-codes"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "spring"),
+            ("kind", "percent"),
+            ("amount", "12.5"),
+            ("min_subtotal", "10.00"),
+            ("expires_on", "2099-03-31"),
+            ("active", "on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(code.status(), StatusCode::SEE_OTHER);
+    let refused = staff
+        .post(app.url("/admin/discount-codes"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("code", "x"),
+            ("kind", "fixed"),
+            ("amount", "lots"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let page = get_page(&staff, app.url("/admin/checkout")).await;
+    let codes = text_of(&page, "#discount-codes tbody").unwrap();
+    assert!(
+        codes.contains("SPRING") && codes.contains("12.50 %"),
+        "{codes}"
+    );
+    assert!(codes.contains("2099-03-31"), "{codes}");
+    let offered = get_json(&app.client(), app.url("/api/v1/delivery-options")).await;
+    assert_eq!(offered[3]["name"], "Bike courier");
+    assert_eq!(offered[3]["price_cents"], 350);
+
+    // Ticked off, the option is no longer offered.
+    let retired = staff
+        .post(app.url(&format!("/admin/delivery-options/{}", offered[3]["id"])))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("name", "Bike courier"),
+            ("price", "3.50"),
+            ("estimated_days", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retired.status(), StatusCode::SEE_OTHER);
+    let offered = get_json(&app.client(), app.url("/api/v1/delivery-options")).await;
+    assert_eq!(offered.as_array().unwrap().len(), 3);
+}

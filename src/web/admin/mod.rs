@@ -4,6 +4,7 @@
 //!   picture, and the rows of its variants (add one, change one);
 //! - [`orders`]: every order, filtered by status, moved on to its next step or cancelled;
 //! - [`users`]: who is registered, searched by name or email;
+//! - [`checkout`]: the delivery options and discount codes checkout offers;
 //! - [`insights`]: revenue, busy hours and the way from product view to order, as charts
 //!   over a period.
 //!
@@ -11,6 +12,7 @@
 //! The handlers only translate: the use cases are in `services::staff` and
 //! `services::insights`, and what makes a product or a variant valid is in `domain`.
 
+mod checkout;
 mod insights;
 mod orders;
 mod products;
@@ -52,6 +54,17 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/admin/orders/{code}/cancel", post(orders::cancel))
         .route("/admin/users", get(users::search))
         .route("/admin/insights", get(insights::show))
+        .route("/admin/checkout", get(checkout::show))
+        .route("/admin/delivery-options", post(checkout::create_delivery))
+        .route(
+            "/admin/delivery-options/{id}",
+            post(checkout::update_delivery),
+        )
+        .route("/admin/discount-codes", post(checkout::create_discount))
+        .route(
+            "/admin/discount-codes/{id}",
+            post(checkout::update_discount),
+        )
 }
 
 /// The layout of a staff page, with the admin entry as the current one in the navigation.
