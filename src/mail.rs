@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use lettre::message::{Mailbox, header::ContentType};
+use lettre::message::{Mailbox, MultiPart, header::ContentType};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -25,6 +25,8 @@ pub struct Mail<'a> {
     pub to: &'a str,
     pub subject: String,
     pub body: String,
+    /// The same as HTML, sent beside the text (multipart/alternative) when given.
+    pub html: Option<String>,
 }
 
 impl Mailer {
@@ -54,12 +56,14 @@ impl Mailer {
 
     pub async fn send(&self, mail: Mail<'_>) -> anyhow::Result<()> {
         let to: Mailbox = mail.to.parse()?;
-        let message = Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(mail.subject)
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body)?;
+            .subject(mail.subject);
+        let message = match mail.html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(mail.body, html))?,
+            None => builder.header(ContentType::TEXT_PLAIN).body(mail.body)?,
+        };
         match &self.transport {
             Transport::Smtp(smtp) => {
                 smtp.send(message).await?;
@@ -72,13 +76,20 @@ impl Mailer {
     }
 
     /// Sends without making the caller wait; a failure is logged, never shown to the shopper.
-    pub fn send_in_background(&self, to: String, subject: String, body: String) {
+    pub fn send_in_background(
+        &self,
+        to: String,
+        subject: String,
+        body: String,
+        html: Option<String>,
+    ) {
         let mailer = self.clone();
         tokio::spawn(async move {
             let mail = Mail {
                 to: &to,
                 subject,
                 body,
+                html,
             };
             if let Err(error) = mailer.send(mail).await {
                 tracing::warn!(%error, "could not send mail");

@@ -279,6 +279,7 @@ pub async fn request_password_reset(
                 to: &user.email,
                 subject: "Reset your Coffee Radar password".into(),
                 body,
+                html: None,
             })
             .await;
         match sent {

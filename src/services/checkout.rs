@@ -3,6 +3,7 @@
 //! order is priced again inside its transaction, from the cart as it is then.
 
 use super::Services;
+use super::notices::OrderNews;
 use super::payments::{self, PaymentStart};
 use crate::db::cart::{CartOwner, cart_total};
 use crate::db::checkout::{DeliveryOption, DiscountCode};
@@ -132,7 +133,7 @@ pub async fn place_order(
             services.record(Event::new(EventKind::CheckoutCompleted).user(Some(user.id)));
             services.catalog.invalidate();
             ops::metrics::order_placed();
-            super::shop::send_confirmation(services, user, &order);
+            super::notices::tell(services, user, &order, OrderNews::Placed);
             (order, true)
         }
         Placed::Replayed(order) => (order, false),

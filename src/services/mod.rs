@@ -11,6 +11,7 @@ pub mod checkout;
 pub mod insights;
 pub mod limits;
 pub mod media;
+pub mod notices;
 pub mod payments;
 pub mod radar;
 pub mod retention;

@@ -13,6 +13,7 @@
 use std::time::{Duration, SystemTime};
 
 use super::Services;
+use super::notices::OrderNews;
 use crate::db::now_ms;
 use crate::db::orders::{Order, OrderRow};
 use crate::domain::checkout::PaymentMethod;
@@ -256,7 +257,7 @@ async fn apply(services: &Services, order: &Order, intent: &PaymentIntent) -> Ap
             match row.status {
                 OrderStatus::AwaitingPayment if services.db.mark_paid(row.id).await? => {
                     tracing::info!(order = %row.code, "paid by card");
-                    super::shop::send_status_mail(services, order, "is paid").await?;
+                    super::notices::tell_shopper(services, order, OrderNews::Paid).await?;
                 }
                 OrderStatus::Cancelled if row.refunded_cents == 0 => {
                     late_payment(services, order, intent).await?;
@@ -292,7 +293,7 @@ async fn late_payment(services: &Services, order: &Order, intent: &PaymentIntent
         .record_refund(order.order.id, refund.amount.get())
         .await?;
     tracing::info!(order = %order.order.code, "a late payment found its stock gone and was refunded");
-    Ok(())
+    super::notices::tell_shopper(services, order, OrderNews::Refunded).await
 }
 
 async fn current_intent(services: &Services, order: &OrderRow) -> AppResult<Option<PaymentIntent>> {

@@ -1,5 +1,6 @@
 //! The cart, checkout and orders.
 
+use super::notices::OrderNews;
 use super::{Services, accounts};
 use crate::db::cart::{CartLine, CartOwner};
 use crate::db::orders::Order;
@@ -126,81 +127,6 @@ pub async fn cart(services: &Services, owner: Option<&CartOwner>) -> AppResult<V
     }
 }
 
-/// Mails the shopper what they ordered, what it costs and where it goes.
-pub(super) fn send_confirmation(services: &Services, user: &UserRow, order: &Order) {
-    let lines: String = order
-        .lines
-        .iter()
-        .map(|l| {
-            format!(
-                "  {} × {} ({}, {}) at {} = {}\n",
-                l.quantity,
-                l.product_name,
-                l.color,
-                l.size,
-                l.unit_price(),
-                l.line_total()
-            )
-        })
-        .collect();
-    let totals = order.order.totals();
-    let mut figures = format!("Subtotal: {}\n", totals.subtotal());
-    if totals.discount_cents > 0 {
-        figures += &format!("Discount: -{}\n", totals.discount());
-    }
-    figures += &format!(
-        "Delivery ({}): {}\n",
-        order.order.delivery_name.as_deref().unwrap_or("standard"),
-        totals.delivery()
-    );
-    if totals.tax_cents > 0 {
-        figures += &format!("Tax: {}\n", totals.tax());
-    }
-    let body = format!(
-        "Hello {},\n\nThank you for your order {}.\n\n{lines}\n{figures}Total: {}\n\nDelivery to:\n{}\n\n\
-         See it any time at {}/orders/{}\n\n— Coffee Radar\n",
-        user.first_name,
-        order.order.code,
-        order.order.total(),
-        order.order.shipping_address,
-        services.settings.public_url,
-        order.order.code
-    );
-    services.mailer.send_in_background(
-        user.email.clone(),
-        format!("Your Coffee Radar order {}", order.order.code),
-        body,
-    );
-}
-
-/// Mails the shopper that their order `what` ("is paid", "has shipped"…).
-pub(super) async fn send_status_mail(
-    services: &Services,
-    order: &Order,
-    what: &str,
-) -> AppResult<()> {
-    let Some(user_id) = order.order.user_id else {
-        return Ok(());
-    };
-    let Some(user) = services.db.user_by_id(user_id).await? else {
-        return Ok(());
-    };
-    let body = format!(
-        "Hello {},\n\nYour Coffee Radar order {} {what}.\n\nTotal: {}\n\nSee it any time at {}/orders/{}\n\n— Coffee Radar\n",
-        user.first_name,
-        order.order.code,
-        order.order.total(),
-        services.settings.public_url,
-        order.order.code
-    );
-    services.mailer.send_in_background(
-        user.email,
-        format!("Your Coffee Radar order {} {what}", order.order.code),
-        body,
-    );
-    Ok(())
-}
-
 /// A shopper's own order; anyone else's is "not found", never "forbidden", so codes
 /// cannot be probed.
 pub async fn own_order(services: &Services, user: &UserRow, code: &str) -> AppResult<Order> {
@@ -237,6 +163,18 @@ pub async fn cancel(services: &Services, order: &Order) -> AppResult<()> {
     services
         .events
         .record(Event::new(EventKind::OrderCancelled).user(order.order.user_id));
+    let code = OrderCode::parse(&order.order.code);
+    if let Some(cancelled) = match code {
+        Some(code) => services.db.order_by_code(&code, None).await?,
+        None => None,
+    } {
+        let news = if cancelled.order.refunded_cents > 0 {
+            OrderNews::Refunded
+        } else {
+            OrderNews::Cancelled
+        };
+        super::notices::tell_shopper(services, &cancelled, news).await?;
+    }
     Ok(())
 }
 

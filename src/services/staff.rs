@@ -3,6 +3,7 @@
 //! changes what shoppers see drops this instance's catalog snapshot; a refused one leaves
 //! it alone, so nobody can make every request reload the catalog.
 
+use super::notices::OrderNews;
 use super::{Services, media};
 use crate::db::catalog::{Product, ProductInput, VariantInput};
 use crate::db::checkout::{DeliveryOption, DiscountCode};
@@ -102,10 +103,14 @@ pub async fn order(services: &Services, code: &str) -> AppResult<Order> {
 /// Moves an order to its next step (placed → paid → shipped → delivered).
 pub async fn advance_order(services: &Services, code: &str) -> AppResult<OrderStatus> {
     let order = order(services, code).await?;
-    services
+    let now = services
         .db
         .advance_order(order.order.id, order.order.status)
-        .await
+        .await?;
+    if now == OrderStatus::Shipped {
+        super::notices::tell_shopper(services, &order, OrderNews::Shipped).await?;
+    }
+    Ok(now)
 }
 
 /// Cancels anyone's order that has not shipped; its stock returns.

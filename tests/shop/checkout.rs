@@ -162,3 +162,82 @@ async fn a_shopper_cannot_read_or_cancel_another_shoppers_order() {
     let still: Value = get_json(&alice, app.url(&format!("/api/v1/orders/{code}"))).await;
     assert_eq!(still["status"], "placed");
 }
+
+#[tokio::test]
+async fn order_mails_come_as_text_and_html_with_the_lines_and_the_figures() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("mailed").await;
+    let order_mugs = |key: &'static str| {
+        let (app, shopper) = (&app, &shopper);
+        async move {
+            let added = shopper
+                .post(app.url("/api/v1/cart/items"))
+                .json(&serde_json::json!({"variant_id": 1, "quantity": 2}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(added.status(), StatusCode::CREATED);
+            let placed: serde_json::Value = shopper
+                .post(app.url("/api/v1/orders"))
+                .header("Idempotency-Key", key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            placed["code"].as_str().unwrap().to_owned()
+        }
+    };
+    let shipped = order_mugs("mail-1").await;
+    let placed = app.mails_when(1).await;
+    let mail = placed
+        .iter()
+        .find(|m| m.contains(&shipped))
+        .expect("the confirmation");
+    let mail = mail.replace("=\r\n", "");
+    assert!(mail.contains("multipart/alternative"), "{mail}");
+    assert!(
+        mail.contains("text/plain") && mail.contains("text/html"),
+        "{mail}"
+    );
+    assert!(mail.contains("Coffee Radar Mug"), "{mail}");
+    // $24.00 of mugs and $4.95 of Standard delivery, in both parts.
+    assert_eq!(mail.matches("$28.95").count(), 2, "{mail}");
+    assert_eq!(mail.matches("$4.95").count(), 2, "{mail}");
+
+    app.grant_admin("mailed");
+    let csrf = crate::common::csrf_token(&shopper, &app.url("/admin/orders")).await;
+    for _ in 0..2 {
+        let advanced = shopper
+            .post(app.url(&format!("/admin/orders/{shipped}/advance")))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(advanced.status(), StatusCode::SEE_OTHER);
+    }
+    let cancelled = order_mugs("mail-2").await;
+    let answer = shopper
+        .post(app.url(&format!("/api/v1/orders/{cancelled}/cancel")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let mails = app.mails_when(4).await;
+    let subjects: Vec<&str> = mails
+        .iter()
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")))
+        .collect();
+    assert!(
+        subjects
+            .contains(&format!("Subject: Your Coffee Radar order {shipped} has shipped").as_str()),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects.contains(
+            &format!("Subject: Your Coffee Radar order {cancelled} is cancelled").as_str()
+        ),
+        "{subjects:?}"
+    );
+}

@@ -1,0 +1,126 @@
+//! The mails a shopper gets about an order: placed, paid, shipped, cancelled, refunded.
+//! Each is a text part and an HTML part with the order's lines and figures, drawn from
+//! `templates/mail/`; they are sent in the background, and a failure never reaches the
+//! shopper (see [`crate::mail`]).
+
+use askama::Template;
+
+use super::Services;
+use crate::db::orders::Order;
+use crate::db::users::UserRow;
+use crate::domain::Cents;
+use crate::domain::pricing::Totals;
+use crate::error::AppResult;
+
+/// What happened to the order, as the mail's subject and first line say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderNews {
+    Placed,
+    Paid,
+    Shipped,
+    Cancelled,
+    Refunded,
+}
+
+impl OrderNews {
+    fn subject(self, code: &str) -> String {
+        match self {
+            Self::Placed => format!("Your Coffee Radar order {code}"),
+            Self::Paid => format!("Your Coffee Radar order {code} is paid"),
+            Self::Shipped => format!("Your Coffee Radar order {code} has shipped"),
+            Self::Cancelled => format!("Your Coffee Radar order {code} is cancelled"),
+            Self::Refunded => format!("Your Coffee Radar order {code} is refunded"),
+        }
+    }
+
+    fn headline(self, code: &str) -> String {
+        match self {
+            Self::Placed => format!("Thank you for your order {code}."),
+            Self::Paid => {
+                format!("We have your payment for order {code}: it is on its way to being packed.")
+            }
+            Self::Shipped => format!("Your order {code} has left the shop."),
+            Self::Cancelled => format!("Your order {code} is cancelled."),
+            Self::Refunded => format!("Your order {code} is cancelled and its payment refunded."),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "mail/order.txt", escape = "none")]
+struct OrderText<'a> {
+    first_name: &'a str,
+    headline: String,
+    order: &'a Order,
+    totals: Totals,
+    link: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/order.html")]
+struct OrderHtml<'a> {
+    subject: &'a str,
+    first_name: &'a str,
+    headline: String,
+    order: &'a Order,
+    totals: Totals,
+    link: String,
+}
+
+impl OrderText<'_> {
+    fn refunded(&self) -> Cents {
+        Cents::new(self.order.order.refunded_cents)
+    }
+}
+
+impl OrderHtml<'_> {
+    fn refunded(&self) -> Cents {
+        Cents::new(self.order.order.refunded_cents)
+    }
+}
+
+/// Mails `user` the news about their order.
+pub fn tell(services: &Services, user: &UserRow, order: &Order, news: OrderNews) {
+    let code = &order.order.code;
+    let subject = news.subject(code);
+    let link = format!("{}/orders/{code}", services.settings.public_url);
+    let totals = order.order.totals();
+    let text = OrderText {
+        first_name: &user.first_name,
+        headline: news.headline(code),
+        order,
+        totals,
+        link: link.clone(),
+    }
+    .render();
+    let html = OrderHtml {
+        subject: &subject,
+        first_name: &user.first_name,
+        headline: news.headline(code),
+        order,
+        totals,
+        link,
+    }
+    .render();
+    match (text, html) {
+        (Ok(text), Ok(html)) => {
+            services
+                .mailer
+                .send_in_background(user.email.clone(), subject, text, Some(html))
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, order = %code, "could not draw the order mail");
+        }
+    }
+}
+
+/// Mails the order's shopper, when the order has one, the news about it.
+pub async fn tell_shopper(services: &Services, order: &Order, news: OrderNews) -> AppResult<()> {
+    let Some(user_id) = order.order.user_id else {
+        return Ok(());
+    };
+    if let Some(user) = services.db.user_by_id(user_id).await? {
+        tell(services, &user, order, news);
+    }
+    Ok(())
+}
