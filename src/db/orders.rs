@@ -55,6 +55,10 @@ impl OrderRow {
         Cents::new(self.total_cents)
     }
 
+    pub fn refunded(&self) -> Cents {
+        Cents::new(self.refunded_cents)
+    }
+
     /// What the order cost, as it was computed when it was placed.
     pub fn totals(&self) -> Totals {
         Totals {

@@ -82,11 +82,12 @@ pub async fn register(
     services
         .events
         .record(Event::new(EventKind::SignUp).user(Some(id)));
-    services
-        .db
-        .user_by_id(id)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("user {id} vanished after insert")))
+    let user =
+        services.db.user_by_id(id).await?.ok_or_else(|| {
+            AppError::Internal(anyhow::anyhow!("user {id} vanished after insert"))
+        })?;
+    super::notices::welcome(services, &user);
+    Ok(user)
 }
 
 /// Checks credentials: `login` is the username or the email. The attempt is counted

@@ -1,7 +1,7 @@
-//! The mails a shopper gets about an order: placed, paid, shipped, cancelled, refunded.
-//! Each is a text part and an HTML part with the order's lines and figures, drawn from
-//! `templates/mail/`; they are sent in the background, and a failure never reaches the
-//! shopper (see [`crate::mail`]).
+//! The mails a shopper gets: a welcome when they register, and news about an order
+//! (placed, paid, shipped, cancelled, refunded) with its lines and figures. Each is a text
+//! part and an HTML part drawn from `templates/mail/`; they are sent in the background, and
+//! a failure never reaches the shopper (see [`crate::mail`]).
 
 use askama::Template;
 
@@ -79,6 +79,64 @@ impl OrderHtml<'_> {
     }
 }
 
+#[derive(Template)]
+#[template(path = "mail/welcome.txt", escape = "none")]
+struct WelcomeText<'a> {
+    first_name: &'a str,
+    username: &'a str,
+    shop: String,
+    radar: String,
+}
+
+#[derive(Template)]
+#[template(path = "mail/welcome.html")]
+struct WelcomeHtml<'a> {
+    first_name: &'a str,
+    username: &'a str,
+    shop: String,
+    radar: String,
+}
+
+/// Welcomes a shopper who has just registered.
+pub fn welcome(services: &Services, user: &UserRow) {
+    let base = &services.settings.public_url;
+    let (shop, radar) = (format!("{base}/shop"), format!("{base}/radar"));
+    let text = WelcomeText {
+        first_name: &user.first_name,
+        username: &user.username,
+        shop: shop.clone(),
+        radar: radar.clone(),
+    }
+    .render();
+    let html = WelcomeHtml {
+        first_name: &user.first_name,
+        username: &user.username,
+        shop,
+        radar,
+    }
+    .render();
+    send(services, user, "Welcome to Coffee Radar".into(), text, html);
+}
+
+fn send(
+    services: &Services,
+    user: &UserRow,
+    subject: String,
+    text: askama::Result<String>,
+    html: askama::Result<String>,
+) {
+    match (text, html) {
+        (Ok(text), Ok(html)) => {
+            services
+                .mailer
+                .send_in_background(user.email.clone(), subject, text, Some(html))
+        }
+        (Err(error), _) | (_, Err(error)) => {
+            tracing::error!(%error, %subject, "could not draw a mail");
+        }
+    }
+}
+
 /// Mails `user` the news about their order.
 pub fn tell(services: &Services, user: &UserRow, order: &Order, news: OrderNews) {
     let code = &order.order.code;
@@ -102,16 +160,7 @@ pub fn tell(services: &Services, user: &UserRow, order: &Order, news: OrderNews)
         link,
     }
     .render();
-    match (text, html) {
-        (Ok(text), Ok(html)) => {
-            services
-                .mailer
-                .send_in_background(user.email.clone(), subject, text, Some(html))
-        }
-        (Err(error), _) | (_, Err(error)) => {
-            tracing::error!(%error, order = %code, "could not draw the order mail");
-        }
-    }
+    send(services, user, subject, text, html);
 }
 
 /// Mails the order's shopper, when the order has one, the news about it.

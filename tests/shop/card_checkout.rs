@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::common::{TestApp, get_json};
+use crate::common::{TestApp, document, get_json, text_of};
 use crate::payments::{
     DECLINED_CARD, SECRET_KEY, SUCCEEDING_CARD, localstripe_base, pay_with_card,
 };
@@ -220,6 +220,20 @@ async fn a_signed_webhook_pays_the_order_a_forged_one_is_refused_and_a_replay_ch
     assert_eq!(cancelled.status(), StatusCode::OK);
     let cancelled: Value = cancelled.json().await.unwrap();
     assert_eq!(cancelled["refunded_cents"], cancelled["total_cents"]);
+    let page = document(
+        &shopper
+            .get(app.url(&format!("/orders/{code}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        text_of(&page, ".refund").as_deref(),
+        Some("Refunded $16.95 to your card.")
+    );
     assert_eq!(webhook(&app, &event, WEBHOOK_SECRET).await, StatusCode::OK);
     let replayed = get_json(&shopper, app.url(&format!("/api/v1/orders/{code}"))).await;
     assert_eq!(replayed["status"], "cancelled");

@@ -167,6 +167,13 @@ async fn a_shopper_cannot_read_or_cancel_another_shoppers_order() {
 async fn order_mails_come_as_text_and_html_with_the_lines_and_the_figures() {
     let app = TestApp::spawn().await;
     let shopper = app.signed_in("mailed").await;
+    let welcome = app.mails_about("Welcome to Coffee Radar", 1).await;
+    assert!(
+        welcome.len() == 1
+            && welcome[0].contains("To: mailed@example.com")
+            && welcome[0].contains("multipart/alternative"),
+        "a welcome mail in text and HTML: {welcome:?}"
+    );
     let order_mugs = |key: &'static str| {
         let (app, shopper) = (&app, &shopper);
         async move {
@@ -190,7 +197,7 @@ async fn order_mails_come_as_text_and_html_with_the_lines_and_the_figures() {
         }
     };
     let shipped = order_mugs("mail-1").await;
-    let placed = app.mails_when(1).await;
+    let placed = app.mails_about(&shipped, 1).await;
     let mail = placed
         .iter()
         .find(|m| m.contains(&shipped))
@@ -224,7 +231,7 @@ async fn order_mails_come_as_text_and_html_with_the_lines_and_the_figures() {
         .await
         .unwrap();
     assert_eq!(answer.status(), StatusCode::OK);
-    let mails = app.mails_when(4).await;
+    let mails = app.mails_about("Your Coffee Radar order", 4).await;
     let subjects: Vec<&str> = mails
         .iter()
         .filter_map(|m| m.lines().find(|l| l.starts_with("Subject: ")))

@@ -261,6 +261,28 @@ impl TestApp {
         self.outbox()
     }
 
+    /// The mails whose subject contains `subject`, once at least `n` of them are in the
+    /// outbox (or whatever there is after ten seconds), oldest first.
+    pub async fn mails_about(&self, subject: &str, n: usize) -> Vec<String> {
+        let about = |mails: Vec<String>| -> Vec<String> {
+            mails
+                .into_iter()
+                .filter(|m| {
+                    m.lines()
+                        .any(|l| l.starts_with("Subject: ") && l.contains(subject))
+                })
+                .collect()
+        };
+        for _ in 0..100 {
+            let mails = about(self.mails_when(0).await);
+            if mails.len() >= n {
+                return mails;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        about(self.outbox())
+    }
+
     /// Sets a variant's stock directly, as staff would.
     pub async fn set_stock(&self, variant_id: i64, stock: i64) {
         self.db

@@ -69,6 +69,9 @@ async fn metric(app: &TestApp, name: &str) -> f64 {
 
 // --- sign-in throttles ---
 
+/// The subject of a password reset mail.
+const RESET: &str = "Reset your Coffee Radar password";
+
 #[tokio::test]
 async fn concurrent_wrong_passwords_are_counted_exactly_and_stop_at_the_limit() {
     let app = TestApp::spawn().await;
@@ -182,7 +185,7 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
         .await
         .unwrap();
     assert_eq!(asked.status(), StatusCode::SEE_OTHER);
-    let mails = app.mails_when(1).await;
+    let mails = app.mails_about(RESET, 1).await;
     let link = reset_link(mails.last().expect("a reset mail"));
     let csrf = csrf_token(&owner, &app.url(&link)).await;
     let reset = owner
@@ -359,9 +362,13 @@ async fn many_reset_requests_send_few_mails_and_only_the_newest_link_works() {
         assert_eq!(asked.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&asked), "/signin");
     }
-    let mails = app.mails_when(3).await;
+    let mails = app.mails_about(RESET, 3).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(app.outbox().len(), 3, "three mails an hour per account");
+    assert_eq!(
+        app.mails_about(RESET, 3).await.len(),
+        3,
+        "three mails an hour per account"
+    );
     let (live,): (i64,) = app
         .db
         .query_as("SELECT COUNT(*) FROM password_resets WHERE used_at IS NULL")
@@ -414,7 +421,7 @@ async fn reset_requests_are_limited_per_address_and_answer_the_same_for_unknown_
             .unwrap_or_default()
             .contains("network")
     );
-    assert_eq!(app.mails_when(1).await.len(), 1);
+    assert_eq!(app.mails_about(RESET, 1).await.len(), 1);
 }
 
 #[tokio::test]

@@ -31,7 +31,7 @@ async fn a_password_reset_works_once_from_the_mailed_link() {
     );
     assert_eq!(location(&unknown), location(&asked));
 
-    let mails = app.mails_when(1).await;
+    let mails = app.mails_about("Reset your Coffee Radar password", 1).await;
     assert_eq!(mails.len(), 1, "only the real account gets mail");
     assert!(mails[0].contains("To: nora@example.com"));
     let link = reset_link(&mails[0]);
