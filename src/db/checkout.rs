@@ -107,6 +107,11 @@ fn decoded<R, T: TryFrom<R, Error = UnknownValue>>(rows: Vec<R>) -> AppResult<Ve
         .collect()
 }
 
+fn decoded_one<R, T: TryFrom<R, Error = UnknownValue>>(row: Option<R>) -> AppResult<Option<T>> {
+    row.map(|row| T::try_from(row).map_err(AppError::from))
+        .transpose()
+}
+
 impl Db {
     /// Delivery options in the order checkout offers them; `include_inactive` for staff.
     pub async fn delivery_options(&self, include_inactive: bool) -> AppResult<Vec<DeliveryOption>> {
@@ -137,8 +142,7 @@ impl Db {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| DeliveryOption::try_from(r).map_err(AppError::from))
-            .transpose()
+        decoded_one(row)
     }
 
     pub async fn create_delivery_option(&self, details: &DeliveryDetails) -> AppResult<i64> {
@@ -206,8 +210,7 @@ impl Db {
             .bind(code)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| DiscountCode::try_from(r).map_err(AppError::from))
-            .transpose()
+        decoded_one(row)
     }
 
     pub async fn discount_code_by_id(&self, id: i64) -> AppResult<Option<DiscountCode>> {
@@ -220,8 +223,7 @@ impl Db {
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
-        row.map(|r| DiscountCode::try_from(r).map_err(AppError::from))
-            .transpose()
+        decoded_one(row)
     }
 
     pub async fn create_discount_code(&self, details: &DiscountDetails) -> AppResult<i64> {

@@ -5,7 +5,7 @@
 use super::Services;
 use super::notices::OrderNews;
 use super::payments::{self, PaymentStart};
-use crate::db::cart::{CartOwner, cart_total};
+use crate::db::cart::{CartLine, CartOwner, cart_total};
 use crate::db::checkout::{DeliveryOption, DiscountCode};
 use crate::db::now_ms;
 use crate::db::orders::{Checkout, Destination, Order, Placed};
@@ -51,7 +51,16 @@ pub async fn quote(
         Some(owner) => services.db.cart_lines(owner).await?,
         None => Vec::new(),
     };
-    let subtotal = cart_total(&lines);
+    quote_lines(services, &lines, choice).await
+}
+
+/// What these cart lines would cost with these choices, for a caller that has them.
+pub async fn quote_lines(
+    services: &Services,
+    lines: &[CartLine],
+    choice: &Choice<'_>,
+) -> AppResult<Totals> {
+    let subtotal = cart_total(lines);
     let delivery = chosen_delivery(services, choice.delivery_option).await?;
     let discount = match discount_code(services, choice.coupon).await? {
         Some(code) => Some(

@@ -231,13 +231,23 @@ pub(super) async fn refund(services: &Services, order: &OrderRow) -> AppResult<(
     {
         return Ok(());
     }
-    let Some(intent) = intent_id(order) else {
-        return Ok(());
-    };
+    match intent_id(order) {
+        Some(intent) => give_back(services, order, &intent).await,
+        None => Ok(()),
+    }
+}
+
+/// Refunds the whole of `intent` and records it on the order. The idempotency key is the
+/// order's, so a retry, or a second instance doing the same, refunds once.
+async fn give_back(
+    services: &Services,
+    order: &OrderRow,
+    intent: &PaymentIntentId,
+) -> AppResult<()> {
     let refund = services
         .payments()?
         .client
-        .refund_payment_intent(&intent, &format!("refund-{}", order.code))
+        .refund_payment_intent(intent, &format!("refund-{}", order.code))
         .await?;
     services
         .db
@@ -283,15 +293,7 @@ async fn late_payment(services: &Services, order: &Order, intent: &PaymentIntent
         tracing::info!(order = %order.order.code, "a late payment took its order back");
         return Ok(());
     }
-    let refund = services
-        .payments()?
-        .client
-        .refund_payment_intent(&intent.id, &format!("refund-{}", order.order.code))
-        .await?;
-    services
-        .db
-        .record_refund(order.order.id, refund.amount.get())
-        .await?;
+    give_back(services, &order.order, &intent.id).await?;
     tracing::info!(order = %order.order.code, "a late payment found its stock gone and was refunded");
     super::notices::tell_shopper(services, order, OrderNews::Refunded).await
 }

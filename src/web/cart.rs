@@ -188,7 +188,7 @@ async fn checkout_page(
     let owner = CartOwner::User(user.id);
     let lines = shop::cart(&state.services, Some(&owner)).await?;
     let (totals, priced) =
-        match checkout::quote(&state.services, Some(&owner), &form.choice()).await {
+        match checkout::quote_lines(&state.services, &lines, &form.choice()).await {
             Ok(totals) => (Some(totals), None),
             Err(error) => (None, Some(Refusal::of(error)?)),
         };
