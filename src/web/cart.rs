@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 
+use super::shop::RefusedAdd;
 use super::{
     CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render,
     render_with_status,
@@ -20,6 +21,7 @@ use crate::domain::FieldErrors;
 use crate::domain::address::{AddressFields, countries};
 use crate::domain::pricing::Totals;
 use crate::error::AppError;
+use crate::services::catalog;
 use crate::services::checkout::{self, Choice};
 use crate::services::shop;
 use crate::state::AppState;
@@ -44,29 +46,59 @@ pub async fn show(State(state): State<AppState>, visitor: Visitor) -> PageResult
 #[derive(serde::Deserialize)]
 pub struct AddForm {
     variant_id: i64,
+    /// As typed: a quantity that is not a number is refused on the product page too.
     #[serde(default = "one")]
-    quantity: i64,
+    quantity: String,
 }
 
-fn one() -> i64 {
-    1
+fn one() -> String {
+    "1".to_owned()
 }
 
+/// Adds to the cart from a product page; a refusal (too few in stock, a wrong quantity)
+/// is shown on that product page, next to the form as it was sent.
 pub async fn add(
     State(state): State<AppState>,
     visitor: Visitor,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> PageResult<Response> {
-    let added = shop::add_to_cart(
-        &state.services,
-        visitor.cart_owner(),
-        form.variant_id,
-        form.quantity,
-    )
-    .await?;
-    let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
-    Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
+    let added = match form.quantity.trim().parse::<i64>() {
+        Ok(quantity) => {
+            shop::add_to_cart(
+                &state.services,
+                visitor.cart_owner(),
+                form.variant_id,
+                quantity,
+            )
+            .await
+        }
+        Err(_) => Err(AppError::invalid(
+            "quantity",
+            "Enter how many you want as a whole number, such as 2.",
+        )),
+    };
+    match added {
+        Ok(added) => {
+            let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
+            Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
+        }
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
+            let catalog = catalog::snapshot(&state.services).await?;
+            let product = catalog
+                .by_variant(form.variant_id)
+                .cloned()
+                .ok_or_else(|| AppError::not_found("That product variant"))?;
+            let refused = RefusedAdd {
+                variant_id: form.variant_id,
+                quantity: form.quantity.chars().take(10).collect(),
+                message: refusal.summary().unwrap_or_default(),
+            };
+            super::shop::product_page(&state, &visitor, product, Some(refused), refusal.status)
+                .await
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]

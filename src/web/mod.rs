@@ -97,11 +97,30 @@ pub struct Layout {
     /// Where static files come from: empty for this server, else a CDN's base URL.
     pub asset_base: String,
     pub flash: Option<Flash>,
+    /// What the header's search box holds: the search shown on the shop list.
+    pub search: String,
 }
 
 impl Layout {
-    /// The layout for `visitor`: one query for the cart badge when they have a session.
+    /// The layout for `visitor`, counted as a page view: one query for the cart badge
+    /// when they have a session.
     pub async fn load(
+        state: &AppState,
+        visitor: &Visitor,
+        title: impl Into<String>,
+        nav: Nav,
+    ) -> Result<Self, AppError> {
+        let layout = Self::for_visitor(state, visitor, title, nav).await?;
+        state.services.record(
+            Event::new(EventKind::PageView)
+                .area(nav)
+                .user(visitor.user().map(|u| u.id)),
+        );
+        Ok(layout)
+    }
+
+    /// The layout for `visitor` (their name, their cart badge), not counted as a view.
+    async fn for_visitor(
         state: &AppState,
         visitor: &Visitor,
         title: impl Into<String>,
@@ -109,11 +128,6 @@ impl Layout {
     ) -> Result<Self, AppError> {
         let cart_count =
             services::shop::cart_count(&state.services, visitor.cart_owner().as_ref()).await?;
-        state.services.record(
-            Event::new(EventKind::PageView)
-                .area(nav)
-                .user(visitor.user().map(|u| u.id)),
-        );
         let mut layout = Self::anonymous(state, title, nav);
         layout.user = visitor.user().map(|u| NavUser {
             username: u.username.clone(),
@@ -137,6 +151,7 @@ impl Layout {
             instance: state.config.instance_id.clone(),
             asset_base: state.config.asset_base_url.clone(),
             flash: None,
+            search: String::new(),
         }
     }
 }
@@ -215,10 +230,53 @@ struct ErrorPage {
 }
 
 /// The shop's error page, for errors answered outside any page handler too (e.g. a form
-/// refused as cross-site before it reaches the routes).
+/// refused as cross-site before it reaches the routes). It has the header of a visitor
+/// who is not signed in: see [`error_page_for`] for one who may be.
 pub fn error_page(state: &AppState, status: StatusCode, message: String, back: String) -> Response {
+    let layout = Layout::anonymous(state, status_title(status), "");
+    render_error_page(layout, status, message, back)
+}
+
+/// The error page with the header of the visitor who sent `request`: their name and
+/// cart badge, so that a refused request does not look like being signed out.
+///
+/// Only for the visitor's own mistakes (4xx, but for "too many requests"): when the shop
+/// is failing or overloaded, the page is drawn without asking the database anything.
+async fn error_page_for(
+    state: &AppState,
+    request: &mut axum::http::request::Parts,
+    status: StatusCode,
+    message: String,
+    back: String,
+) -> Response {
+    let title = status_title(status);
+    let knows_visitor = status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS;
+    let layout = if knows_visitor {
+        match Visitor::from_request_parts(request, state).await {
+            Ok(visitor) => Layout::for_visitor(state, &visitor, title, "").await.ok(),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let mut layout = layout.unwrap_or_else(|| Layout::anonymous(state, title, ""));
+    // A one-time message waits for a page that worked.
+    layout.flash = None;
+    render_error_page(layout, status, message, back)
+}
+
+fn status_title(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
+}
+
+fn render_error_page(
+    layout: Layout,
+    status: StatusCode,
+    message: String,
+    back: String,
+) -> Response {
     let page = ErrorPage {
-        layout: Layout::anonymous(state, status.canonical_reason().unwrap_or("Error"), ""),
+        layout,
         status: status.as_u16(),
         message,
         back,
@@ -243,8 +301,11 @@ async fn page_middleware(
     let back = back_link(request.headers());
     request.extensions_mut().insert(token.clone());
     request.extensions_mut().insert(Flash::from_jar(&jar));
+    // The request as it came, to know the visitor again should it end on an error page.
+    let (parts, body) = request.into_parts();
+    let mut asked = parts.clone();
 
-    let mut response = next.run(request).await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
 
     let status = response.status();
     if (status.is_client_error() || status.is_server_error()) && !is_html(&response) {
@@ -254,7 +315,7 @@ async fn page_middleware(
             .map(|m| m.0.clone())
             .unwrap_or_else(|| default_message(status).to_owned());
         let headers = response.headers().clone();
-        response = error_page(&state, status, message, back);
+        response = error_page_for(&state, &mut asked, status, message, back).await;
         for name in [header::RETRY_AFTER, header::SET_COOKIE] {
             for value in headers.get_all(&name) {
                 response.headers_mut().append(name.clone(), value.clone());
