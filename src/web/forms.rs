@@ -58,6 +58,19 @@ impl Refusal {
     }
 }
 
+/// A new password typed twice (the second time in `password_confirm`) must be typed the
+/// same both times: a slip in a hidden field would lock the shopper out.
+pub fn check_confirmed(password: &str, again: &str) -> Result<(), AppError> {
+    if password == again {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "password_confirm",
+            "The two passwords are not the same. Type the new password in both fields.",
+        ))
+    }
+}
+
 /// A URL-encoded form whose `csrf` field matches the browser's CSRF cookie.
 pub struct CsrfForm<T>(pub T);
 

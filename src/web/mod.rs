@@ -99,6 +99,8 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// What the header's search box holds: the search shown on the shop list.
     pub search: String,
+    /// The page to come back to after signing in or registering from this one.
+    pub come_back_to: Option<String>,
 }
 
 impl Layout {
@@ -134,6 +136,7 @@ impl Layout {
             first_name: u.first_name.clone(),
             is_admin: u.is_admin(),
         });
+        layout.come_back_to = visitor.page.as_deref().and_then(come_back_to);
         layout.csrf = visitor.csrf.0.clone();
         layout.cart_count = cart_count;
         layout.flash = visitor.flash;
@@ -152,11 +155,23 @@ impl Layout {
             asset_base: state.config.asset_base_url.clone(),
             flash: None,
             search: String::new(),
+            come_back_to: None,
         }
     }
 }
 
 impl Layout {
+    /// The query for the sign-in and register links: `?next=…` to come back to this page,
+    /// or nothing.
+    pub fn next_query(&self) -> String {
+        self.come_back_to
+            .as_deref()
+            .map_or_else(String::new, |page| {
+                let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+                format!("?next={page}")
+            })
+    }
+
     /// The URL of a static file, e.g. `asset("app.css")`.
     pub fn asset(&self, name: &str) -> String {
         format!("{}{}", self.asset_base, crate::assets::path(name))
@@ -414,6 +429,19 @@ impl FromRequestParts<AppState> for Staff {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         accounts::require_staff(&signed_in.user).map_err(|e| PageError(e).into_response())?;
         Ok(Self(signed_in))
+    }
+}
+
+/// The page a visitor looking at `page` comes back to after signing in: that page, unless
+/// it is one of the account pages themselves.
+fn come_back_to(page: &str) -> Option<String> {
+    let account_page = ["/signin", "/register", "/password/"]
+        .iter()
+        .any(|prefix| page.starts_with(prefix));
+    if account_page {
+        None
+    } else {
+        local_target(page)
     }
 }
 

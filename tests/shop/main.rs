@@ -4,6 +4,7 @@
 
 mod common;
 
+mod account_pages;
 mod admin;
 mod api_contract;
 mod api_journey;
