@@ -123,7 +123,7 @@ pub async fn upload_photo(
 #[utoipa::path(get, path = "/api/v1/products", params(ProductSearch), tag = "shop",
     responses((status = 200, body = Vec<ProductOut>),
               (status = 400, body = ErrorOut, description = "A query parameter is not of its type"),
-              (status = 422, body = ErrorOut, description = "A price bound is out of range, or the highest is below the lowest")))]
+              (status = 422, body = ErrorOut, description = "A price bound is below 0 or above the highest price")))]
 pub async fn products(
     State(state): State<AppState>,
     ApiQuery(search): ApiQuery<ProductSearch>,

@@ -122,52 +122,44 @@ impl CatalogFilter {
     }
 
     /// Adds the price bounds typed in dollars ("12", "12.50"; blank for none). A bound
-    /// that cannot be read is left out and reported under `min_price` or `max_price`.
+    /// that cannot be read is left out and reported under `min_price` or `max_price`, as
+    /// is a highest bound below the lowest.
     pub fn priced_between(
-        self,
+        mut self,
         min: Option<&str>,
         max: Option<&str>,
         errors: &mut FieldErrors,
     ) -> Self {
-        let min = errors.check("min_price", dollar_bound(min)).flatten();
-        let max = errors.check("max_price", dollar_bound(max)).flatten();
-        self.bounded(min, max, ("max_price", errors))
-    }
-
-    /// Adds the price bounds in cents, as the API takes them; any wrong one refuses all.
-    pub fn priced_in_cents(self, min: Option<i64>, max: Option<i64>) -> AppResult<Self> {
-        let mut errors = FieldErrors::default();
-        let min = errors.check("min_price_cents", min.map(cents_bound).transpose());
-        let max = errors.check("max_price_cents", max.map(cents_bound).transpose());
-        let filter = self.bounded(
-            min.flatten(),
-            max.flatten(),
-            ("max_price_cents", &mut errors),
-        );
-        if errors.is_empty() {
-            Ok(filter)
-        } else {
-            Err(errors.into())
-        }
-    }
-
-    /// Keeps the bounds; a highest bound below the lowest is left out and reported on the
-    /// field that holds it.
-    fn bounded(
-        mut self,
-        min: Option<Cents>,
-        max: Option<Cents>,
-        (max_field, errors): (&str, &mut FieldErrors),
-    ) -> Self {
-        self.min_price = min;
-        self.max_price = max;
-        if let (Some(min), Some(max)) = (min, max)
+        self.min_price = errors.check("min_price", dollar_bound(min)).flatten();
+        self.max_price = errors.check("max_price", dollar_bound(max)).flatten();
+        if let (Some(min), Some(max)) = (self.min_price, self.max_price)
             && min > max
         {
-            errors.add(max_field, "The highest price must not be below the lowest.");
+            errors.add(
+                "max_price",
+                "The highest price must not be below the lowest.",
+            );
             self.max_price = None;
         }
         self
+    }
+
+    /// Adds the price bounds in cents, as the API takes them; any wrong one refuses all.
+    /// A highest bound below the lowest is not an error to a program: no product is priced
+    /// between them, so the list is empty.
+    pub fn priced_in_cents(mut self, min: Option<i64>, max: Option<i64>) -> AppResult<Self> {
+        let mut errors = FieldErrors::default();
+        self.min_price = errors
+            .check("min_price_cents", min.map(cents_bound).transpose())
+            .flatten();
+        self.max_price = errors
+            .check("max_price_cents", max.map(cents_bound).transpose())
+            .flatten();
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors.into())
+        }
     }
 
     fn admits_price(&self, product: &Product) -> bool {
@@ -607,11 +599,8 @@ mod tests {
             errors.get("max_price"),
             Some("The highest price must not be below the lowest.")
         );
-        assert!(
-            CatalogFilter::default()
-                .priced_in_cents(Some(500), Some(100))
-                .is_err()
-        );
+        let upside_down = CatalogFilter::default().priced_in_cents(Some(500), Some(100));
+        assert!(names(&catalog, &upside_down.unwrap()).is_empty());
         assert!(
             CatalogFilter::default()
                 .priced_in_cents(Some(-1), None)
