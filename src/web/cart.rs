@@ -6,10 +6,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum_extra::extract::CookieJar;
 
-use super::shop::RefusedAdd;
+use super::forms::RefusedQuantity;
 use super::{
-    CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render,
-    render_with_status,
+    CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render_with_status,
 };
 use crate::auth::{self, Visitor};
 use crate::db::cart::{CartLine, CartOwner, cart_total};
@@ -32,15 +31,55 @@ struct CartPage {
     layout: Layout,
     lines: Vec<CartLine>,
     total: Cents,
+    /// A quantity change that was refused: shown on its line, as typed, with the reason.
+    refused: Option<RefusedQuantity>,
+}
+
+impl CartPage {
+    /// The quantity a line's field holds: what was typed, if it was refused, else the cart's.
+    fn quantity_shown(&self, line: &CartLine) -> String {
+        match &self.refused {
+            Some(refused) if refused.variant_id == line.variant_id => refused.typed.clone(),
+            _ => line.quantity.to_string(),
+        }
+    }
+
+    fn error_for(&self, line: &CartLine) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|refused| refused.variant_id == line.variant_id)
+            .map(|refused| refused.message.as_str())
+    }
+}
+
+async fn cart_page(
+    state: &AppState,
+    visitor: &Visitor,
+    refused: Option<RefusedQuantity>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
+    let page = CartPage {
+        layout: Layout::load(state, visitor, "Your cart", "cart").await?,
+        total: cart_total(&lines),
+        lines,
+        refused,
+    };
+    Ok(render_with_status(status, &page))
 }
 
 pub async fn show(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
-    Ok(render(&CartPage {
-        layout: Layout::load(&state, &visitor, "Your cart", "cart").await?,
-        total: cart_total(&lines),
-        lines,
-    }))
+    cart_page(&state, &visitor, None, StatusCode::OK).await
+}
+
+/// A quantity as typed in a form: a whole number, or a field error saying so.
+fn typed_quantity(typed: &str) -> Result<i64, AppError> {
+    typed.trim().parse().map_err(|_| {
+        AppError::invalid(
+            "quantity",
+            "Enter how many you want as a whole number, such as 2.",
+        )
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -63,7 +102,7 @@ pub async fn add(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> PageResult<Response> {
-    let added = match form.quantity.trim().parse::<i64>() {
+    let added = match typed_quantity(&form.quantity) {
         Ok(quantity) => {
             shop::add_to_cart(
                 &state.services,
@@ -73,10 +112,7 @@ pub async fn add(
             )
             .await
         }
-        Err(_) => Err(AppError::invalid(
-            "quantity",
-            "Enter how many you want as a whole number, such as 2.",
-        )),
+        Err(error) => Err(error),
     };
     match added {
         Ok(added) => {
@@ -90,11 +126,7 @@ pub async fn add(
                 .by_variant(form.variant_id)
                 .cloned()
                 .ok_or_else(|| AppError::not_found("That product variant"))?;
-            let refused = RefusedAdd {
-                variant_id: form.variant_id,
-                quantity: form.quantity.chars().take(10).collect(),
-                message: refusal.summary().unwrap_or_default(),
-            };
+            let refused = RefusedQuantity::new(form.variant_id, &form.quantity, &refusal);
             super::shop::product_page(&state, &visitor, product, Some(refused), refusal.status)
                 .await
         }
@@ -103,9 +135,12 @@ pub async fn add(
 
 #[derive(serde::Deserialize)]
 pub struct QuantityForm {
-    quantity: i64,
+    /// As typed: a refusal shows it again on the cart page.
+    quantity: String,
 }
 
+/// Changes a line's quantity (0 removes it); a refusal (too few in stock, not a number)
+/// is shown on the cart page, on that line.
 pub async fn update(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -116,12 +151,21 @@ pub async fn update(
     let owner = visitor
         .cart_owner()
         .ok_or_else(|| AppError::not_found("That item in your cart"))?;
-    if form.quantity == 0 {
-        shop::remove_from_cart(&state.services, &owner, variant_id).await?;
-    } else {
-        shop::set_cart_quantity(&state.services, &owner, variant_id, form.quantity).await?;
+    let changed = match typed_quantity(&form.quantity) {
+        Ok(0) => shop::remove_from_cart(&state.services, &owner, variant_id).await,
+        Ok(quantity) => {
+            shop::set_cart_quantity(&state.services, &owner, variant_id, quantity).await
+        }
+        Err(error) => Err(error),
+    };
+    match changed {
+        Ok(()) => Ok(redirect_with(jar, "/cart", Flash::CartUpdated)),
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
+            let refused = RefusedQuantity::new(variant_id, &form.quantity, &refusal);
+            cart_page(&state, &visitor, Some(refused), refusal.status).await
+        }
     }
-    Ok(redirect_with(jar, "/cart", Flash::CartUpdated))
 }
 
 #[derive(serde::Deserialize)]

@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::forms::RefusedQuantity;
 use super::{Layout, PageResult, render_with_status};
 use crate::auth::Visitor;
 use crate::db::catalog::Product;
@@ -193,20 +194,13 @@ pub async fn product(
     product_page(&state, &visitor, product, None, StatusCode::OK).await
 }
 
-/// What the shopper tried to add, to show again on the product page with its problem.
-pub struct RefusedAdd {
-    pub variant_id: i64,
-    pub quantity: String,
-    pub message: String,
-}
-
 /// The product page; with `refused`, the add-to-cart form as it was sent and why it was
 /// refused, answered with `status`.
 pub async fn product_page(
     state: &AppState,
     visitor: &Visitor,
     product: Product,
-    refused: Option<RefusedAdd>,
+    refused: Option<RefusedQuantity>,
     status: StatusCode,
 ) -> PageResult<Response> {
     let first_in_stock = product
@@ -215,7 +209,7 @@ pub async fn product_page(
         .find(|v| v.stock > 0)
         .map_or(0, |v| v.id);
     let (chosen_variant, quantity, error) = match refused {
-        Some(refused) => (refused.variant_id, refused.quantity, Some(refused.message)),
+        Some(refused) => (refused.variant_id, refused.typed, Some(refused.message)),
         None => (first_in_stock, "1".to_owned(), None),
     };
     let page = ProductPage {

@@ -91,6 +91,46 @@ async fn asking_for_more_than_the_stock_answers_the_product_page_with_the_shoppe
 }
 
 #[tokio::test]
+async fn a_cart_quantity_over_the_stock_is_refused_on_its_line_of_the_cart_page() {
+    let app = TestApp::spawn().await;
+    let shopper = shopper_with_a_bag(&app).await;
+    let bag = app.variant_of("Coffee Radar Bag").await;
+    app.set_stock(bag, 4).await;
+    let csrf = csrf_token(&shopper, &app.url("/cart")).await;
+    let change = |quantity: &'static str| {
+        shopper
+            .post(app.url(&format!("/cart/items/{bag}")))
+            .form(&[("csrf", csrf.as_str()), ("quantity", quantity)])
+            .send()
+    };
+
+    let refused = change("6").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let page = document(&refused.text().await.unwrap());
+    assert_eq!(text_of(&page, "h1").as_deref(), Some("Your cart"));
+    let field = format!("#qty-{bag}");
+    assert_eq!(
+        text_of(&page, &format!("{field}-error")).as_deref(),
+        Some("Only 4 left in stock.")
+    );
+    assert_eq!(attr_of(&page, &field, "value").as_deref(), Some("6"));
+    assert_eq!(
+        attr_of(&page, &field, "aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert_signed_in_with_one_item(&page, "cart");
+
+    let typo = change("lots").await.unwrap();
+    assert_eq!(typo.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = document(&typo.text().await.unwrap());
+    assert_eq!(attr_of(&page, &field, "value").as_deref(), Some("lots"));
+
+    assert_eq!(change("3").await.unwrap().status(), StatusCode::SEE_OTHER);
+    let cart = crate::common::get_page(&shopper, app.url("/cart")).await;
+    assert_eq!(attr_of(&cart, &field, "value").as_deref(), Some("3"));
+}
+
+#[tokio::test]
 async fn error_pages_keep_the_shoppers_header() {
     let app = TestApp::spawn().await;
     let shopper = shopper_with_a_bag(&app).await;
