@@ -275,8 +275,10 @@ async fn error_page_for(
         None
     };
     let mut layout = layout.unwrap_or_else(|| Layout::anonymous(state, title, ""));
-    // A one-time message waits for a page that worked.
+    // A one-time message waits for a page that worked, and signing in from here goes on
+    // from the shop rather than back to the error.
     layout.flash = None;
+    layout.come_back_to = None;
     render_error_page(layout, status, message, back)
 }
 
