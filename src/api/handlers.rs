@@ -257,8 +257,13 @@ pub async fn place_order(
         })?
     };
     let request = request.unwrap_or_default();
-    let placed =
-        checkout::place_order(&state.services, &user, &request.choice(), Some(&key)).await?;
+    let placed = checkout::place_order(
+        &state.services,
+        checkout::Shopper::Account(&user),
+        &request.choice(),
+        Some(&key),
+    )
+    .await?;
     let mut out = OrderOut::from(&placed.order);
     out.payment = placed.payment;
     let mut response = (StatusCode::CREATED, Json(out)).into_response();

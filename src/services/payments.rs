@@ -20,8 +20,8 @@ use crate::domain::checkout::PaymentMethod;
 use crate::domain::{OrderCode, OrderStatus};
 use crate::error::{AppError, AppResult};
 use crate::payments::{
-    PaymentError, PaymentIntent, PaymentIntentId, PaymentIntentStatus, StripeClient,
-    WebhookVerifier,
+    PaymentError, PaymentIntent, PaymentIntentId, PaymentIntentStatus, PaymentMethodId,
+    StripeClient, WebhookVerifier,
 };
 
 /// The shop's Stripe account, when card payment is on.
@@ -29,6 +29,8 @@ pub struct Payments {
     pub client: StripeClient,
     pub verifier: WebhookVerifier,
     pub publishable_key: String,
+    /// Where the pay page loads Stripe.js from.
+    pub js_url: url::Url,
     /// How long an order awaiting payment holds its stock.
     pub hold: Duration,
 }
@@ -78,6 +80,36 @@ impl Services {
     pub fn publishable_key(&self) -> Option<&str> {
         self.payments.as_deref().map(|p| p.publishable_key.as_str())
     }
+
+    /// What a page that takes a card needs: Stripe.js, and whom it talks to.
+    pub fn card_form(&self) -> Option<CardForm> {
+        self.payments.as_deref().map(|p| CardForm {
+            publishable_key: p.publishable_key.clone(),
+            script: p.js_url.clone(),
+            api: p.client.api_base().clone(),
+        })
+    }
+}
+
+/// Stripe.js for a page that takes a card: where it is loaded from and the provider's API it
+/// talks to, which that page's Content-Security-Policy allows (and no other page's).
+#[derive(Debug, Clone)]
+pub struct CardForm {
+    pub publishable_key: String,
+    pub script: url::Url,
+    pub api: url::Url,
+}
+
+/// How paying with a card ended, for the pay page.
+#[derive(Debug)]
+pub enum PayOutcome {
+    /// The provider says the money moved; the order is paid.
+    Paid,
+    /// The card asks for 3-D Secure: Stripe.js finishes with this client secret, then the
+    /// page asks us to check.
+    Authenticate { client_secret: String },
+    /// The provider said no: its message, for the shopper, who may try another card.
+    Declined(String),
 }
 
 /// Until when a new card order holds its stock.
@@ -123,6 +155,52 @@ pub async fn start(services: &Services, order: &OrderRow) -> AppResult<PaymentSt
         payment_intent_id: intent.id.as_str().to_owned(),
         client_secret: intent.client_secret,
         publishable_key: payments.publishable_key.clone(),
+    })
+}
+
+/// Pays the order with the card the shopper's browser gave Stripe.js: the server itself
+/// confirms the order's PaymentIntent and moves the order by what the provider answers.
+pub async fn pay(
+    services: &Services,
+    order: &Order,
+    card: &PaymentMethodId,
+) -> AppResult<PayOutcome> {
+    let started = start(services, &order.order).await?;
+    let id = PaymentIntentId::parse(&started.payment_intent_id)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an intent id we made")))?;
+    let confirmed = services
+        .payments()?
+        .client
+        .confirm_payment_intent(&id, card)
+        .await;
+    let intent = match confirmed {
+        Ok(intent) => intent,
+        // Declined, or refused for another reason: what the intent says now is the truth.
+        Err(PaymentError::Refused { message, .. }) => {
+            let intent = services
+                .payments()?
+                .client
+                .retrieve_payment_intent(&id)
+                .await?;
+            apply(services, order, &intent).await?;
+            return Ok(match intent.status {
+                PaymentIntentStatus::Succeeded => PayOutcome::Paid,
+                _ => PayOutcome::Declined(intent.last_error.unwrap_or(message)),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    };
+    apply(services, order, &intent).await?;
+    Ok(match intent.status {
+        PaymentIntentStatus::Succeeded => PayOutcome::Paid,
+        PaymentIntentStatus::RequiresAction => PayOutcome::Authenticate {
+            client_secret: intent.client_secret,
+        },
+        _ => PayOutcome::Declined(
+            intent
+                .last_error
+                .unwrap_or_else(|| "The card was not accepted. Try another card.".into()),
+        ),
     })
 }
 
