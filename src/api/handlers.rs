@@ -476,11 +476,11 @@ pub async fn check_payment(
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<OrderOut>> {
     let order = shop::own_order(&state.services, &user, &code).await?;
-    payments::check(&state.services, &order).await?;
+    let seen = payments::check(&state.services, &order).await?;
     let order = shop::own_order(&state.services, &user, &code).await?;
     let mut out = OrderOut::from(&order);
     if order.order.status == OrderStatus::AwaitingPayment {
-        out.payment = Some(payments::start(&state.services, &order.order).await?);
+        out.payment = Some(payments::start_from(&state.services, &order.order, seen).await?);
     }
     Ok(Json(out))
 }

@@ -123,6 +123,17 @@ pub(super) fn hold_until(services: &Services) -> AppResult<i64> {
 /// be paid with another card). Safe to call again: each attempt has its own idempotency
 /// key, so a retry after a lost answer gets the same intent.
 pub async fn start(services: &Services, order: &OrderRow) -> AppResult<PaymentStart> {
+    let current = current_intent(services, order).await?;
+    start_from(services, order, current).await
+}
+
+/// [`start`], given the order's current intent as the provider has just told it (see
+/// [`check`]), so that it is not asked twice.
+pub async fn start_from(
+    services: &Services,
+    order: &OrderRow,
+    current: Option<PaymentIntent>,
+) -> AppResult<PaymentStart> {
     let payments = services.payments()?;
     if order.status != OrderStatus::AwaitingPayment {
         return Err(AppError::Conflict(format!(
@@ -130,10 +141,7 @@ pub async fn start(services: &Services, order: &OrderRow) -> AppResult<PaymentSt
             order.status
         )));
     }
-    let current = match current_intent(services, order).await? {
-        Some(intent) if !needs_new_attempt(&intent) => Some(intent),
-        _ => None,
-    };
+    let current = current.filter(|intent| !needs_new_attempt(intent));
     let intent = match current {
         Some(intent) => intent,
         None => {
@@ -204,15 +212,17 @@ pub async fn pay(
     })
 }
 
-/// Asks the provider about the order's payment and records what it says.
-pub async fn check(services: &Services, order: &Order) -> AppResult<()> {
+/// Asks the provider about the order's payment and records what it says; returns the
+/// intent as the provider has it (none for an order not paid by card, or without one yet).
+pub async fn check(services: &Services, order: &Order) -> AppResult<Option<PaymentIntent>> {
     if order.order.payment_method != PaymentMethod::Stripe {
-        return Ok(());
+        return Ok(None);
     }
-    if let Some(intent) = current_intent(services, &order.order).await? {
-        apply(services, order, &intent).await?;
+    let intent = current_intent(services, &order.order).await?;
+    if let Some(intent) = &intent {
+        apply(services, order, intent).await?;
     }
-    Ok(())
+    Ok(intent)
 }
 
 /// Handles a webhook from the provider: checks its signature, ignores an event seen
