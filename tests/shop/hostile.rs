@@ -25,6 +25,26 @@ async fn sign_in_as(app: &TestApp, client: &Client, login: &str, password: &str)
         .status()
 }
 
+/// Signs in with the sign-in page's form.
+async fn sign_in_on_the_page(
+    app: &TestApp,
+    client: &Client,
+    login: &str,
+    password: &str,
+) -> reqwest::Response {
+    let csrf = csrf_token(client, &app.url("/signin")).await;
+    client
+        .post(app.url("/signin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", login),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A client whose requests the load balancer says come from `ip`.
 fn from_address(ip: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -177,13 +197,7 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
     );
 
     // The owner resets the password by mail; that lifts the account's counters.
-    let csrf = csrf_token(&owner, &app.url("/password/forgot")).await;
-    let asked = owner
-        .post(app.url("/password/forgot"))
-        .form(&[("csrf", csrf.as_str()), ("email", "popular@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let asked = ask_reset(&app, &owner, "popular@example.com").await;
     assert_eq!(asked.status(), StatusCode::SEE_OTHER);
     let mails = app.mails_about(RESET, 1).await;
     let link = reset_link(mails.last().expect("a reset mail"));
@@ -200,6 +214,61 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         sign_in_as(&app, &owner, "popular", "fresh start in spring").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn one_address_guessing_many_accounts_is_stopped_while_other_addresses_sign_in() {
+    let app =
+        TestApp::spawn_with(&["--behind-proxy", "--rate-limit-signin-per-address", "3"]).await;
+    for n in 1..=4 {
+        app.signed_in(&format!("member{n}")).await;
+    }
+    let guesser = from_address("203.0.113.77");
+    for n in 1..=3 {
+        assert_eq!(
+            sign_in_as(&app, &guesser, &format!("member{n}"), "wrong password 1").await,
+            StatusCode::UNAUTHORIZED,
+            "one failure per account is far below the per-account limits"
+        );
+    }
+    let refused = guesser
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({ "username": "member4", "password": "wrong password 1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let message: Value = refused.json().await.unwrap();
+    let message = message["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("from your network") && message.contains("Wait 15 minutes"),
+        "{message}"
+    );
+    assert_eq!(
+        sign_in_as(&app, &guesser, "member4", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is refused whatever the account and password"
+    );
+    // The sign-in page says the same.
+    let page = sign_in_on_the_page(&app, &guesser, "member4", "wrong password 1").await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = document(&page.text().await.unwrap());
+    assert!(
+        crate::common::text_of(&html, "[role=alert]")
+            .unwrap_or_default()
+            .contains("from your network")
+    );
+
+    let neighbour = from_address("198.51.100.77");
+    assert_eq!(
+        sign_in_as(&app, &neighbour, "member1", "wrong password 1").await,
+        StatusCode::UNAUTHORIZED,
+        "another address has its own count"
+    );
+    assert_eq!(
+        sign_in_as(&app, &neighbour, "member4", PASSWORD).await,
         StatusCode::OK
     );
 }
@@ -223,17 +292,7 @@ async fn sign_in_inputs_are_bounded_before_they_reach_the_database() {
         StatusCode::UNAUTHORIZED,
         "a name longer than any account is simply wrong"
     );
-    let page_csrf = csrf_token(&client, &app.url("/signin")).await;
-    let form = client
-        .post(app.url("/signin"))
-        .form(&[
-            ("csrf", page_csrf.as_str()),
-            ("username", &"a".repeat(300)),
-            ("password", "whatever it is"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = sign_in_on_the_page(&app, &client, &"a".repeat(300), "whatever it is").await;
     assert_eq!(form.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.count("rate_limits").await,
@@ -664,19 +723,16 @@ async fn expired_guest_sessions_carts_and_spent_links_are_cleaned_up() {
     .await;
     let shopper = app.signed_in("stays").await;
     let variant = app.variant_of("Coffee maker").await;
-    let add = async |client: &Client| {
-        client
-            .post(app.url("/api/v1/cart/items"))
-            .json(&json!({"variant_id": variant, "quantity": 1}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
-    assert_eq!(add(&shopper).await, StatusCode::CREATED);
+    assert_eq!(
+        add_to_cart(&app, &shopper, variant).await,
+        StatusCode::CREATED
+    );
     for _ in 0..50 {
         // Cookieless: every call starts a new guest session and cart.
-        assert_eq!(add(&app.client()).await, StatusCode::CREATED);
+        assert_eq!(
+            add_to_cart(&app, &app.client(), variant).await,
+            StatusCode::CREATED
+        );
     }
     // A spent reset link, and an event from long ago.
     ask_reset(&app, &app.client(), "stays@example.com").await;
@@ -727,6 +783,17 @@ async fn expired_guest_sessions_carts_and_spent_links_are_cleaned_up() {
     );
     assert!(metric(&app, "retention_deleted_total{kind=\"sessions\"}").await >= 50.0);
     assert!(metric(&app, "retention_deleted_total{kind=\"guest_cart_lines\"}").await >= 50.0);
+}
+
+/// Puts one of `variant` in the cart of `client` (a guest's new cart when it has no cookie).
+async fn add_to_cart(app: &TestApp, client: &Client, variant: i64) -> StatusCode {
+    client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap()
+        .status()
 }
 
 // --- staff-only effects ---
