@@ -331,6 +331,12 @@ pub struct RetentionSettings {
     #[arg(long, env = "RETAIN_RESET_LINKS_DAYS", default_value_t = 7)]
     pub retain_reset_links_days: u64,
 
+    /// Days a throttle counter (failed sign-ins, registrations and reset requests of one
+    /// subject in one window) is kept after its window started. Counters still in use by
+    /// their throttle (two windows) are kept whatever this says.
+    #[arg(long, env = "RETAIN_RATE_LIMITS_DAYS", default_value_t = 1)]
+    pub retain_rate_limits_days: u64,
+
     /// Days recorded events are kept for the insights (0: forever). Export them first
     /// (`coffee-radar export`) when the lake should keep them longer.
     #[arg(long, env = "RETAIN_EVENTS_DAYS", default_value_t = 0)]
