@@ -467,6 +467,17 @@ pub async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// A counter's value on the app's /metrics page (0 when it has not been counted yet).
+pub async fn metric(client: &Client, app: &TestApp, name: &str) -> f64 {
+    let page = client.get(app.url("/metrics")).send().await.unwrap();
+    let text = page.text().await.unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_default()
+}
+
 /// The reset link in a password-reset mail.
 pub fn reset_link(mail: &str) -> String {
     // Quoted-printable may wrap long lines with "=\r\n"; undo that first.

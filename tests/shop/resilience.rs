@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{PASSWORD, TestApp, png, test_database_url};
+use crate::common::{PASSWORD, TestApp, get_json, metric, png, test_database_url};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::{get, put};
@@ -199,6 +199,14 @@ impl Cuttable {
     }
 }
 
+/// The answer to `request`, which must come within [`HANG`].
+async fn answered(request: reqwest::RequestBuilder) -> reqwest::Response {
+    tokio::time::timeout(HANG, request.send())
+        .await
+        .expect("no hang")
+        .unwrap()
+}
+
 /// An app whose fresh test database (a server: SQLite cannot go away) is reached through a
 /// [`Cuttable`] proxy.
 async fn app_behind_cuttable_database(extra: &[&str]) -> (TestApp, Cuttable) {
@@ -350,6 +358,80 @@ async fn the_catalog_keeps_serving_its_last_snapshot_while_the_database_is_away(
         "stale answers are counted"
     );
     proxy.restore();
+}
+
+/// The database away for much longer than the snapshot lives and than a request may wait
+/// for a connection (a Multi-AZ failover takes a minute or two): anonymous pages and the
+/// catalog API answer from the last good snapshot, say how old it is, and are counted;
+/// a write answers 503.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn anonymous_pages_answer_from_the_last_snapshot_through_a_long_outage_and_say_so() {
+    let (app, proxy) = app_behind_cuttable_database(&[
+        "--catalog-cache-ms",
+        "200",
+        "--database-acquire-timeout-ms",
+        "300",
+    ])
+    .await;
+    let client = app.client();
+    let products = get_json(&client, app.url("/api/v1/products")).await;
+    let slug = products[0]["slug"].as_str().unwrap().to_owned();
+    let pages = ["/", "/shop", &format!("/shop/{slug}"), "/api/v1/products"];
+    for path in pages {
+        let fresh = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(fresh.status(), StatusCode::OK, "{path}");
+        assert!(fresh.headers().get("x-catalog-stale").is_none(), "{path}");
+    }
+
+    proxy.cut().await;
+    // Round after round of the anonymous pages, the outage outlasting the snapshot's life
+    // many times over and the pool's acquire timeout too.
+    for round in 0..12 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        for path in pages {
+            let answer = answered(client.get(app.url(path))).await;
+            let status = answer.status();
+            let stale = answer
+                .headers()
+                .get("x-catalog-stale")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            assert_eq!(status, StatusCode::OK, "round {round}: {path}");
+            let age = stale
+                .as_deref()
+                .and_then(|s| s.strip_suffix('s'))
+                .and_then(|s| s.parse::<u64>().ok());
+            assert!(
+                age.is_some(),
+                "round {round}: {path} says its catalog may be out of date ({stale:?})"
+            );
+        }
+    }
+    let write = answered(
+        client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": products[0]["variants"][0]["id"], "quantity": 1})),
+    )
+    .await;
+    assert_eq!(write.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let stale_answers = metric(&client, &app, "catalog_stale_answers_total").await;
+    assert!(
+        stale_answers >= 48.0,
+        "every stale answer counted: {stale_answers}"
+    );
+
+    proxy.restore();
+    let mut fresh_again = false;
+    for _ in 0..60 {
+        let answer = client.get(app.url("/")).send().await.unwrap();
+        if answer.status() == StatusCode::OK && answer.headers().get("x-catalog-stale").is_none() {
+            fresh_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(fresh_again, "a fresh snapshot once the database is back");
 }
 
 #[tokio::test]
