@@ -328,6 +328,17 @@ impl TestApp {
         n
     }
 
+    /// Puts one of `variant` in `shopper`'s cart through the API.
+    pub async fn add_one_to_cart(&self, shopper: &Client, variant: i64) {
+        let added = shopper
+            .post(self.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+
     /// The first variant of a product that has stock, from the API.
     pub async fn variant_of(&self, product_name: &str) -> i64 {
         let products: Value = self
