@@ -341,6 +341,12 @@ pub struct RetentionSettings {
     #[arg(long, env = "RETAIN_RESET_LINKS_DAYS", default_value_t = 7)]
     pub retain_reset_links_days: u64,
 
+    /// Days a throttle counter (failed sign-ins, registrations and reset requests of one
+    /// subject in one window) is kept after its window started. Counters still in use by
+    /// their throttle (two windows) are kept whatever this says.
+    #[arg(long, env = "RETAIN_RATE_LIMITS_DAYS", default_value_t = 1)]
+    pub retain_rate_limits_days: u64,
+
     /// Days recorded events are kept for the insights (0: forever). Export them first
     /// (`coffee-radar export`) when the lake should keep them longer.
     #[arg(long, env = "RETAIN_EVENTS_DAYS", default_value_t = 0)]
@@ -472,6 +478,14 @@ pub struct PaymentSettings {
     )]
     pub stripe_api_base: url::Url,
 
+    /// Where the pay page loads Stripe.js from (a test server's stand-in in the tests).
+    #[arg(
+        long,
+        env = "STRIPE_JS_URL",
+        default_value = "https://js.stripe.com/v3/"
+    )]
+    pub stripe_js_url: url::Url,
+
     /// Currency of every payment: an ISO 4217 code such as usd or eur.
     #[arg(long, env = "PAYMENT_CURRENCY", default_value = "usd", value_parser = currency_code)]
     pub payment_currency: String,
@@ -505,6 +519,7 @@ pub struct StripeConfig {
     pub publishable_key: String,
     pub webhook_secret: String,
     pub api_base: url::Url,
+    pub js_url: url::Url,
     pub currency: String,
     pub timeout: Duration,
     pub webhook_tolerance: Duration,
@@ -516,6 +531,7 @@ impl std::fmt::Debug for StripeConfig {
         f.debug_struct("StripeConfig")
             .field("publishable_key", &self.publishable_key)
             .field("api_base", &self.api_base.as_str())
+            .field("js_url", &self.js_url.as_str())
             .field("currency", &self.currency)
             .field("timeout", &self.timeout)
             .field("webhook_tolerance", &self.webhook_tolerance)
@@ -531,6 +547,7 @@ impl PaymentSettings {
             publishable_key: self.stripe_publishable_key.clone()?,
             webhook_secret: self.stripe_webhook_secret.clone()?,
             api_base: self.stripe_api_base.clone(),
+            js_url: self.stripe_js_url.clone(),
             currency: self.payment_currency.clone(),
             timeout: Duration::from_millis(self.stripe_timeout_ms),
             webhook_tolerance: Duration::from_secs(self.stripe_webhook_tolerance_secs),

@@ -3,24 +3,23 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
 use super::{
-    CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render,
-    render_with_status,
+    CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render, render_with_status,
 };
 use crate::auth::{self, Visitor};
-use crate::db::cart::{CartLine, CartOwner, cart_total};
+use crate::db::cart::{CartLine, cart_total};
 use crate::db::checkout::DeliveryOption;
 use crate::db::places::PlaceRow;
-use crate::db::users::UserRow;
 use crate::domain::Cents;
 use crate::domain::FieldErrors;
 use crate::domain::address::{AddressFields, countries};
+use crate::domain::checkout::PaymentMethod;
 use crate::domain::pricing::Totals;
 use crate::error::AppError;
-use crate::services::checkout::{self, Choice};
+use crate::services::checkout::{self, Choice, Shopper};
 use crate::services::shop;
 use crate::state::AppState;
 
@@ -123,6 +122,9 @@ struct CheckoutPage {
     errors: FieldErrors,
     message: Option<String>,
     idempotency_key: String,
+    takes_cards: bool,
+    /// Checking out without an account: the form asks for an email.
+    guest: bool,
 }
 
 impl CheckoutPage {
@@ -145,6 +147,9 @@ impl CheckoutPage {
 pub struct CheckoutForm {
     #[serde(default)]
     idempotency_key: String,
+    /// A guest's email, for the order's news and the link to it.
+    #[serde(default)]
+    email: String,
     #[serde(default, deserialize_with = "super::forms::empty_is_none")]
     delivery_option: Option<i64>,
     #[serde(default, deserialize_with = "super::forms::empty_is_none")]
@@ -158,6 +163,9 @@ pub struct CheckoutForm {
     shipping_address: String,
     #[serde(default)]
     save_address: Option<String>,
+    /// `stripe` or `on_delivery`; none: on delivery.
+    #[serde(default)]
+    payment_method: String,
     /// `quote` to see the totals again without placing the order.
     #[serde(default)]
     action: String,
@@ -172,7 +180,7 @@ impl CheckoutForm {
             address: typed_address.then_some(&self.address),
             address_text: Some(self.shipping_address.as_str()),
             pickup_place: self.pickup_place,
-            payment_method: None,
+            payment_method: PaymentMethod::parse(&self.payment_method),
             save_address: self.save_address.is_some(),
         }
     }
@@ -181,12 +189,10 @@ impl CheckoutForm {
 async fn checkout_page(
     state: &AppState,
     visitor: &Visitor,
-    user: &UserRow,
     form: CheckoutForm,
     refusal: Option<Refusal>,
 ) -> PageResult<Response> {
-    let owner = CartOwner::User(user.id);
-    let lines = shop::cart(&state.services, Some(&owner)).await?;
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
     let (totals, priced) =
         match checkout::quote_lines(&state.services, &lines, &form.choice()).await {
             Ok(totals) => (Some(totals), None),
@@ -206,44 +212,71 @@ async fn checkout_page(
         errors,
         message,
         idempotency_key: crate::domain::token::new_token(),
+        takes_cards: state.services.takes_cards(),
+        guest: visitor.user().is_none(),
     };
     Ok(render_with_status(status, &page))
 }
 
 pub async fn checkout_form(
     State(state): State<AppState>,
-    SignedIn { user, visitor }: SignedIn,
+    visitor: Visitor,
 ) -> PageResult<Response> {
-    let saved = checkout::saved_address(&state.services, &user).await?;
-    let form = CheckoutForm {
-        address: saved.map(|a| a.fields()).unwrap_or_else(|| AddressFields {
-            name: user.first_name.clone(),
-            ..AddressFields::default()
-        }),
-        ..CheckoutForm::default()
+    let form = match visitor.user() {
+        Some(user) => {
+            let saved = checkout::saved_address(&state.services, user).await?;
+            CheckoutForm {
+                address: saved.map(|a| a.fields()).unwrap_or_else(|| AddressFields {
+                    name: user.first_name.clone(),
+                    ..AddressFields::default()
+                }),
+                ..CheckoutForm::default()
+            }
+        }
+        None => CheckoutForm::default(),
     };
-    checkout_page(&state, &visitor, &user, form, None).await
+    checkout_page(&state, &visitor, form, None).await
 }
 
+/// Places the order, for a signed-in shopper or a guest (who gives an email instead).
 pub async fn checkout(
     State(state): State<AppState>,
-    SignedIn { user, visitor }: SignedIn,
+    visitor: Visitor,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> PageResult<Response> {
     if form.action == "quote" {
-        return checkout_page(&state, &visitor, &user, form, None).await;
+        return checkout_page(&state, &visitor, form, None).await;
     }
+    if !form.payment_method.is_empty() && PaymentMethod::parse(&form.payment_method).is_none() {
+        let refusal = Refusal::of(AppError::invalid(
+            "payment_method",
+            "Choose how to pay: by card or on delivery.",
+        ))?;
+        return checkout_page(&state, &visitor, form, Some(refusal)).await;
+    }
+    let shopper = match (visitor.user(), visitor.session_id()) {
+        (Some(user), _) => Shopper::Account(user),
+        (None, Some(session_id)) => Shopper::Guest {
+            session_id,
+            email: &form.email,
+        },
+        // No session, so no cart either.
+        (None, None) => return Ok(Redirect::to("/cart").into_response()),
+    };
     let key = Some(form.idempotency_key.as_str()).filter(|k| !k.is_empty());
-    match checkout::place_order(&state.services, &user, &form.choice(), key).await {
-        Ok(placed) => Ok(redirect_with(
-            jar,
-            &format!("/orders/{}", placed.order.order.code),
-            Flash::OrderPlaced,
-        )),
+    match checkout::place_order(&state.services, shopper, &form.choice(), key).await {
+        Ok(placed) => {
+            let code = &placed.order.order.code;
+            let to = match placed.order.order.payment_method {
+                PaymentMethod::Stripe => format!("/orders/{code}/pay"),
+                PaymentMethod::OnDelivery => format!("/orders/{code}"),
+            };
+            Ok(redirect_with(jar, &to, Flash::OrderPlaced))
+        }
         Err(error) => {
             let refusal = Refusal::of(error)?;
-            checkout_page(&state, &visitor, &user, form, Some(refusal)).await
+            checkout_page(&state, &visitor, form, Some(refusal)).await
         }
     }
 }

@@ -4,10 +4,12 @@ pub mod account;
 pub mod admin;
 pub mod cart;
 pub mod charts;
+pub mod csp;
 pub mod forms;
 pub mod media;
 pub mod orders;
 pub mod pages;
+pub mod pay;
 pub mod profile;
 pub mod shop;
 
@@ -44,6 +46,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/orders", get(orders::list))
         .route("/orders/{code}", get(orders::show))
         .route("/orders/{code}/cancel", post(orders::cancel))
+        .route("/orders/{code}/pay", get(pay::show).post(pay::pay))
+        .route("/orders/{code}/payment/check", post(pay::check))
         .route(
             "/register",
             get(account::register_form).post(account::register),
@@ -324,20 +328,23 @@ impl FromRequestParts<AppState> for SignedIn {
             .map_err(|e| PageError(e).into_response())?;
         match visitor.user().cloned() {
             Some(user) => Ok(Self { user, visitor }),
-            None => {
-                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let target = if parts.method == axum::http::Method::GET {
-                    format!(
-                        "/signin?next={}",
-                        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-                    )
-                } else {
-                    "/signin".to_owned()
-                };
-                Err(Redirect::to(&target).into_response())
-            }
+            None => Err(to_sign_in(parts)),
         }
     }
+}
+
+/// Off to the sign-in page, and back to this page afterwards when it was a GET.
+pub fn to_sign_in(parts: &axum::http::request::Parts) -> Response {
+    let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = if parts.method == axum::http::Method::GET {
+        format!(
+            "/signin?next={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        )
+    } else {
+        "/signin".to_owned()
+    };
+    Redirect::to(&target).into_response()
 }
 
 /// A staff member; signed-in shoppers get 403, others the sign-in page.
