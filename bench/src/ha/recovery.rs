@@ -14,7 +14,7 @@ use crate::stats::ms;
 pub struct Recovery {
     name: &'static str,
     window: Range<Duration>,
-    /// When the first checkout was acknowledged.
+    /// When the first checkout was acknowledged after the last failure.
     first_write: Option<Duration>,
     /// When the last failed request ended.
     last_failure: Option<Duration>,
@@ -30,38 +30,40 @@ impl Recovery {
             .filter(|r| window.contains(&r.sent_at))
             .collect();
         let since_fault = |r: &&Record| r.ended_at().saturating_sub(window.start);
+        let last_failure = after.iter().filter(|r| !r.ok).map(since_fault).max();
         Recovery {
             name,
+            // A checkout that got through before the fault struck does not count.
             first_write: after
                 .iter()
                 .filter(|r| r.ok && r.kind == Kind::Checkout)
                 .map(since_fault)
+                .filter(|t| last_failure.is_none_or(|f| *t >= f))
                 .min(),
-            last_failure: after.iter().filter(|r| !r.ok).map(since_fault).max(),
+            last_failure,
             failed: after.iter().filter(|r| !r.ok).count(),
             slowest: after.iter().map(|r| r.latency).max().unwrap_or_default(),
             window,
         }
     }
 
-    /// Writes acknowledged again and the last failure over; None: writes never came back.
+    /// Writes acknowledged again after the last failure; None: they never came back.
     fn time_to_recover(&self) -> Option<Duration> {
         self.first_write
-            .map(|write| write.max(self.last_failure.unwrap_or_default()))
     }
 
     pub fn print(&self) {
         println!(
-            "{} at +{:.1}s: first checkout acknowledged after {}; {} requests failed, the last ending after {}; slowest request {}",
+            "{} at +{:.1}s: {} requests failed, the last ending after {}; first checkout acknowledged after that: {}; slowest request {}",
             self.name,
             self.window.start.as_secs_f64(),
-            secs(self.first_write),
             self.failed,
             if self.last_failure.is_some() {
                 secs(self.last_failure)
             } else {
                 "-".into()
             },
+            secs(self.first_write),
             ms(Some(self.slowest)),
         );
         println!(
@@ -112,22 +114,26 @@ mod tests {
     }
 
     #[test]
-    fn recovery_ends_with_the_later_of_first_write_and_last_failure() {
+    fn recovery_is_the_first_write_after_the_last_failure() {
         let at = Duration::from_secs(60);
         let records = [
             record(Kind::Checkout, 59_000, 500, false), // before the failover: not counted
             record(Kind::Checkout, 90_000, 500, false), // after the window: not counted
+            record(Kind::Checkout, 60_000, 10, true),   // through before the fault struck
             record(Kind::Home, 60_500, 1_000, false),   // fails, ends at +1.5 s
-            record(Kind::Checkout, 61_000, 1_200, true), // first write at +2.2 s
+            record(Kind::Checkout, 61_000, 1_200, true), // a write at +2.2 s
             record(Kind::Shop, 62_000, 2_000, false),   // fails, ends at +4.0 s
-            record(Kind::Checkout, 65_000, 100, true),
+            record(Kind::Checkout, 65_000, 100, true),  // the first write after: +5.1 s
         ];
         let recovery = Recovery::measure(&records, "failover", at..Duration::from_secs(90));
-        assert_eq!(recovery.first_write, Some(Duration::from_millis(2_200)));
+        assert_eq!(recovery.first_write, Some(Duration::from_millis(5_100)));
         assert_eq!(recovery.last_failure, Some(Duration::from_millis(4_000)));
         assert_eq!(recovery.failed, 2);
         assert_eq!(recovery.slowest, Duration::from_millis(2_000));
-        assert_eq!(recovery.time_to_recover(), Some(Duration::from_secs(4)));
+        assert_eq!(
+            recovery.time_to_recover(),
+            Some(Duration::from_millis(5_100))
+        );
     }
 
     #[test]
@@ -147,6 +153,7 @@ mod tests {
         let records = [
             record(Kind::Checkout, 61_000, 100, true),
             record(Kind::Home, 70_000, 100, false), // ends at +10.1 s, 4.9 s before the end
+            record(Kind::Checkout, 70_200, 100, true),
         ];
         let mut checks = Checks::default();
         let target = Duration::from_secs(30);
