@@ -111,6 +111,7 @@ await step('register', async () => {
   await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Email', { exact: true }).fill(`${username}@example.test`);
   await page.getByLabel('Password', { exact: true }).fill('correct horse 42');
+  await page.getByLabel('Confirm password', { exact: true }).fill('correct horse 42');
   await page.getByLabel('First name', { exact: true }).fill('Ada');
   await page.getByLabel(/^Address/).fill(address);
   await clickAndLoad(page.getByRole('button', { name: 'Create account' }));

@@ -104,6 +104,9 @@ pub struct Visitor {
     pub client_ip: Option<IpAddr>,
     /// The one-time message to show on this page, if any.
     pub flash: Option<Flash>,
+    /// The address (path and query) of the page asked for, when it was asked with GET: where
+    /// signing in from this page comes back to.
+    pub page: Option<String>,
 }
 
 impl Visitor {
@@ -152,6 +155,9 @@ impl FromRequestParts<AppState> for Visitor {
             secure: state.config.is_https(&parts.headers),
             client_ip: client_ip(parts, state),
             flash: parts.extensions.get::<Option<Flash>>().copied().flatten(),
+            page: (parts.method == axum::http::Method::GET)
+                .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+                .flatten(),
         };
         parts.extensions.insert(visitor.clone());
         Ok(visitor)

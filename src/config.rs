@@ -210,6 +210,11 @@ pub struct ServeSettings {
     #[arg(long, env = "CATALOG_CACHE_MS", default_value_t = 1000)]
     pub catalog_cache_ms: u64,
 
+    /// Products on one page of the shop list.
+    #[arg(long, env = "SHOP_PAGE_SIZE", default_value_t = 12,
+          value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub shop_page_size: u16,
+
     /// Seconds before a request is abandoned with 408/503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
@@ -663,6 +668,15 @@ mod tests {
         assert_eq!(settings.payments.payment_currency, "eur");
         for wrong in ["euro", "e1r", ""] {
             assert!(serve(&["--payment-currency", wrong]).is_err(), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn the_shop_shows_twelve_products_a_page_unless_told_another_size_from_1_to_500() {
+        assert_eq!(ServeSettings::defaults().shop_page_size, 12);
+        assert_eq!(serve(&["--shop-page-size", "2"]).unwrap().shop_page_size, 2);
+        for wrong in ["0", "501", "-1", "many"] {
+            assert!(serve(&["--shop-page-size", wrong]).is_err(), "{wrong}");
         }
     }
 

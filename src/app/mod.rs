@@ -87,6 +87,7 @@ impl Application {
                 .trim_end_matches('/')
                 .to_owned(),
             hsts_max_age_secs: serve.hsts_max_age_secs,
+            shop_page_size: usize::from(serve.shop_page_size),
         };
         let payments = match serve.payments.stripe() {
             Some(stripe) => Some(Payments {

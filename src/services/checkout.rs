@@ -193,7 +193,13 @@ pub async fn place_order(
             match &who {
                 Who::Account(user) => {
                     let link = notices::order_link(services, &order);
-                    notices::tell(services, (*user).into(), &order, OrderNews::Placed, link);
+                    notices::tell(
+                        services,
+                        (*user).into(),
+                        &order,
+                        OrderNews::Placed,
+                        Some(link),
+                    );
                 }
                 Who::Guest { email, .. } => {
                     let to = Recipient {
@@ -201,7 +207,7 @@ pub async fn place_order(
                         email: email.as_str(),
                     };
                     let link = notices::guest_order_link(services, &order, &access_key);
-                    notices::tell(services, to, &order, OrderNews::Placed, link);
+                    notices::tell(services, to, &order, OrderNews::Placed, Some(link));
                 }
             }
             (order, true)

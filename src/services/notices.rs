@@ -53,7 +53,9 @@ struct OrderText<'a> {
     headline: String,
     order: &'a Order,
     totals: Totals,
-    link: String,
+    /// Where the order page is; none for a guest's later news (only the confirmation
+    /// carries the key, whose hash alone is kept).
+    link: Option<String>,
 }
 
 #[derive(Template)]
@@ -64,7 +66,9 @@ struct OrderHtml<'a> {
     headline: String,
     order: &'a Order,
     totals: Totals,
-    link: String,
+    /// Where the order page is; none for a guest's later news (only the confirmation
+    /// carries the key, whose hash alone is kept).
+    link: Option<String>,
 }
 
 impl OrderText<'_> {
@@ -162,7 +166,13 @@ fn send(
 }
 
 /// Mails the news about an order; `link` is where the order page is.
-pub fn tell(services: &Services, to: Recipient<'_>, order: &Order, news: OrderNews, link: String) {
+pub fn tell(
+    services: &Services,
+    to: Recipient<'_>,
+    order: &Order,
+    news: OrderNews,
+    link: Option<String>,
+) {
     let code = &order.order.code;
     let subject = news.subject(code);
     let totals = order.order.totals();
@@ -201,11 +211,11 @@ pub fn guest_order_link(services: &Services, order: &Order, key: &str) -> String
 
 /// Mails the order's shopper (its account's owner, or the guest who placed it) the news.
 pub async fn tell_shopper(services: &Services, order: &Order, news: OrderNews) -> AppResult<()> {
-    let link = order_link(services, order);
     match (order.order.user_id, &order.order.guest_email) {
         (Some(user_id), _) => {
             if let Some(user) = services.db.user_by_id(user_id).await? {
-                tell(services, (&user).into(), order, news, link);
+                let link = order_link(services, order);
+                tell(services, (&user).into(), order, news, Some(link));
             }
         }
         (None, Some(email)) => {
@@ -213,7 +223,7 @@ pub async fn tell_shopper(services: &Services, order: &Order, news: OrderNews) -
                 name: GUEST_GREETING,
                 email,
             };
-            tell(services, to, order, news, link);
+            tell(services, to, order, news, None);
         }
         (None, None) => {}
     }

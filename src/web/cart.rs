@@ -6,9 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
-use super::{
-    CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render, render_with_status,
-};
+use super::forms::RefusedQuantity;
+use super::{CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render_with_status};
 use crate::auth::{self, Visitor};
 use crate::db::cart::{CartLine, cart_total};
 use crate::db::checkout::DeliveryOption;
@@ -19,6 +18,7 @@ use crate::domain::address::{AddressFields, countries};
 use crate::domain::checkout::PaymentMethod;
 use crate::domain::pricing::Totals;
 use crate::error::AppError;
+use crate::services::catalog;
 use crate::services::checkout::{self, Choice, Shopper};
 use crate::services::shop;
 use crate::state::AppState;
@@ -29,50 +29,116 @@ struct CartPage {
     layout: Layout,
     lines: Vec<CartLine>,
     total: Cents,
+    /// A quantity change that was refused: shown on its line, as typed, with the reason.
+    refused: Option<RefusedQuantity>,
+}
+
+impl CartPage {
+    /// The quantity a line's field holds: what was typed, if it was refused, else the cart's.
+    fn quantity_shown(&self, line: &CartLine) -> String {
+        match &self.refused {
+            Some(refused) if refused.variant_id == line.variant_id => refused.typed.clone(),
+            _ => line.quantity.to_string(),
+        }
+    }
+
+    fn error_for(&self, line: &CartLine) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|refused| refused.variant_id == line.variant_id)
+            .map(|refused| refused.message.as_str())
+    }
+}
+
+async fn cart_page(
+    state: &AppState,
+    visitor: &Visitor,
+    refused: Option<RefusedQuantity>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
+    let page = CartPage {
+        layout: Layout::load(state, visitor, "Your cart", "cart").await?,
+        total: cart_total(&lines),
+        lines,
+        refused,
+    };
+    Ok(render_with_status(status, &page))
 }
 
 pub async fn show(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
-    Ok(render(&CartPage {
-        layout: Layout::load(&state, &visitor, "Your cart", "cart").await?,
-        total: cart_total(&lines),
-        lines,
-    }))
+    cart_page(&state, &visitor, None, StatusCode::OK).await
+}
+
+/// A quantity as typed in a form: a whole number, or a field error saying so.
+fn typed_quantity(typed: &str) -> Result<i64, AppError> {
+    typed.trim().parse().map_err(|_| {
+        AppError::invalid(
+            "quantity",
+            "Enter how many you want as a whole number, such as 2.",
+        )
+    })
 }
 
 #[derive(serde::Deserialize)]
 pub struct AddForm {
     variant_id: i64,
+    /// As typed: a quantity that is not a number is refused on the product page too.
     #[serde(default = "one")]
-    quantity: i64,
+    quantity: String,
 }
 
-fn one() -> i64 {
-    1
+fn one() -> String {
+    "1".to_owned()
 }
 
+/// Adds to the cart from a product page; a refusal (too few in stock, a wrong quantity)
+/// is shown on that product page, next to the form as it was sent.
 pub async fn add(
     State(state): State<AppState>,
     visitor: Visitor,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> PageResult<Response> {
-    let added = shop::add_to_cart(
-        &state.services,
-        visitor.cart_owner(),
-        form.variant_id,
-        form.quantity,
-    )
-    .await?;
-    let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
-    Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
+    let added = match typed_quantity(&form.quantity) {
+        Ok(quantity) => {
+            shop::add_to_cart(
+                &state.services,
+                visitor.cart_owner(),
+                form.variant_id,
+                quantity,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match added {
+        Ok(added) => {
+            let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
+            Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
+        }
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
+            let catalog = catalog::snapshot(&state.services).await?;
+            let product = catalog
+                .by_variant(form.variant_id)
+                .cloned()
+                .ok_or_else(|| AppError::not_found("That product variant"))?;
+            let refused = RefusedQuantity::new(form.variant_id, &form.quantity, &refusal);
+            super::shop::product_page(&state, &visitor, product, Some(refused), refusal.status)
+                .await
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
 pub struct QuantityForm {
-    quantity: i64,
+    /// As typed: a refusal shows it again on the cart page.
+    quantity: String,
 }
 
+/// Changes a line's quantity (0 removes it); a refusal (too few in stock, not a number)
+/// is shown on the cart page, on that line.
 pub async fn update(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -83,12 +149,21 @@ pub async fn update(
     let owner = visitor
         .cart_owner()
         .ok_or_else(|| AppError::not_found("That item in your cart"))?;
-    if form.quantity == 0 {
-        shop::remove_from_cart(&state.services, &owner, variant_id).await?;
-    } else {
-        shop::set_cart_quantity(&state.services, &owner, variant_id, form.quantity).await?;
+    let changed = match typed_quantity(&form.quantity) {
+        Ok(0) => shop::remove_from_cart(&state.services, &owner, variant_id).await,
+        Ok(quantity) => {
+            shop::set_cart_quantity(&state.services, &owner, variant_id, quantity).await
+        }
+        Err(error) => Err(error),
+    };
+    match changed {
+        Ok(()) => Ok(redirect_with(jar, "/cart", Flash::CartUpdated)),
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
+            let refused = RefusedQuantity::new(variant_id, &form.quantity, &refusal);
+            cart_page(&state, &visitor, Some(refused), refusal.status).await
+        }
     }
-    Ok(redirect_with(jar, "/cart", Flash::CartUpdated))
 }
 
 #[derive(serde::Deserialize)]

@@ -5,7 +5,7 @@
 
 use crate::card_checkout::{MUG, mug_stock, shop_taking_cards, shopper_with_mugs};
 use crate::common::{
-    TestApp, add_to_cart, attr_of, csrf_token, document, get_page, location, text_of,
+    TestApp, add_to_cart, attr_of, csrf_token, document, get_page, location, mail_text, text_of,
 };
 use crate::payments::{DECLINED_CARD, SUCCEEDING_CARD, localstripe_base};
 use reqwest::{Client, StatusCode};
@@ -328,4 +328,9 @@ async fn a_guest_pays_by_card_without_an_account() {
     assert_eq!(text_of(&order_page, ".status").as_deref(), Some("paid"));
     let paid_mail = app.mails_about("is paid", 1).await;
     assert!(paid_mail[0].contains("To: cardguest@example.test"));
+    assert!(
+        mail_text(&paid_mail[0])
+            .contains("The link in your order confirmation mail opens your order."),
+        "later news sends the guest to the confirmation's link, not to a page they cannot open"
+    );
 }

@@ -283,6 +283,23 @@ impl TestApp {
         about(self.outbox())
     }
 
+    /// Asks for a password reset for `email` with the forgot-password form, as `browser`,
+    /// and returns the link the mail brought (the last one, should there be several).
+    pub async fn mailed_reset_link(&self, browser: &Client, email: &str) -> String {
+        let csrf = csrf_token(browser, &self.url("/password/forgot")).await;
+        let asked = browser
+            .post(self.url("/password/forgot"))
+            .form(&[("csrf", csrf.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+        let mails = self
+            .mails_about("Reset your Coffee Radar password", 1)
+            .await;
+        reset_link(mails.last().expect("a reset mail"))
+    }
+
     /// Sets a variant's stock directly, as staff would.
     pub async fn set_stock(&self, variant_id: i64, stock: i64) {
         self.db
@@ -499,6 +516,26 @@ pub async fn metric(client: &Client, app: &TestApp, name: &str) -> f64 {
         .find_map(|rest| rest.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_default()
+}
+
+/// Sends the new-password form of a reset link: the password, and typed again.
+pub async fn choose_password(
+    browser: &Client,
+    link_url: &str,
+    csrf: &str,
+    password: &str,
+    again: &str,
+) -> reqwest::Response {
+    browser
+        .post(link_url)
+        .form(&[
+            ("csrf", csrf),
+            ("password", password),
+            ("password_confirm", again),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// The reset link in a password-reset mail.

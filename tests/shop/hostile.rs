@@ -207,6 +207,7 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
         .form(&[
             ("csrf", csrf.as_str()),
             ("password", "fresh start in spring"),
+            ("password_confirm", "fresh start in spring"),
         ])
         .send()
         .await
@@ -348,6 +349,7 @@ async fn one_address_may_create_only_so_many_accounts_an_hour() {
             ("username", "bot4"),
             ("email", "bot4@example.com"),
             ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
             ("first_name", "Bot"),
         ])
         .send()

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod account_pages;
 mod admin;
 mod api_contract;
 mod api_journey;
@@ -13,6 +14,7 @@ mod card_checkout;
 mod card_pages;
 mod checkout;
 mod connections;
+mod error_pages;
 mod fleet_start;
 mod guest_checkout;
 mod hostile;
@@ -25,3 +27,4 @@ mod payments;
 mod pictures;
 mod pricing;
 mod resilience;
+mod shop_list;

@@ -267,6 +267,7 @@ mod tests {
                 image_key: None,
                 visibility,
                 sort_order: 0,
+                created_at: 0,
             },
             variants: Vec::new(),
         }
