@@ -152,10 +152,14 @@ wait $server 2>/dev/null || true
 summary+=("schemathesis: $(tail -1 target/api-contract.log)")
 logs+=(target/api-contract.log)
 
-log "Load and fault test: HAProxy, three instances, PostgreSQL primary and standby, moto"
-if deploy/local/ha-test.sh 2>&1 | tee target/ha.log; then :; else failed=1; fi
-summary+=("ha: $(tail -1 target/ha.log)")
-logs+=(target/ha.log)
+# The same faults on each database the seed may run: a PostgreSQL primary and synchronous
+# standby, then a MariaDB primary and semi-synchronous GTID replica (RDS MySQL Multi-AZ).
+for database in postgres mariadb; do
+    log "Load and fault test on $database: HAProxy, three instances, primary and replica, moto"
+    if deploy/local/ha-test.sh --database "$database" 2>&1 | tee "target/ha-$database.log"; then :; else failed=1; fi
+    summary+=("ha-$database: $(tail -1 "target/ha-$database.log")")
+    logs+=("target/ha-$database.log")
+done
 
 log "AWS deployment: templates, scripts and a deploy into moto's CloudFormation (offline)"
 if deploy/aws/check.sh 2>&1 | tee target/aws-check.log; then :; else failed=1; fi

@@ -103,6 +103,16 @@ pub struct CommonSettings {
     )]
     pub database_statement_timeout_ms: u64,
 
+    /// Longest database call as the app sees it, time on the wire included: one statement
+    /// with its wait for a connection, or a transaction from BEGIN to COMMIT (0: no limit).
+    #[arg(
+        long,
+        env = "DATABASE_CALL_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub database_call_timeout_ms: u64,
+
     /// How long an instance waits for another one's migrations before trying again.
     #[arg(
         long,

@@ -9,7 +9,7 @@
 //!       at once: 8 clients upload the most expensive pictures the limits accept, 64 sign up
 //!       or sign in, 1,000 connections sit idle; /healthz and / are polled; reports the
 //!       server's peak memory and the answers, and exits non-zero when a target is missed
-//!   coffee-radar-bench ha --base URL --cluster deploy/local/cluster.sh --database-url postgres://…
+//!   coffee-radar-bench ha --base URL --cluster deploy/local/cluster.sh --database-url postgres://… (or mysql://…)
 //!       the shopper journey at a steady rate while instances die and the database fails over;
 //!       ends with "N passed, M failed" and exits non-zero when a target is missed
 //!

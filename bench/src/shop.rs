@@ -44,6 +44,8 @@ pub struct Outcome {
     pub error: Option<String>,
     /// X-Served-By: the instance that answered.
     pub served_by: Option<String>,
+    /// X-Catalog-Stale: the answer came from a catalog snapshot past its time to live.
+    pub stale: bool,
     pub body: Vec<u8>,
 }
 
@@ -96,6 +98,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
             latency: start.elapsed(),
             error: Some(error_chain(&e)),
             served_by: None,
+            stale: false,
             body: Vec::new(),
         },
         Ok(response) => {
@@ -105,6 +108,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                 .get("x-served-by")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
+            let stale = response.headers().contains_key("x-catalog-stale");
             let body = response.bytes().await;
             let latency = start.elapsed();
             match body {
@@ -113,6 +117,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                     latency,
                     error: Some(format!("body cut: {}", error_chain(&e))),
                     served_by,
+                    stale,
                     body: Vec::new(),
                 },
                 Ok(body) => Outcome {
@@ -120,6 +125,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                     latency,
                     error: (status != expected).then(|| summarize(&body)),
                     served_by,
+                    stale,
                     body: body.to_vec(),
                 },
             }

@@ -4,9 +4,12 @@
 # database fails over (coffee-radar-bench ha), and always takes the cluster down again.
 # Exits with the test's status; the output ends with its "N passed, M failed" line.
 #
-#   deploy/local/ha-test.sh [--binary PATH] [extra options of `coffee-radar-bench ha`]
+#   deploy/local/ha-test.sh [--binary PATH] [--database postgres|mariadb] \
+#       [extra options of `coffee-radar-bench ha`]
 #
-# PATH defaults to target/debug/coffee-radar; the load generator is
+# PATH defaults to target/debug/coffee-radar, the database to CLUSTER_DATABASE or postgres
+# (a PostgreSQL primary and synchronous standby, or a MariaDB primary and semi-synchronous
+# GTID replica); the load generator is
 # target/debug/coffee-radar-bench (built with cargo when missing; BENCH_BINARY overrides).
 # The cluster's run dir (CLUSTER_DIR, default target/cluster) keeps every log and the report.
 set -uo pipefail
@@ -16,10 +19,14 @@ repo=$(cd "$here/../.." && pwd)
 cluster=$here/cluster.sh
 run=$(realpath -m "${CLUSTER_DIR:-$repo/target/cluster}")
 binary=$repo/target/debug/coffee-radar
-if [ "${1:-}" = --binary ]; then
-    binary=${2:?--binary PATH}
-    shift 2
-fi
+database=${CLUSTER_DATABASE:-postgres}
+while (($#)); do
+    case $1 in
+        --binary) binary=${2:?--binary PATH}; shift 2 ;;
+        --database) database=${2:?--database postgres|mariadb}; shift 2 ;;
+        *) break ;;
+    esac
+done
 bench=${BENCH_BINARY:-$repo/target/debug/coffee-radar-bench}
 
 mkdir -p "$run"
@@ -50,8 +57,8 @@ fi
 "$cluster" down >/dev/null 2>&1 || true
 
 started=$SECONDS
-url=$("$cluster" up --binary "$binary") || fail "the cluster did not come up (logs in $run)"
-echo "ha-test: cluster up in $((SECONDS - started)) s at $url"
+url=$("$cluster" up --binary "$binary" --database "$database") || fail "the cluster did not come up (logs in $run)"
+echo "ha-test: $database cluster up in $((SECONDS - started)) s at $url"
 
 "$bench" ha --base "$url" --cluster "$cluster" --database-url "$("$cluster" database-url)" "$@" |
     tee "$run/ha-report.txt"

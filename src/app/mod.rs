@@ -37,7 +37,7 @@ use crate::services::payments::Payments;
 use crate::services::{ServiceSettings, Services};
 use crate::state::{AppState, Lifecycle, RuntimeConfig};
 use crate::storage::Storage;
-use crate::{api, assets, catalog_seed, server, web};
+use crate::{api, assets, catalog_seed, server, services, web};
 
 /// A bound, ready-to-serve application. Tests and `main` start it the same way.
 pub struct Application {
@@ -276,6 +276,25 @@ async fn transport_headers(
     response
 }
 
+/// An answer built from a catalog snapshot past its time to live (the database did not
+/// answer when it was due to be reloaded) says how old it is, `X-Catalog-Stale: 42s`, and
+/// is counted.
+async fn catalog_staleness(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    let (mut response, stale) = services::catalog::watch_staleness(next.run(request)).await;
+    if let Some(age) = stale {
+        metrics::counter!("catalog_stale_answers_total").increment(1);
+        if let Ok(value) = HeaderValue::from_str(&format!("{}s", age.as_secs())) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static("x-catalog-stale"), value);
+        }
+    }
+    response
+}
+
 /// Gives a body to the error answers that the layers below the handlers make without one:
 /// a cross-site refusal (the CSRF layer), a request timeout, a caught panic. Under /api the
 /// body is the API's JSON error, elsewhere the shop's error page; a 503 says when to retry.
@@ -349,6 +368,7 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(ops::metrics::track))
+        .layer(middleware::from_fn(catalog_staleness))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-served-by"),
             served_by,

@@ -2,6 +2,7 @@
 //! chosen by the database URL. Queries are written once, in the SQL the three share, with
 //! `?` placeholders; PostgreSQL gets them renumbered as `$1, $2, …`.
 
+pub mod bounded;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
@@ -23,7 +24,7 @@ use backon::Retryable;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
+use sqlx::{Any, AssertSqlSafe, Executor};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -54,6 +55,9 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// Zero means no limit.
     pub statement_timeout: Duration,
+    /// The longest a call may take as the app sees it, wire included: a statement with its
+    /// wait for a connection, or a transaction from BEGIN to COMMIT. Zero means no limit.
+    pub call_timeout: Duration,
     pub migration_lock_wait: Duration,
 }
 
@@ -63,6 +67,7 @@ impl PoolSettings {
             max_connections: common.database_pool_size,
             acquire_timeout: Duration::from_millis(common.database_acquire_timeout_ms),
             statement_timeout: Duration::from_millis(common.database_statement_timeout_ms),
+            call_timeout: Duration::from_millis(common.database_call_timeout_ms),
             migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
         }
     }
@@ -70,7 +75,7 @@ impl PoolSettings {
 
 #[derive(Clone)]
 pub struct Db {
-    pool: AnyPool,
+    pool: BoundedPool,
     backend: Backend,
     /// For the migrations' own connection.
     url: String,
@@ -78,7 +83,7 @@ pub struct Db {
     migration_lock_wait: Duration,
 }
 
-pub type Tx = sqlx::Transaction<'static, Any>;
+pub use bounded::{BoundedPool, Tx};
 
 impl Db {
     /// Opens the pool lazily, so that an instance starts (and answers /healthz) even while
@@ -135,7 +140,7 @@ impl Db {
                     Ok(())
                 })
             });
-        let pool = options.connect_lazy(&url)?;
+        let pool = BoundedPool::new(options.connect_lazy(&url)?, settings.call_timeout);
         Ok(Self {
             pool,
             backend,
@@ -162,7 +167,8 @@ impl Db {
         self.backend
     }
 
-    pub fn pool(&self) -> &AnyPool {
+    /// Where statements run, each bounded by the call timeout (see [`bounded`]).
+    pub fn pool(&self) -> &BoundedPool {
         &self.pool
     }
 
@@ -187,7 +193,10 @@ impl Db {
 
     async fn migrate_once(&self) -> anyhow::Result<()> {
         if self.backend == Backend::Sqlite {
-            return MIGRATOR.run(&self.pool).await.map_err(anyhow::Error::from);
+            return MIGRATOR
+                .run(self.pool.inner())
+                .await
+                .map_err(anyhow::Error::from);
         }
         // The pool's connections set a statement timeout as they connect; this one
         // does not.
@@ -232,8 +241,8 @@ impl Db {
     /// writers never deadlock upgrading read locks.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            _ => self.pool.begin().await,
+            Backend::Sqlite => self.pool.begin_with(Some("BEGIN IMMEDIATE")).await,
+            _ => self.pool.begin_with(None).await,
         }
     }
 

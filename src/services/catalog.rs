@@ -5,7 +5,13 @@
 //! every request. Writes made through this instance drop the snapshot at once; other
 //! instances see them within the time to live. Stock shown may thus lag by that much,
 //! never what is sold: checkout always takes stock in the database.
+//!
+//! While the database is away (a failover takes a minute or two), the last good snapshot
+//! keeps being served past its time to live. An answer built from such a snapshot says so:
+//! [`watch_staleness`] runs a request and tells the HTTP layer how old the catalog it
+//! served was, which it sends as the `X-Catalog-Stale` header and counts.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -333,10 +339,41 @@ impl Page {
 
 struct Snapshot {
     catalog: Arc<Catalog>,
+    /// When it was read from the database.
+    loaded: Instant,
     /// When it was loaded, or last found to be the best there is.
     since: Instant,
     /// A write through this instance changed the catalog since.
     outdated: bool,
+}
+
+tokio::task_local! {
+    /// The age of the oldest past-its-time catalog the current request was served, when it
+    /// runs inside [`watch_staleness`].
+    static STALE_AGE: Cell<Option<Duration>>;
+}
+
+/// Runs `request`, and says how old the catalog was if it was served one past its time to
+/// live (the database did not answer when it was due to be reloaded).
+pub async fn watch_staleness<F: Future>(request: F) -> (F::Output, Option<Duration>) {
+    STALE_AGE
+        .scope(Cell::new(None), async {
+            let output = request.await;
+            (output, STALE_AGE.with(Cell::get))
+        })
+        .await
+}
+
+/// Notes on the current request that its catalog is `age` old.
+fn note_stale(age: Duration) {
+    // Outside watch_staleness (a background task, a test) there is nobody to tell.
+    let _ = STALE_AGE.try_with(|stale| stale.set(stale.get().max(Some(age))));
+}
+
+/// The snapshot as it was, and when it was read from the database.
+struct Last {
+    catalog: Arc<Catalog>,
+    loaded: Instant,
 }
 
 pub struct CatalogCache {
@@ -368,7 +405,7 @@ impl CatalogCache {
         let _reload = match (self.reloading.try_lock(), &last) {
             (Ok(reload), _) => reload,
             // Someone else is reloading; what we have will do until they are done.
-            (Err(_), Some(last)) => return Ok(last.clone()),
+            (Err(_), Some(last)) => return Ok(self.served(last)),
             (Err(_), None) => self.reloading.lock().await,
         };
         if let Some(catalog) = self.fresh() {
@@ -387,8 +424,8 @@ impl CatalogCache {
                     tracing::warn!(%error, "database unavailable: serving the last catalog snapshot");
                     metrics::counter!("catalog_stale_served_total").increment(1);
                     // Served as if fresh for one more time to live: the next try waits that long.
-                    self.keep(last.clone());
-                    Ok(last)
+                    self.keep_checked(&last.catalog);
+                    Ok(self.served(&last))
                 }
                 None => Err(error),
             },
@@ -405,22 +442,55 @@ impl CatalogCache {
     }
 
     fn keep(&self, catalog: Arc<Catalog>) {
+        let now = Instant::now();
         *self.lock() = Some(Snapshot {
             catalog,
-            since: Instant::now(),
+            loaded: now,
+            since: now,
             outdated: false,
         });
     }
 
-    fn last(&self) -> Option<Arc<Catalog>> {
-        self.lock().as_ref().map(|s| s.catalog.clone())
+    /// The database was tried and `catalog` is still the best there is: the next try waits
+    /// one time to live, unless a newer snapshot came meanwhile.
+    fn keep_checked(&self, catalog: &Arc<Catalog>) {
+        if let Some(snapshot) = self.lock().as_mut()
+            && Arc::ptr_eq(&snapshot.catalog, catalog)
+        {
+            snapshot.since = Instant::now();
+            snapshot.outdated = false;
+        }
+    }
+
+    fn last(&self) -> Option<Last> {
+        self.lock().as_ref().map(|s| Last {
+            catalog: s.catalog.clone(),
+            loaded: s.loaded,
+        })
     }
 
     fn fresh(&self) -> Option<Arc<Catalog>> {
-        match &*self.lock() {
-            Some(s) if !s.outdated && s.since.elapsed() < self.ttl => Some(s.catalog.clone()),
+        let snapshot = self.lock();
+        match &*snapshot {
+            Some(s) if !s.outdated && s.since.elapsed() < self.ttl => {
+                let last = Last {
+                    catalog: s.catalog.clone(),
+                    loaded: s.loaded,
+                };
+                drop(snapshot);
+                Some(self.served(&last))
+            }
             _ => None,
         }
+    }
+
+    /// The catalog of `last`, noted on the request as stale when it is past its time to live.
+    fn served(&self, last: &Last) -> Arc<Catalog> {
+        let age = last.loaded.elapsed();
+        if age >= self.ttl {
+            note_stale(age);
+        }
+        last.catalog.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Snapshot>> {

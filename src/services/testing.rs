@@ -39,6 +39,7 @@ impl TestShop {
                 max_connections: 4,
                 acquire_timeout: Duration::from_secs(5),
                 statement_timeout: Duration::ZERO,
+                call_timeout: Duration::ZERO,
                 migration_lock_wait: Duration::from_secs(5),
             },
         )

@@ -345,6 +345,17 @@ impl TestApp {
         n
     }
 
+    /// Puts one of `variant` in `shopper`'s cart through the API.
+    pub async fn add_one_to_cart(&self, shopper: &Client, variant: i64) {
+        let added = shopper
+            .post(self.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+    }
+
     /// The first variant of a product that has stock, from the API.
     pub async fn variant_of(&self, product_name: &str) -> i64 {
         let products: Value = self
@@ -494,6 +505,17 @@ pub async fn get_page(client: &Client, url: impl reqwest::IntoUrl) -> Html {
 /// GETs a JSON document.
 pub async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+/// A counter's value on the app's /metrics page (0 when it has not been counted yet).
+pub async fn metric(client: &Client, app: &TestApp, name: &str) -> f64 {
+    let page = client.get(app.url("/metrics")).send().await.unwrap();
+    let text = page.text().await.unwrap();
+    text.lines()
+        .filter_map(|line| line.strip_prefix(name))
+        .find_map(|rest| rest.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_default()
 }
 
 /// Sends the new-password form of a reset link: the password, and typed again.

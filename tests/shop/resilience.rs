@@ -4,10 +4,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{PASSWORD, TestApp, png, test_database_url};
+use crate::common::{PASSWORD, TestApp, get_json, metric, png, test_database_url};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::{get, put};
@@ -139,11 +139,13 @@ async fn sigterm_turns_health_503_at_once_finishes_requests_in_flight_and_exits_
 use futures::StreamExt;
 
 /// A TCP proxy in front of the database that the test can cut and restore, as a network
-/// failure or a database restart would.
+/// failure or a database restart would, or slow down, as a congested link would.
 struct Cuttable {
     address: SocketAddr,
     up: Arc<AtomicBool>,
     generation: Arc<AtomicUsize>,
+    /// How long each chunk of bytes is held, either way, in milliseconds.
+    delay_ms: Arc<AtomicU64>,
 }
 
 impl Cuttable {
@@ -152,10 +154,11 @@ impl Cuttable {
         let address = listener.local_addr().unwrap();
         let up = Arc::new(AtomicBool::new(true));
         let generation = Arc::new(AtomicUsize::new(0));
-        let (up2, generation2) = (up.clone(), generation.clone());
+        let delay_ms = Arc::new(AtomicU64::new(0));
+        let (up2, generation2, delay2) = (up.clone(), generation.clone(), delay_ms.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else {
+                let Ok((inbound, _)) = listener.accept().await else {
                     return;
                 };
                 if !up2.load(Ordering::SeqCst) {
@@ -163,12 +166,17 @@ impl Cuttable {
                 }
                 let target = target.clone();
                 let born = generation2.load(Ordering::SeqCst);
-                let (up3, generation3) = (up2.clone(), generation2.clone());
+                let (up3, generation3, delay3) = (up2.clone(), generation2.clone(), delay2.clone());
                 tokio::spawn(async move {
-                    let Ok(mut outbound) = TcpStream::connect(&target).await else {
+                    let Ok(outbound) = TcpStream::connect(&target).await else {
                         return;
                     };
-                    let copy = tokio::io::copy_bidirectional(&mut inbound, &mut outbound);
+                    let (from_app, to_app) = inbound.into_split();
+                    let (from_db, to_db) = outbound.into_split();
+                    let relay = futures::future::join(
+                        relay(from_app, to_db, delay3.clone()),
+                        relay(from_db, to_app, delay3),
+                    );
                     let cut = async {
                         while up3.load(Ordering::SeqCst)
                             && generation3.load(Ordering::SeqCst) == born
@@ -176,7 +184,7 @@ impl Cuttable {
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     };
-                    tokio::select! { _ = copy => {}, () = cut => {} }
+                    tokio::select! { _ = relay => {}, () = cut => {} }
                 });
             }
         });
@@ -184,7 +192,14 @@ impl Cuttable {
             address,
             up,
             generation,
+            delay_ms,
         }
+    }
+
+    /// Holds every chunk of bytes, either way, for `delay` before passing it on (zero: none).
+    fn slow_down(&self, delay: Duration) {
+        self.delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     /// Refuses new connections and breaks the open ones (within the watcher's 20 ms tick).
@@ -197,6 +212,34 @@ impl Cuttable {
     fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
+}
+
+/// Copies bytes from one side to the other, each chunk after the proxy's delay.
+async fn relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay_ms: Arc<AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut chunk = vec![0; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut chunk).await {
+        let delay = delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if to.write_all(&chunk[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// The answer to `request`, which must come within [`HANG`].
+async fn answered(request: reqwest::RequestBuilder) -> reqwest::Response {
+    tokio::time::timeout(HANG, request.send())
+        .await
+        .expect("no hang")
+        .unwrap()
 }
 
 /// An app whose fresh test database (a server: SQLite cannot go away) is reached through a
@@ -350,6 +393,137 @@ async fn the_catalog_keeps_serving_its_last_snapshot_while_the_database_is_away(
         "stale answers are counted"
     );
     proxy.restore();
+}
+
+/// The database away for much longer than the snapshot lives and than a request may wait
+/// for a connection (a Multi-AZ failover takes a minute or two): anonymous pages and the
+/// catalog API answer from the last good snapshot, say how old it is, and are counted;
+/// a write answers 503.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn anonymous_pages_answer_from_the_last_snapshot_through_a_long_outage_and_say_so() {
+    let (app, proxy) = app_behind_cuttable_database(&[
+        "--catalog-cache-ms",
+        "200",
+        "--database-acquire-timeout-ms",
+        "300",
+    ])
+    .await;
+    let client = app.client();
+    let products = get_json(&client, app.url("/api/v1/products")).await;
+    let slug = products[0]["slug"].as_str().unwrap().to_owned();
+    let pages = ["/", "/shop", &format!("/shop/{slug}"), "/api/v1/products"];
+    for path in pages {
+        let fresh = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(fresh.status(), StatusCode::OK, "{path}");
+        assert!(fresh.headers().get("x-catalog-stale").is_none(), "{path}");
+    }
+
+    proxy.cut().await;
+    // Round after round of the anonymous pages, the outage outlasting the snapshot's life
+    // many times over and the pool's acquire timeout too.
+    for round in 0..12 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        for path in pages {
+            let answer = answered(client.get(app.url(path))).await;
+            let status = answer.status();
+            let stale = answer
+                .headers()
+                .get("x-catalog-stale")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            assert_eq!(status, StatusCode::OK, "round {round}: {path}");
+            let age = stale
+                .as_deref()
+                .and_then(|s| s.strip_suffix('s'))
+                .and_then(|s| s.parse::<u64>().ok());
+            assert!(
+                age.is_some(),
+                "round {round}: {path} says its catalog may be out of date ({stale:?})"
+            );
+        }
+    }
+    let write = answered(
+        client
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": products[0]["variants"][0]["id"], "quantity": 1})),
+    )
+    .await;
+    assert_eq!(write.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let stale_answers = metric(&client, &app, "catalog_stale_answers_total").await;
+    assert!(
+        stale_answers >= 48.0,
+        "every stale answer counted: {stale_answers}"
+    );
+
+    proxy.restore();
+    let mut fresh_again = false;
+    for _ in 0..60 {
+        let answer = client.get(app.url("/")).send().await.unwrap();
+        if answer.status() == StatusCode::OK && answer.headers().get("x-catalog-stale").is_none() {
+            fresh_again = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(fresh_again, "a fresh snapshot once the database is back");
+}
+
+/// A slow link to the database: the server's own statement timeout does not count the time
+/// on the wire, so without a bound on the app's side a checkout would take as long as the
+/// link makes it. It answers 503 once the call timeout is spent, changes nothing, and goes
+/// through when tried again with its key on a good link.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn a_checkout_over_a_slow_link_to_the_database_answers_503_within_the_call_timeout() {
+    let (app, proxy) = app_behind_cuttable_database(&[
+        "--database-call-timeout-ms",
+        "1000",
+        "--request-timeout-secs",
+        "120",
+    ])
+    .await;
+    let shopper = app.signed_in("slowlink").await;
+    let variant = app.variant_of("Coffee Radar Mug").await;
+    let stock = app.stock_of(variant).await;
+    app.add_one_to_cart(&shopper, variant).await;
+    let checkout = || {
+        shopper
+            .post(app.url("/api/v1/orders"))
+            .header("idempotency-key", "slow-link-1")
+    };
+
+    // Each chunk held 700 ms either way: a round trip takes 1.4 s, past the 1 s bound.
+    proxy.slow_down(Duration::from_millis(700));
+    let slow = tokio::time::timeout(Duration::from_secs(60), checkout().send())
+        .await
+        .expect("no hang")
+        .unwrap();
+    let status = slow.status();
+    let body: Value = slow.json().await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("database"),
+        "{body}"
+    );
+
+    proxy.slow_down(Duration::ZERO);
+    let mut placed = None;
+    for _ in 0..20 {
+        let answer = checkout().send().await.unwrap();
+        if answer.status() == StatusCode::CREATED {
+            placed = Some(answer.json::<Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let placed = placed.expect("the checkout goes through on a good link");
+    assert_eq!(placed["lines"].as_array().unwrap().len(), 1, "{placed}");
+    assert_eq!(
+        app.stock_of(variant).await,
+        stock - 1,
+        "one item sold, once"
+    );
 }
 
 #[tokio::test]
@@ -564,13 +738,7 @@ async fn a_stored_state_the_shop_does_not_know_is_a_server_error_not_a_guess() {
     let app = TestApp::spawn().await;
     let shopper = app.signed_in("oddstate").await;
     let variant = app.variant_of("Coffee Radar Mug").await;
-    let added = shopper
-        .post(app.url("/api/v1/cart/items"))
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::CREATED);
+    app.add_one_to_cart(&shopper, variant).await;
     let placed = shopper
         .post(app.url("/api/v1/orders"))
         .header("idempotency-key", "odd-state-1")

@@ -37,7 +37,9 @@ impl Checks {
 }
 
 /// The faults were injected, and the service answered as each phase demands: every request
-/// in the baseline, every GET while instances die, drain and restart.
+/// in the baseline and while the old primary rejoins, every GET while instances die, drain
+/// and restart, and every anonymous GET while the database is away (the failover and the
+/// zone loss), from the catalog snapshot.
 pub fn requests(checks: &mut Checks, fault_errors: &[String], records: &[Record]) {
     checks.check(
         "fault injection: every cluster.sh command succeeded",
@@ -55,14 +57,44 @@ pub fn requests(checks: &mut Checks, fault_errors: &[String], records: &[Record]
                 failed == 0,
                 format!("{failed} failed"),
             ),
+            Phase::Rejoin => checks.check(
+                "rejoin: no failed request",
+                failed == 0,
+                format!("{failed} failed"),
+            ),
             Phase::Kill | Phase::Drain | Phase::Restart => checks.check(
                 &format!("{}: no failed GET", phase.name()),
                 failed_gets == 0,
                 format!("{failed_gets} failed GETs"),
             ),
-            Phase::Setup | Phase::Failover | Phase::After => {}
+            Phase::Failover | Phase::ZoneLoss => guests_answered(checks, phase, records),
+            Phase::Setup | Phase::After => {}
         }
     }
+}
+
+/// Every anonymous GET of the phase answered 200, however long the database was away.
+fn guests_answered(checks: &mut Checks, phase: Phase, records: &[Record]) {
+    let guests: Vec<&Record> = records
+        .iter()
+        .filter(|r| r.phase == phase && r.kind.is_guest())
+        .collect();
+    let unavailable = guests.iter().filter(|r| r.status == Some(503)).count();
+    let failed = guests.iter().filter(|r| !r.ok).count();
+    let stale = guests.iter().filter(|r| r.ok && r.stale).count();
+    println!(
+        "{}: {} anonymous GETs, {stale} of them answered from a catalog past its time to live, {unavailable} answered 503",
+        phase.name(),
+        guests.len()
+    );
+    checks.check(
+        &format!("{}: every anonymous GET answered (none 503)", phase.name()),
+        failed == 0 && !guests.is_empty(),
+        format!(
+            "{failed} of {} failed, {unavailable} of them 503",
+            guests.len()
+        ),
+    );
 }
 
 #[cfg(test)]
@@ -70,7 +102,15 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::ha::state::Kind;
+    use crate::ha::state::{GuestPage, Kind};
+
+    fn answered(phase: Phase, kind: Kind) -> Record {
+        Record {
+            ok: true,
+            status: Some(200),
+            ..failed(phase, kind)
+        }
+    }
 
     fn failed(phase: Phase, kind: Kind) -> Record {
         Record {
@@ -79,6 +119,8 @@ mod tests {
             sent_at: Duration::ZERO,
             latency: Duration::ZERO,
             ok: false,
+            status: None,
+            stale: false,
             served_by: None,
             detail: String::new(),
         }
@@ -90,8 +132,11 @@ mod tests {
             // A failed POST while an instance dies is allowed; a failed GET is not.
             failed(Phase::Kill, Kind::Checkout),
             failed(Phase::Drain, Kind::Shop),
-            // Anything may fail during the failover (its own check measures the recovery).
+            // A signed-in page may fail while the database is away (the recovery check
+            // measures it); an anonymous one may not.
             failed(Phase::Failover, Kind::Home),
+            answered(Phase::Failover, Kind::Guest(GuestPage::Home)),
+            failed(Phase::ZoneLoss, Kind::Guest(GuestPage::CatalogApi)),
         ];
         let mut checks = Checks::default();
         requests(&mut checks, &[], &records);
@@ -101,7 +146,13 @@ mod tests {
             .filter(|(_, ok, _)| !ok)
             .map(|(name, _, _)| name.as_str())
             .collect();
-        assert_eq!(failing, ["drain: no failed GET"]);
-        assert_eq!(checks.counts(), (4, 1));
+        assert_eq!(
+            failing,
+            [
+                "drain: no failed GET",
+                "zone loss: every anonymous GET answered (none 503)"
+            ]
+        );
+        assert_eq!(checks.counts(), (6, 2));
     }
 }

@@ -104,8 +104,9 @@ async fn run_orders(pool: &AnyPool, prefix: &str) -> anyhow::Result<Vec<OrderRow
         sqlx::AssertSqlSafe(format!(
         "SELECT o.code, o.idempotency_key, o.username, \
                 (SELECT COUNT(*) FROM order_lines l WHERE l.order_id = o.id), \
-                CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id) AS BIGINT) \
+                CAST((SELECT COALESCE(SUM(l.quantity), 0) FROM order_lines l WHERE l.order_id = o.id) AS {}) \
          FROM orders o WHERE o.username LIKE '{}%'",
+        big_integer(pool),
         safe_prefix(prefix)
     )))
     .fetch_all(pool)
@@ -123,6 +124,15 @@ async fn run_orders(pool: &AnyPool, prefix: &str) -> anyhow::Result<Vec<OrderRow
             },
         )
         .collect())
+}
+
+/// The 64-bit integer type of a CAST: MySQL and MariaDB name it SIGNED (their SUM is a
+/// DECIMAL), PostgreSQL and SQLite BIGINT.
+fn big_integer(pool: &AnyPool) -> &'static str {
+    match pool.connect_options().database_url.scheme() {
+        "mysql" | "mariadb" => "SIGNED",
+        _ => "BIGINT",
+    }
 }
 
 /// The run's prefix is "ha<base36>u": letters and digits only, safe in a literal.
@@ -223,8 +233,9 @@ async fn check_stock(
         format!("{negative:?}"),
     );
     let sold: Vec<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT l.variant_id, CAST(SUM(l.quantity) AS BIGINT) FROM order_lines l \
+        "SELECT l.variant_id, CAST(SUM(l.quantity) AS {}) FROM order_lines l \
          JOIN orders o ON o.id = l.order_id WHERE o.username LIKE '{}%' GROUP BY l.variant_id",
+        big_integer(pool),
         safe_prefix(prefix)
     )))
     .fetch_all(pool)

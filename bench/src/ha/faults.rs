@@ -1,6 +1,8 @@
 //! The phases under load, one after another, each with its fault: an instance killed, another
-//! drained, both restarted, the database failed over. Every phase lasts --phase-secs but the
-//! failover's, which lasts until the service has recovered (or its cap).
+//! drained, both restarted, the database failed over, the old primary back as the replica,
+//! then zone a lost at once (its instance and the primary database). Every phase lasts
+//! --phase-secs but the failover's and the zone loss's, which last until the service has
+//! recovered (or their cap).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +21,10 @@ pub struct Faults {
     pub errors: Vec<String>,
     /// When the failover was started, since the run's start.
     pub failover_at: Duration,
+    /// When the old primary started to rejoin (the failover phase's end).
+    pub rejoin_at: Duration,
+    /// When zone a was lost.
+    pub zone_loss_at: Duration,
 }
 
 /// Runs every phase to its end.
@@ -30,8 +36,12 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
         faults: Faults {
             errors: Vec::new(),
             failover_at: Duration::ZERO,
+            rejoin_at: Duration::ZERO,
+            zone_loss_at: Duration::ZERO,
         },
     };
+    let away = args.database_away_secs.to_string();
+    let cap = Duration::from_secs(args.recovery_target_secs) + RECOVERED_AFTER;
     for phase in PHASES {
         let start = Instant::now();
         shared.enter(phase);
@@ -41,8 +51,20 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
             Phase::Drain => driver.drain(&args.drain, start).await,
             Phase::Restart => driver.restart(&[&args.kill, &args.drain]).await,
             Phase::Failover => {
-                let cap = Duration::from_secs(args.recovery_target_secs) + RECOVERED_AFTER;
-                driver.failover(start, cap).await;
+                driver.faults.failover_at = shared.since_start();
+                driver
+                    .until_recovered(&["failover", "--away", &away], start, cap)
+                    .await;
+            }
+            Phase::Rejoin => {
+                driver.faults.rejoin_at = shared.since_start();
+                driver.cluster(&["rejoin"]).await;
+            }
+            Phase::ZoneLoss => {
+                driver.faults.zone_loss_at = shared.since_start();
+                driver
+                    .until_recovered(&["zone-loss", "--away", &away], start, cap)
+                    .await;
             }
         }
         // The drain and the failover have waited already; the others wait here.
@@ -92,12 +114,11 @@ impl Driver {
         }
     }
 
-    /// The primary stops and the standby takes over. The phase lasts until the service has
-    /// answered every request for a while and acknowledged a checkout since its last
-    /// failure: at least one phase, at most `cap`.
-    async fn failover(&mut self, phase_start: Instant, cap: Duration) {
-        self.faults.failover_at = self.shared.since_start();
-        self.cluster(&["failover"]).await;
+    /// Runs the fault (the primary goes, the replica takes over), then lets the phase last
+    /// until the service has answered every request for a while and acknowledged a checkout
+    /// since its last failure: at least one phase, at most `cap`.
+    async fn until_recovered(&mut self, fault: &[&str], phase_start: Instant, cap: Duration) {
+        self.cluster(fault).await;
         let cap = cap.max(self.phase_len);
         loop {
             tokio::time::sleep(Duration::from_millis(250)).await;

@@ -3,6 +3,10 @@
 //! GET /shop, GET /shop/<slug>, add to cart (API), checkout (API) with a new Idempotency-Key.
 //! A checkout that fails (5xx or no answer) is retried with the same key until acknowledged
 //! or the run ends. Each request is recorded in the phase in which it was sent.
+//!
+//! Beside them an anonymous visitor (no cookies) reads the home page, the shop, a product
+//! page and the catalog API in turn at --guest-rate: what must keep answering, from the
+//! catalog snapshot, while the database is away.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,7 +14,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::{Interval, MissedTickBehavior};
 
-use super::state::{Ack, Kind, Shared, Unacked};
+use super::state::{Ack, GUEST_PAGES, GuestPage, Kind, Shared, Unacked};
 use crate::shop::{self, Order, Outcome, Product};
 
 /// How long checkouts still in flight may take once the load stops.
@@ -27,10 +31,19 @@ pub fn start(
     shoppers: Vec<(String, reqwest::Client)>,
     products: &Arc<Vec<Product>>,
     rate: f64,
+    guest: (reqwest::Client, f64),
 ) -> Load {
     let users = shoppers.len();
     let interval = Duration::from_secs_f64(users as f64 / rate);
     let mut tasks = JoinSet::new();
+    let (guest_client, guest_rate) = guest;
+    if guest_rate > 0.0 {
+        let (shared, base, products) = (shared.clone(), base.to_owned(), products.clone());
+        let every = Duration::from_secs_f64(1.0 / guest_rate);
+        tasks.spawn(
+            async move { read_as_guest(&shared, &base, &guest_client, &products, every).await },
+        );
+    }
     for (i, (username, client)) in shoppers.into_iter().enumerate() {
         let shopper = Shopper {
             shared: shared.clone(),
@@ -69,6 +82,39 @@ impl Load {
         }
         shared.stop_retries();
         run_end
+    }
+}
+
+/// The anonymous visitor: one GET each `every`, the guest pages in turn, until the load
+/// stops.
+async fn read_as_guest(
+    shared: &Shared,
+    base: &str,
+    client: &reqwest::Client,
+    products: &[Product],
+    every: Duration,
+) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    for turn in 0.. {
+        ticker.tick().await;
+        if shared.is_stopping() {
+            return;
+        }
+        let page = GUEST_PAGES[turn % GUEST_PAGES.len()];
+        let path = match page {
+            GuestPage::Home => "/".to_owned(),
+            GuestPage::Shop => "/shop".to_owned(),
+            GuestPage::Product => format!("/shop/{}", products[turn % products.len()].slug),
+            GuestPage::CatalogApi => "/api/v1/products".to_owned(),
+        };
+        send_recorded(
+            shared,
+            Kind::Guest(page),
+            shop::get(client, base, &path),
+            200,
+        )
+        .await;
     }
 }
 
@@ -172,12 +218,21 @@ impl Shopper {
 
     /// Sends one request and records it in the phase it was sent in.
     async fn send(&self, kind: Kind, request: reqwest::RequestBuilder, expected: u16) -> Outcome {
-        let (phase, sent_at) = (self.shared.phase(), self.shared.since_start());
-        let outcome = shop::send(request, expected).await;
-        self.shared
-            .record(kind, sent_at, phase, &outcome, outcome.is(expected));
-        outcome
+        send_recorded(&self.shared, kind, request, expected).await
     }
+}
+
+/// Sends one request and records it in the phase it was sent in.
+async fn send_recorded(
+    shared: &Shared,
+    kind: Kind,
+    request: reqwest::RequestBuilder,
+    expected: u16,
+) -> Outcome {
+    let (phase, sent_at) = (shared.phase(), shared.since_start());
+    let outcome = shop::send(request, expected).await;
+    shared.record(kind, sent_at, phase, &outcome, outcome.is(expected));
+    outcome
 }
 
 /// A checkout is tried again with the same key after no answer, a 5xx, or a 409 "being
@@ -201,6 +256,7 @@ mod tests {
             latency: Duration::ZERO,
             error: error.map(str::to_owned),
             served_by: None,
+            stale: false,
             body: Vec::new(),
         }
     }

@@ -6,10 +6,17 @@
 //!   kill      one instance gets SIGKILL                      (cluster.sh kill a1)
 //!   drain     another gets SIGTERM and drains, then exits    (cluster.sh stop b1)
 //!   restart   both start again                               (cluster.sh start a1; start b1)
-//!   failover  primary stopped, standby promoted, address re-pointed (cluster.sh failover);
-//!             lasts until the service has been healthy for a while (at most the recovery
+//!   failover  primary stopped, the address leading nowhere for --database-away-secs,
+//!             replica promoted, address re-pointed (cluster.sh failover --away N); lasts
+//!             until the service has been healthy for a while (at most the recovery
 //!             target + 10 s)
+//!   rejoin    the old primary comes back as the replica            (cluster.sh rejoin)
+//!   zone loss a1 and the primary database SIGKILLed at once, then the failover as above
+//!             (cluster.sh zone-loss --away N); lasts as the failover does
 //!   after     no fault
+//!
+//! Beside the shoppers, an anonymous visitor reads pages and the catalog API: those must
+//! answer in every phase, from the catalog snapshot while the database is away.
 //!
 //! The run, in the order of `run` below: `setup` (catalog, stock, shoppers), `load` (the
 //! shoppers' journeys), `faults` (the phases above, through `cluster`), then the report and
@@ -32,6 +39,7 @@ use std::time::Duration;
 
 use anyhow::bail;
 
+use crate::shop;
 use checks::Checks;
 use recovery::Recovery;
 use state::Shared;
@@ -44,7 +52,7 @@ pub struct Args {
     /// The cluster script whose kill/stop/start/failover commands inject the faults.
     #[arg(long)]
     pub cluster: PathBuf,
-    /// The database the app uses (postgres://…), for stock and the final checks.
+    /// The database the app uses (postgres://… or mysql://…), for stock and the final checks.
     #[arg(long)]
     pub database_url: String,
     /// Requests per second, all shoppers together.
@@ -65,6 +73,13 @@ pub struct Args {
     /// The instance stopped with SIGTERM (drained).
     #[arg(long, default_value = "b1")]
     pub drain: String,
+    /// How long the database address leads nowhere in a failover, before the replica is
+    /// promoted (RDS takes a minute or two).
+    #[arg(long, default_value_t = 5)]
+    pub database_away_secs: u64,
+    /// Requests per second of the anonymous visitor (0: none).
+    #[arg(long, default_value_t = 8.0)]
+    pub guest_rate: f64,
 }
 
 /// The scenario: setup, the load through every fault phase, then the report and the checks.
@@ -84,7 +99,18 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     );
 
     let setup = setup::prepare(&shared, &base, &args.database_url, args.users).await?;
-    let load = load::start(&shared, &base, setup.shoppers, &setup.products, args.rate);
+    let guest = (
+        shop::client(false, Duration::from_secs(10))?,
+        args.guest_rate,
+    );
+    let load = load::start(
+        &shared,
+        &base,
+        setup.shoppers,
+        &setup.products,
+        args.rate,
+        guest,
+    );
     let faults = faults::inject(&shared, &args).await;
     let run_end = load.stop(&shared).await;
     let results = shared.take_results();
@@ -94,10 +120,16 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     println!();
     let mut checks = Checks::default();
     checks::requests(&mut checks, &faults.errors, &results.records);
-    let recovery = Recovery::measure(&results.records, faults.failover_at);
-    recovery.print();
     let target = Duration::from_secs(args.recovery_target_secs);
-    recovery.check(&mut checks, target, run_end);
+    let windows = [
+        ("failover", faults.failover_at..faults.rejoin_at),
+        ("zone loss", faults.zone_loss_at..run_end),
+    ];
+    for (name, window) in windows {
+        let recovery = Recovery::measure(&results.records, name, window);
+        recovery.print();
+        recovery.check(&mut checks, target);
+    }
     database::check(
         setup.pool,
         &setup.prefix,

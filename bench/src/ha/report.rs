@@ -105,6 +105,8 @@ mod tests {
             sent_at: Duration::from_millis(sent_ms),
             latency: Duration::from_millis(5),
             ok,
+            status: None,
+            stale: false,
             served_by: by.map(str::to_owned),
             detail: detail.to_owned(),
         }

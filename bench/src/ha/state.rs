@@ -16,16 +16,20 @@ pub enum Phase {
     Drain,
     Restart,
     Failover,
+    Rejoin,
+    ZoneLoss,
     After,
 }
 
 /// The phases under load, in the order they run.
-pub const PHASES: [Phase; 6] = [
+pub const PHASES: [Phase; 8] = [
     Phase::Baseline,
     Phase::Kill,
     Phase::Drain,
     Phase::Restart,
     Phase::Failover,
+    Phase::Rejoin,
+    Phase::ZoneLoss,
     Phase::After,
 ];
 
@@ -49,12 +53,14 @@ impl Phase {
             Phase::Drain => "drain",
             Phase::Restart => "restart",
             Phase::Failover => "failover",
+            Phase::Rejoin => "rejoin",
+            Phase::ZoneLoss => "zone loss",
             Phase::After => "after",
         }
     }
 }
 
-/// The steps of a shopper's journey.
+/// The steps of a shopper's journey, and the pages an anonymous visitor reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Home,
@@ -62,11 +68,36 @@ pub enum Kind {
     Product,
     Cart,
     Checkout,
+    Guest(GuestPage),
 }
+
+/// What the anonymous visitor reads, in turn: pages and the catalog API need no session, so
+/// they can be answered from the catalog snapshot while the database is away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestPage {
+    Home,
+    Shop,
+    Product,
+    CatalogApi,
+}
+
+pub const GUEST_PAGES: [GuestPage; 4] = [
+    GuestPage::Home,
+    GuestPage::Shop,
+    GuestPage::Product,
+    GuestPage::CatalogApi,
+];
 
 impl Kind {
     pub fn is_get(self) -> bool {
-        matches!(self, Kind::Home | Kind::Shop | Kind::Product)
+        matches!(
+            self,
+            Kind::Home | Kind::Shop | Kind::Product | Kind::Guest(_)
+        )
+    }
+
+    pub fn is_guest(self) -> bool {
+        matches!(self, Kind::Guest(_))
     }
 
     pub fn label(self) -> &'static str {
@@ -76,6 +107,10 @@ impl Kind {
             Kind::Product => "GET /shop/<slug>",
             Kind::Cart => "POST /api/v1/cart/items",
             Kind::Checkout => "POST /api/v1/orders",
+            Kind::Guest(GuestPage::Home) => "anonymous GET /",
+            Kind::Guest(GuestPage::Shop) => "anonymous GET /shop",
+            Kind::Guest(GuestPage::Product) => "anonymous GET /shop/<slug>",
+            Kind::Guest(GuestPage::CatalogApi) => "anonymous GET /api/v1/products",
         }
     }
 }
@@ -88,6 +123,10 @@ pub struct Record {
     pub sent_at: Duration,
     pub latency: Duration,
     pub ok: bool,
+    /// The HTTP status, None without an answer.
+    pub status: Option<u16>,
+    /// Answered from a catalog snapshot past its time to live (X-Catalog-Stale).
+    pub stale: bool,
     pub served_by: Option<String>,
     pub detail: String,
 }
@@ -202,6 +241,8 @@ impl Shared {
             sent_at,
             latency: outcome.latency,
             ok,
+            status: outcome.status,
+            stale: outcome.stale,
             served_by: outcome.served_by.clone(),
             detail: outcome.describe(),
         });
