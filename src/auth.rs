@@ -104,6 +104,8 @@ pub struct Visitor {
     pub client_ip: Option<IpAddr>,
     /// The one-time message to show on this page, if any.
     pub flash: Option<Flash>,
+    /// The path of the page asked for (without the query), for its canonical address.
+    pub path: String,
 }
 
 impl Visitor {
@@ -152,6 +154,7 @@ impl FromRequestParts<AppState> for Visitor {
             secure: state.config.is_https(&parts.headers),
             client_ip: client_ip(parts, state),
             flash: parts.extensions.get::<Option<Flash>>().copied().flatten(),
+            path: parts.uri.path().to_owned(),
         };
         parts.extensions.insert(visitor.clone());
         Ok(visitor)

@@ -66,8 +66,23 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/profile/delete", post(profile::delete))
         .merge(admin::router(state.clone()))
+        .merge(info_pages())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, page_middleware))
+}
+
+/// A route for each of the footer's pages.
+fn info_pages() -> Router<AppState> {
+    pages::INFO_PAGES
+        .iter()
+        .fold(Router::new(), |router, page| {
+            router.route(
+                page.path,
+                get(move |State(state): State<AppState>, visitor: Visitor| {
+                    pages::info(state, visitor, page)
+                }),
+            )
+        })
 }
 
 async fn not_found() -> PageError {
@@ -97,6 +112,10 @@ pub struct Layout {
     /// Where static files come from: empty for this server, else a CDN's base URL.
     pub asset_base: String,
     pub flash: Option<Flash>,
+    /// The shop's own address (the `--public-url`), for absolute links in the page's head.
+    pub public_url: String,
+    /// The page's one address for search engines and link previews; empty on error pages.
+    pub canonical: String,
 }
 
 impl Layout {
@@ -123,6 +142,7 @@ impl Layout {
         layout.csrf = visitor.csrf.0.clone();
         layout.cart_count = cart_count;
         layout.flash = visitor.flash;
+        layout.canonical = layout.absolute(&visitor.path);
         Ok(layout)
     }
 
@@ -137,6 +157,8 @@ impl Layout {
             instance: state.config.instance_id.clone(),
             asset_base: state.config.asset_base_url.clone(),
             flash: None,
+            public_url: state.config.public_url.clone(),
+            canonical: String::new(),
         }
     }
 }
@@ -146,7 +168,29 @@ impl Layout {
     pub fn asset(&self, name: &str) -> String {
         format!("{}{}", self.asset_base, crate::assets::path(name))
     }
+
+    /// `url` as an absolute address: a path of this shop gets the shop's public address.
+    pub fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') && !url.starts_with("//") {
+            format!("{}{url}", self.public_url)
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// The page's title in the browser tab: the page's own, then the shop's name, which
+    /// the home page's title already is.
+    pub fn full_title(&self) -> String {
+        if self.title.contains(SHOP_NAME) {
+            self.title.clone()
+        } else {
+            format!("{} · {SHOP_NAME}", self.title)
+        }
+    }
 }
+
+/// The shop's name, as titles and link previews show it.
+pub const SHOP_NAME: &str = "Coffee Radar";
 
 /// Renders a template as an HTML response.
 pub fn render(template: &impl Template) -> Response {

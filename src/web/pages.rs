@@ -1,4 +1,6 @@
-//! Home and Radar.
+//! Home, Radar, and the shop's own pages linked from the footer (contact, delivery and
+//! returns, privacy, terms), whose text lives in plain files under `content/` so that it
+//! can be edited without touching a template.
 
 use askama::Template;
 use axum::extract::{Query, State};
@@ -29,8 +31,71 @@ pub async fn home(State(state): State<AppState>, visitor: Visitor) -> PageResult
         .cloned()
         .collect();
     Ok(render(&HomePage {
-        layout: Layout::load(&state, &visitor, "Coffee Radar", "home").await?,
+        layout: Layout::load(&state, &visitor, HOME_TITLE, "home").await?,
         featured,
+    }))
+}
+
+/// The home page's title; it names the shop, so it is not followed by the name again.
+const HOME_TITLE: &str = "Coffee Radar: coffee gear and the best coffee near you";
+
+/// One of the shop's pages of text: its address and its text, a title on the first line
+/// and then paragraphs separated by blank lines.
+pub struct InfoPage {
+    pub path: &'static str,
+    text: &'static str,
+}
+
+/// The pages linked from every page's footer, in the footer's order.
+pub static INFO_PAGES: [InfoPage; 4] = [
+    InfoPage {
+        path: "/contact",
+        text: include_str!("../../content/contact.txt"),
+    },
+    InfoPage {
+        path: "/delivery-and-returns",
+        text: include_str!("../../content/delivery-and-returns.txt"),
+    },
+    InfoPage {
+        path: "/privacy",
+        text: include_str!("../../content/privacy.txt"),
+    },
+    InfoPage {
+        path: "/terms",
+        text: include_str!("../../content/terms.txt"),
+    },
+];
+
+impl InfoPage {
+    pub fn title(&self) -> &'static str {
+        self.text.lines().next().unwrap_or_default().trim()
+    }
+
+    /// The paragraphs after the title, each joined onto one line.
+    pub fn paragraphs(&self) -> Vec<String> {
+        let body = self.text.split_once('\n').map_or("", |(_, rest)| rest);
+        body.split("\n\n")
+            .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|p| !p.is_empty())
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "info.html")]
+struct InfoTemplate {
+    layout: Layout,
+    page: &'static InfoPage,
+}
+
+pub async fn info(
+    state: AppState,
+    visitor: Visitor,
+    page: &'static InfoPage,
+) -> PageResult<Response> {
+    Ok(render(&InfoTemplate {
+        layout: Layout::load(&state, &visitor, page.title(), "").await?,
+        page,
     }))
 }
 
@@ -115,4 +180,19 @@ pub fn parse_coordinates(lat: &str, lon: &str) -> Result<Coordinates, String> {
             .map_err(|_| "Latitude and longitude must be numbers.".to_owned())
     };
     Coordinates::parse(number(lat)?, number(lon)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_info_page_has_a_title_and_paragraphs_on_one_line_each() {
+        for page in &INFO_PAGES {
+            assert!(!page.title().is_empty(), "{}", page.path);
+            let paragraphs = page.paragraphs();
+            assert!(paragraphs.len() >= 2, "{}", page.path);
+            assert!(paragraphs.iter().all(|p| !p.contains('\n')));
+        }
+    }
 }

@@ -23,3 +23,4 @@ mod payments;
 mod pictures;
 mod pricing;
 mod resilience;
+mod storefront;
