@@ -9,6 +9,8 @@ pub mod media;
 pub mod orders;
 pub mod pages;
 pub mod profile;
+pub mod radar_map;
+pub mod seo;
 pub mod shop;
 
 use askama::Template;
@@ -116,6 +118,8 @@ pub struct Layout {
     pub public_url: String,
     /// The page's one address for search engines and link previews; empty on error pages.
     pub canonical: String,
+    /// The path of the page, without its query; empty on error pages.
+    pub path: String,
 }
 
 impl Layout {
@@ -143,6 +147,7 @@ impl Layout {
         layout.cart_count = cart_count;
         layout.flash = visitor.flash;
         layout.canonical = layout.absolute(&visitor.path);
+        layout.path = visitor.path.clone();
         Ok(layout)
     }
 
@@ -159,6 +164,7 @@ impl Layout {
             flash: None,
             public_url: state.config.public_url.clone(),
             canonical: String::new(),
+            path: String::new(),
         }
     }
 }
@@ -176,6 +182,14 @@ impl Layout {
         } else {
             url.to_owned()
         }
+    }
+
+    /// Whether this page is `section` or one of the pages under it (`/admin/orders/AB12CD`
+    /// is in `/admin/orders`), for marking the current entry of a navigation.
+    pub fn is_in(&self, section: &str) -> bool {
+        self.path
+            .strip_prefix(section)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 
     /// The page's title in the browser tab: the page's own, then the shop's name, which

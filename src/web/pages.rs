@@ -6,6 +6,7 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::response::Response;
 
+use super::radar_map::{RadarPicture, direction_label};
 use super::{Layout, PageResult, render};
 use crate::auth::Visitor;
 use crate::catalog_seed::{City, cities};
@@ -113,8 +114,34 @@ struct RadarPage {
     cities: &'static [City],
     selected_city: String,
     origin: Option<String>,
-    places: Vec<NearbyPlace>,
+    places: Vec<PlaceOnRadar>,
+    picture: Option<RadarPicture>,
     error: Option<String>,
+}
+
+/// A place found, with where it lies from the chosen point in words.
+struct PlaceOnRadar {
+    nearby: NearbyPlace,
+    /// "350 m north-east".
+    direction: String,
+}
+
+impl PlaceOnRadar {
+    /// The place for the visitor's own map app (RFC 5870).
+    fn geo_uri(&self) -> String {
+        let place = &self.nearby.place;
+        format!("geo:{:.6},{:.6}", place.lat, place.lon)
+    }
+
+    /// The place on OpenStreetMap's site, for browsers that have no map app.
+    fn map_url(&self) -> String {
+        let place = &self.nearby.place;
+        format!(
+            "https://www.openstreetmap.org/?mlat={lat:.6}&mlon={lon:.6}#map=18/{lat:.6}/{lon:.6}",
+            lat = place.lat,
+            lon = place.lon
+        )
+    }
 }
 
 pub async fn radar(
@@ -150,11 +177,21 @@ pub async fn radar(
         },
         _ => None,
     };
-    let places = match &origin {
-        Some((from, _)) => {
-            radar::nearby(&state.services, *from, 10, visitor.user().map(|u| u.id)).await?
+    let (places, picture) = match &origin {
+        Some((from, name)) => {
+            let found =
+                radar::nearby(&state.services, *from, 10, visitor.user().map(|u| u.id)).await?;
+            let picture = RadarPicture::new(*from, name, &found);
+            let places = found
+                .into_iter()
+                .map(|nearby| PlaceOnRadar {
+                    direction: direction_label(*from, &nearby),
+                    nearby,
+                })
+                .collect();
+            (places, picture)
         }
-        None => Vec::new(),
+        None => (Vec::new(), None),
     };
     let page = RadarPage {
         layout: Layout::load(&state, &visitor, "Radar", "radar").await?,
@@ -162,6 +199,7 @@ pub async fn radar(
         selected_city,
         origin: origin.map(|(_, name)| name),
         places,
+        picture,
         error,
     };
     if page.error.is_some() {
