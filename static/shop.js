@@ -3,11 +3,26 @@
 //   the cart is redrawn from the page the server answers with, keeping the focus.
 // - "Add to cart" is sent in the background too: the cart badge counts the new items and
 //   a message says so, without leaving the page.
+// - A table that scrolls sideways and has no keyboard stop of its own gets one (pages mark
+//   theirs; this covers any that do not).
 // Whenever a background request does not go as planned, the form is sent the plain way.
 (function () {
   "use strict";
 
   document.documentElement.classList.add("js");
+
+  function reachScrollingTables() {
+    document.querySelectorAll(".table-wrap:not([tabindex])").forEach(function (wrap) {
+      if (wrap.scrollWidth <= wrap.clientWidth) return;
+      var caption = wrap.querySelector("caption");
+      var heading = wrap.previousElementSibling;
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", (caption || heading || document.querySelector("h1")).textContent.trim());
+    });
+  }
+  reachScrollingTables();
+  window.addEventListener("resize", reachScrollingTables);
 
   function say(text, near) {
     var status = document.getElementById("js-status");
@@ -31,11 +46,16 @@
     badge.setAttribute("aria-label", fresh.getAttribute("aria-label") || "");
   }
 
+  // Read from the attributes: a field named "action" or "method" hides the form's own.
+  function target(form) {
+    return new URL(form.getAttribute("action") || "", window.location.href);
+  }
+
   // Sends `form` as the browser would and answers the page the server ends on, or null
   // when that is not the page `expected` (then the caller falls back to a plain submit).
   function send(form, submitter, expected) {
     var body = new URLSearchParams(new FormData(form, submitter));
-    return fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+    return fetch(target(form), { method: "POST", body: body, credentials: "same-origin" })
       .then(function (response) {
         if (!response.ok || new URL(response.url).pathname !== expected) return null;
         return response.text().then(function (html) {
@@ -53,10 +73,11 @@
 
   document.addEventListener("submit", function (event) {
     var form = event.target;
-    if (form.dataset.plain === "yes" || form.method.toLowerCase() !== "post") return;
+    var method = (form.getAttribute("method") || "get").toLowerCase();
+    if (form.dataset.plain === "yes" || method !== "post") return;
     var submitter = event.submitter || null;
     var inCart = form.hasAttribute("data-cart") && document.getElementById("cart");
-    var addsToCart = new URL(form.action).pathname === "/cart/items";
+    var addsToCart = target(form).pathname === "/cart/items";
     if (!inCart && !addsToCart) return;
     event.preventDefault();
     var focused = document.activeElement && document.activeElement.getAttribute("data-focus");

@@ -28,6 +28,9 @@ pub struct RadarPicture {
 struct Ring {
     radius: f64,
     label: String,
+    /// Where the label sits: just outside the ring, to the north-east.
+    label_x: f64,
+    label_y: f64,
 }
 
 struct Blip {
@@ -56,9 +59,13 @@ impl RadarPicture {
             .map(|n| {
                 let share = n as f64 / RINGS as f64;
                 let km = outer_km * share * share;
+                let radius = OUTER * share;
+                let offset = radius * std::f64::consts::FRAC_1_SQRT_2 + 3.0;
                 Ring {
-                    radius: OUTER * n as f64 / RINGS as f64,
+                    radius,
                     label: distance_text(km),
+                    label_x: CENTRE + offset,
+                    label_y: CENTRE - offset,
                 }
             })
             .collect();
