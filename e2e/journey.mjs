@@ -58,7 +58,7 @@ try {
   console.log('0 passed, 1 failed'); process.exit(1);
 }
 const context = await browser.newContext({ viewport: LAPTOP });
-const page = await context.newPage();
+let page = await context.newPage(); // the journey's page; the no-script step swaps in its own
 page.setDefaultTimeout(15000);
 
 const jsErrors = [];
@@ -68,23 +68,26 @@ page.on('console', (msg) => {
   if (msg.type() === 'error') jsErrors.push(`console error: ${msg.text()} (${msg.location().url || 'no url'})`);
 });
 page.on('load', () => visited.add(page.url()));
-await context.route('**/*', (route) => { // belt and braces: the journey talks to the shop only
+const onlyTheShop = (route) => { // belt and braces: the journey talks to the shop only
   const url = new URL(route.request().url());
   if (url.origin === new URL(base).origin) return route.continue();
   jsErrors.push(`off-site request blocked: ${url.href}`);
   return route.abort();
-});
+};
+await context.route('**/*', onlyTheShop);
 
 let passed = 0, failed = 0, stopped = false, index = 0;
-// One named step: run it, check for JS errors, screenshot it; the first failure stops the journey.
-async function step(name, fn) {
+// One named step: run it, check for JS errors, check the page at both widths (see checkPage);
+// the first failure stops the journey.
+async function step(name, fn, { audit = true } = {}) {
   index += 1;
   if (stopped) return;
   const shot = (file) => page.screenshot({ path: shots + file, fullPage: true }).catch(() => {});
   try {
     await fn();
     assert(jsErrors.length === 0, `browser errors (JavaScript, console, off-site requests):\n  ${jsErrors.join('\n  ')}`);
-    await checkPage(name);
+    if (audit) await checkPage(name);
+    else await shot(`${String(index).padStart(2, '0')}-${name}-1280.png`);
     passed += 1;
     console.log(`ok   ${name}`);
   } catch (err) {
@@ -322,6 +325,26 @@ if (staff) {
   await staffPage('admin-users', '/admin/users', 'Users');
   await staffPage('admin-checkout', '/admin/checkout', 'Delivery and discounts');
 }
+
+// Without script, as some phones and readers browse: the menu still opens, and adding to
+// the cart goes to the cart.
+const journeyPage = page;
+const plain = await browser.newContext({ viewport: LAPTOP, javaScriptEnabled: false });
+await plain.route('**/*', onlyTheShop);
+await step('no-script', async () => {
+  page = await plain.newPage();
+  page.setDefaultTimeout(15000);
+  await page.goto(`${base}/shop/coffee-radar-mug`);
+  await clickAndLoad(page.getByRole('button', { name: 'Add to cart' }));
+  expectPath(/^\/cart$/);
+  const badge = norm(await page.locator('.cart-link .badge').textContent());
+  assert(badge === '1', `without script the badge shows "${badge}"`);
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.locator('summary', { hasText: 'Menu' }).click();
+  assert(await page.getByRole('link', { name: 'Radar', exact: true }).isVisible(), 'the menu does not open without script');
+  await page.setViewportSize(LAPTOP);
+}, { audit: false }); // axe needs script; the page's width is checked with it on
+page = journeyPage;
 
 await browser.close();
 if (index - passed - failed > 0) console.log(`${index - passed - failed} steps not run`);

@@ -119,6 +119,17 @@ async fn home_and_shop_titles_and_headings_read_well() {
             attr_of(&page, "link[rel=canonical]", "href").is_some(),
             "{path} has a canonical link"
         );
+        // On a phone the links sit behind a Menu disclosure that opens without script.
+        assert_eq!(
+            text_of(&page, "nav[aria-label=Main] details > summary").as_deref(),
+            Some("Menu"),
+            "{path}"
+        );
+        assert_eq!(
+            attr_of(&page, "body > a:first-child", "href").as_deref(),
+            Some("#main"),
+            "{path}: the skip link comes first"
+        );
     }
 }
 
@@ -223,6 +234,15 @@ async fn staff_pages_show_the_current_chip_link_orders_and_keep_a_bad_stock_on_t
         );
         assert_eq!(count_of(&page, ".admin-nav a[aria-current]"), 1, "{path}");
     }
+
+    // Tables that may scroll sideways are keyboard stops with a name.
+    let users = get_page(&staff, app.url("/admin/users")).await;
+    let wrap = ".table-wrap[tabindex='0'][role=region]";
+    assert_eq!(
+        attr_of(&users, wrap, "aria-label").as_deref(),
+        Some("Users")
+    );
+    assert_eq!(count_of(&users, ".table-wrap"), count_of(&users, wrap));
 
     // An order's code links to the order's own staff page.
     let shopper = app.signed_in("buyer").await;
