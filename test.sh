@@ -59,7 +59,7 @@ eval "$servers"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
 run_suite sqlite "" ""
-run_suite sqlite-cards "" "" --run-ignored all -E 'binary(shop) & test(/^(payments|card_checkout)::/)'
+run_suite sqlite-cards "" "" --run-ignored all -E 'binary(shop) & test(/^(payments|card_checkout|card_pages)::/)'
 run_suite mariadb "$MYSQL_TEST_URL" ""
 run_suite postgres "$POSTGRES_TEST_URL" ""
 run_suite s3 "" "$S3_TEST_ENDPOINT"
@@ -84,6 +84,20 @@ kill $server 2>/dev/null || true
 summary+=("browser: $(tail -1 target/e2e.log)")
 summary+=("lighthouse: $(tail -1 target/lighthouse.log)")
 logs+=(target/e2e.log target/lighthouse.log)
+
+log "Browser journey paying by card (headless Chromium, Stripe.js from localstripe)"
+card_dir=$(mktemp -d)
+port=18081
+./target/debug/coffee-radar --data-dir "$card_dir" serve --listen "127.0.0.1:$port" --instance-id e2e-card \
+    --stripe-secret-key sk_test_e2e --stripe-publishable-key pk_test_e2e --stripe-webhook-secret whsec_e2e \
+    --stripe-api-base "$STRIPE_TEST_API_BASE" --stripe-js-url "$STRIPE_TEST_API_BASE/js.stripe.com/v3/" \
+    > "$card_dir/server.log" 2>&1 &
+server=$!
+for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+if node e2e/pay-by-card.mjs "http://127.0.0.1:$port" "$STRIPE_TEST_API_BASE" 2>&1 | tee target/e2e-card.log; then :; else failed=1; fi
+kill $server 2>/dev/null || true
+summary+=("browser, card: $(tail -1 target/e2e-card.log)")
+logs+=(target/e2e-card.log)
 
 log "API contract: schemathesis against /api/openapi.json, anonymous and signed in"
 # Every check, a fixed number of cases per operation and a fixed seed (override with

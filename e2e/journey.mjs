@@ -142,8 +142,12 @@ await step('home', async () => {
   await page.setViewportSize({ width: 375, height: 800 });
   const shopLink = page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Shop', exact: true });
   assert(!(await shopLink.isVisible()), 'at 375 px the Shop link shows before the menu is opened');
+  // One row for the brand, the menu and the cart, one for the search box.
+  const top = (selector) => page.locator(selector).first().evaluate((e) => e.getBoundingClientRect().top);
+  const [brandTop, menuTop] = [await top('.brand'), await top('summary.menu-button')];
+  assert(Math.abs(brandTop - menuTop) < 12, `at 375 px the menu button is not beside the brand (${brandTop} / ${menuTop})`);
   const headerHeight = await page.locator('.site-header').evaluate((h) => h.getBoundingClientRect().height);
-  assert(headerHeight <= 80, `at 375 px the header is ${headerHeight} px high`);
+  assert(headerHeight <= 130, `at 375 px the header is ${headerHeight} px high`);
   await page.locator('summary', { hasText: 'Menu' }).click();
   assert(await shopLink.isVisible(), 'the opened menu does not show the Shop link');
   await page.locator('summary', { hasText: 'Menu' }).click();
@@ -172,6 +176,7 @@ await step('register', async () => {
   await page.getByLabel('Username', { exact: true }).fill(username);
   await page.getByLabel('Email', { exact: true }).fill(`${username}@example.test`);
   await page.getByLabel('Password', { exact: true }).fill('correct horse 42');
+  await page.getByLabel('Confirm password', { exact: true }).fill('correct horse 42');
   await page.getByLabel('First name', { exact: true }).fill('Ada');
   await page.getByLabel(/^Address/).fill(address);
   await clickAndLoad(page.getByRole('button', { name: 'Create account' }));

@@ -106,6 +106,9 @@ pub struct Visitor {
     pub flash: Option<Flash>,
     /// The path of the page asked for (without the query), for its canonical address.
     pub path: String,
+    /// The address (path and query) of the page asked for, when it was asked with GET: where
+    /// signing in from this page comes back to.
+    pub page: Option<String>,
 }
 
 impl Visitor {
@@ -155,6 +158,9 @@ impl FromRequestParts<AppState> for Visitor {
             client_ip: client_ip(parts, state),
             flash: parts.extensions.get::<Option<Flash>>().copied().flatten(),
             path: parts.uri.path().to_owned(),
+            page: (parts.method == axum::http::Method::GET)
+                .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
+                .flatten(),
         };
         parts.extensions.insert(visitor.clone());
         Ok(visitor)

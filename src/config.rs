@@ -200,6 +200,11 @@ pub struct ServeSettings {
     #[arg(long, env = "CATALOG_CACHE_MS", default_value_t = 1000)]
     pub catalog_cache_ms: u64,
 
+    /// Products on one page of the shop list.
+    #[arg(long, env = "SHOP_PAGE_SIZE", default_value_t = 12,
+          value_parser = clap::value_parser!(u16).range(1..=500))]
+    pub shop_page_size: u16,
+
     /// Seconds before a request is abandoned with 408/503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
@@ -330,6 +335,12 @@ pub struct RetentionSettings {
     /// Days a used or expired password-reset link is kept before it is deleted.
     #[arg(long, env = "RETAIN_RESET_LINKS_DAYS", default_value_t = 7)]
     pub retain_reset_links_days: u64,
+
+    /// Days a throttle counter (failed sign-ins, registrations and reset requests of one
+    /// subject in one window) is kept after its window started. Counters still in use by
+    /// their throttle (two windows) are kept whatever this says.
+    #[arg(long, env = "RETAIN_RATE_LIMITS_DAYS", default_value_t = 1)]
+    pub retain_rate_limits_days: u64,
 
     /// Days recorded events are kept for the insights (0: forever). Export them first
     /// (`coffee-radar export`) when the lake should keep them longer.
@@ -462,6 +473,14 @@ pub struct PaymentSettings {
     )]
     pub stripe_api_base: url::Url,
 
+    /// Where the pay page loads Stripe.js from (a test server's stand-in in the tests).
+    #[arg(
+        long,
+        env = "STRIPE_JS_URL",
+        default_value = "https://js.stripe.com/v3/"
+    )]
+    pub stripe_js_url: url::Url,
+
     /// Currency of every payment: an ISO 4217 code such as usd or eur.
     #[arg(long, env = "PAYMENT_CURRENCY", default_value = "usd", value_parser = currency_code)]
     pub payment_currency: String,
@@ -495,6 +514,7 @@ pub struct StripeConfig {
     pub publishable_key: String,
     pub webhook_secret: String,
     pub api_base: url::Url,
+    pub js_url: url::Url,
     pub currency: String,
     pub timeout: Duration,
     pub webhook_tolerance: Duration,
@@ -506,6 +526,7 @@ impl std::fmt::Debug for StripeConfig {
         f.debug_struct("StripeConfig")
             .field("publishable_key", &self.publishable_key)
             .field("api_base", &self.api_base.as_str())
+            .field("js_url", &self.js_url.as_str())
             .field("currency", &self.currency)
             .field("timeout", &self.timeout)
             .field("webhook_tolerance", &self.webhook_tolerance)
@@ -521,6 +542,7 @@ impl PaymentSettings {
             publishable_key: self.stripe_publishable_key.clone()?,
             webhook_secret: self.stripe_webhook_secret.clone()?,
             api_base: self.stripe_api_base.clone(),
+            js_url: self.stripe_js_url.clone(),
             currency: self.payment_currency.clone(),
             timeout: Duration::from_millis(self.stripe_timeout_ms),
             webhook_tolerance: Duration::from_secs(self.stripe_webhook_tolerance_secs),
@@ -636,6 +658,15 @@ mod tests {
         assert_eq!(settings.payments.payment_currency, "eur");
         for wrong in ["euro", "e1r", ""] {
             assert!(serve(&["--payment-currency", wrong]).is_err(), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn the_shop_shows_twelve_products_a_page_unless_told_another_size_from_1_to_500() {
+        assert_eq!(ServeSettings::defaults().shop_page_size, 12);
+        assert_eq!(serve(&["--shop-page-size", "2"]).unwrap().shop_page_size, 2);
+        for wrong in ["0", "501", "-1", "many"] {
+            assert!(serve(&["--shop-page-size", wrong]).is_err(), "{wrong}");
         }
     }
 

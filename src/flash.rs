@@ -14,6 +14,7 @@ pub enum Flash {
     AddedToCart,
     CartUpdated,
     OrderPlaced,
+    OrderPaid,
     OrderCancelled,
     ProfileSaved,
     PasswordChanged,
@@ -26,13 +27,14 @@ pub enum Flash {
 }
 
 impl Flash {
-    const ALL: [Flash; 15] = [
+    const ALL: [Flash; 16] = [
         Self::Registered,
         Self::SignedIn,
         Self::SignedOut,
         Self::AddedToCart,
         Self::CartUpdated,
         Self::OrderPlaced,
+        Self::OrderPaid,
         Self::OrderCancelled,
         Self::ProfileSaved,
         Self::PasswordChanged,
@@ -52,6 +54,7 @@ impl Flash {
             Self::AddedToCart => "added",
             Self::CartUpdated => "cart",
             Self::OrderPlaced => "placed",
+            Self::OrderPaid => "paid",
             Self::OrderCancelled => "cancelled",
             Self::ProfileSaved => "profile",
             Self::PasswordChanged => "password",
@@ -74,6 +77,7 @@ impl Flash {
             Self::OrderPlaced => {
                 "Thank you! Your order is placed; a confirmation is on its way by mail."
             }
+            Self::OrderPaid => "Thank you! Your payment went through and your order is paid.",
             Self::OrderCancelled => "Your order is cancelled.",
             Self::ProfileSaved => "Your profile is saved.",
             Self::PasswordChanged => "Your password is changed.",

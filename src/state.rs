@@ -16,6 +16,8 @@ pub struct RuntimeConfig {
     pub asset_base_url: String,
     /// Strict-Transport-Security max-age for HTTPS requests (0: none).
     pub hsts_max_age_secs: u64,
+    /// Products on one page of the shop list.
+    pub shop_page_size: usize,
 }
 
 impl RuntimeConfig {

@@ -119,14 +119,20 @@ pub async fn upload_photo(
     Ok(Json(UserOut::from(&user)))
 }
 
-/// The catalog, with variants and stock.
+/// The catalog, with variants and stock: the shop's search, sort and price filter.
 #[utoipa::path(get, path = "/api/v1/products", params(ProductSearch), tag = "shop",
-    responses((status = 200, body = Vec<ProductOut>)))]
+    responses((status = 200, body = Vec<ProductOut>),
+              (status = 400, body = ErrorOut, description = "A query parameter is not of its type"),
+              (status = 422, body = ErrorOut, description = "A price bound is below 0 or above the highest price")))]
 pub async fn products(
     State(state): State<AppState>,
     ApiQuery(search): ApiQuery<ProductSearch>,
 ) -> AppResult<Json<Vec<ProductOut>>> {
-    let filter = CatalogFilter::new(search.category.as_deref(), search.q.as_deref());
+    let filter = CatalogFilter {
+        sort: search.sort.map(Into::into).unwrap_or_default(),
+        ..CatalogFilter::new(search.category.as_deref(), search.q.as_deref())
+    }
+    .priced_in_cents(search.min_price_cents, search.max_price_cents)?;
     let catalog = catalog::snapshot(&state.services).await?;
     Ok(Json(
         catalog
@@ -257,8 +263,13 @@ pub async fn place_order(
         })?
     };
     let request = request.unwrap_or_default();
-    let placed =
-        checkout::place_order(&state.services, &user, &request.choice(), Some(&key)).await?;
+    let placed = checkout::place_order(
+        &state.services,
+        checkout::Shopper::Account(&user),
+        &request.choice(),
+        Some(&key),
+    )
+    .await?;
     let mut out = OrderOut::from(&placed.order);
     out.payment = placed.payment;
     let mut response = (StatusCode::CREATED, Json(out)).into_response();
@@ -471,11 +482,11 @@ pub async fn check_payment(
     ApiPath(code): ApiPath<String>,
 ) -> AppResult<Json<OrderOut>> {
     let order = shop::own_order(&state.services, &user, &code).await?;
-    payments::check(&state.services, &order).await?;
+    let seen = payments::check(&state.services, &order).await?;
     let order = shop::own_order(&state.services, &user, &code).await?;
     let mut out = OrderOut::from(&order);
     if order.order.status == OrderStatus::AwaitingPayment {
-        out.payment = Some(payments::start(&state.services, &order.order).await?);
+        out.payment = Some(payments::start_from(&state.services, &order.order, seen).await?);
     }
     Ok(Json(out))
 }

@@ -450,8 +450,45 @@ pub struct Near {
 pub struct ProductSearch {
     /// Only this category.
     pub category: Option<String>,
-    /// Words in the name or description.
+    /// What to search for: words of the name, category, description, colours or sizes,
+    /// with plurals and small typos forgiven; best matches first unless `sort` says else.
     pub q: Option<String>,
+    /// The order of the list (default: best matches first, or the shop's own order).
+    pub sort: Option<ProductSort>,
+    /// Only products with a price of at least this many cents.
+    #[param(minimum = 0, maximum = 100_000_000)]
+    pub min_price_cents: Option<i64>,
+    /// Only products with a price of at most this many cents.
+    #[param(minimum = 0, maximum = 100_000_000)]
+    pub max_price_cents: Option<i64>,
+}
+
+/// The orders of the product list, as in the shop's sort menu.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum ProductSort {
+    #[serde(rename = "relevance")]
+    Relevance,
+    /// By the lowest price, cheapest first.
+    #[serde(rename = "price")]
+    PriceLow,
+    #[serde(rename = "price-desc")]
+    PriceHigh,
+    #[serde(rename = "name")]
+    Name,
+    #[serde(rename = "newest")]
+    Newest,
+}
+
+impl From<ProductSort> for crate::services::catalog::Sort {
+    fn from(sort: ProductSort) -> Self {
+        match sort {
+            ProductSort::Relevance => Self::Relevance,
+            ProductSort::PriceLow => Self::PriceLow,
+            ProductSort::PriceHigh => Self::PriceHigh,
+            ProductSort::Name => Self::Name,
+            ProductSort::Newest => Self::Newest,
+        }
+    }
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

@@ -40,7 +40,7 @@ use crate::services::payments::PaymentStart;
     components(schemas(Registration, ProfileEdit, UserOut, ProductOut, VariantOut, CartOut, CartLineOut, OrderOut,
         OrderLineOut, PlaceOut, Point, PictureFile, ErrorOut, SignIn, AddItem, SetQuantity, PlaceOrder,
         QuoteRequest, Totals, DeliveryOptionOut, StaffDeliveryOptionOut, DiscountCodeOut, DeliveryFields,
-        DiscountFields, AddressFields, PaymentMethod, DiscountKind, PaymentStart)),
+        DiscountFields, AddressFields, PaymentMethod, DiscountKind, PaymentStart, ProductSort)),
     modifiers(&SessionCookie, &SharedAnswers, &FieldLimits),
 )]
 struct ApiDoc;

@@ -87,12 +87,14 @@ impl Application {
                 .trim_end_matches('/')
                 .to_owned(),
             hsts_max_age_secs: serve.hsts_max_age_secs,
+            shop_page_size: usize::from(serve.shop_page_size),
         };
         let payments = match serve.payments.stripe() {
             Some(stripe) => Some(Payments {
                 client: StripeClient::new(&stripe)?,
                 verifier: WebhookVerifier::new(&stripe),
                 publishable_key: stripe.publishable_key.clone(),
+                js_url: stripe.js_url.clone(),
                 hold: serve.payments.payment_hold(),
             }),
             None => None,
@@ -190,24 +192,6 @@ impl Application {
 /// room for a multipart form's other fields.
 pub fn upload_body_limit(state: &AppState) -> DefaultBodyLimit {
     DefaultBodyLimit::max(state.services.pictures().max_upload_bytes() + 64 * 1024)
-}
-
-/// Pages may load scripts, styles and pictures from this server, and from the CDN that
-/// serves the static files when there is one; nothing else.
-fn content_security_policy(asset_base_url: &str) -> HeaderValue {
-    let origin = url::Url::parse(asset_base_url)
-        .ok()
-        .map(|u| u.origin().ascii_serialization())
-        .filter(|o| o != "null")
-        .map(|o| format!(" {o}"))
-        .unwrap_or_default();
-    let policy = format!(
-        "default-src 'self'; img-src 'self' data:{origin}; style-src 'self'{origin}; \
-         script-src 'self'{origin}; object-src 'none'; base-uri 'none'; form-action 'self'; \
-         frame-ancestors 'none'"
-    );
-    HeaderValue::from_str(&policy)
-        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"))
 }
 
 /// Migrates (unless told not to) and loads the demo catalog into an empty shop.
@@ -381,7 +365,7 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CONTENT_SECURITY_POLICY,
-            content_security_policy(&state.config.asset_base_url),
+            web::csp::policy(&state.config.asset_base_url, None),
         ))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -7,7 +7,7 @@ use const_format::concatcp;
 use sqlx::FromRow;
 
 use super::{Db, Sql, now_ms};
-use crate::domain::{Cents, ProductDetails, Slug, VariantDetails, Visibility};
+use crate::domain::{Cents, PriceRange, ProductDetails, Slug, VariantDetails, Visibility};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
 #[derive(Debug, Clone, FromRow)]
@@ -22,6 +22,8 @@ pub struct ProductRow {
     #[sqlx(rename = "hidden", try_from = "i64")]
     pub visibility: Visibility,
     pub sort_order: i64,
+    /// When it was added, in milliseconds since the epoch (for "newest first").
+    pub created_at: i64,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -53,6 +55,13 @@ impl Product {
 
     pub fn price(&self) -> Cents {
         Cents::new(self.product.price_cents)
+    }
+
+    /// What the product costs as shoppers see it: its variants' prices, or its own when it
+    /// has no variant (shown by [`PriceRange`]'s one rule for "from").
+    pub fn price_range(&self) -> PriceRange {
+        PriceRange::of(self.variants.iter().map(VariantRow::price))
+            .unwrap_or_else(|| PriceRange::one(self.price()))
     }
 
     pub fn variant(&self, id: i64) -> Option<&VariantRow> {
@@ -155,7 +164,7 @@ pub struct SeedVariant {
 }
 
 const PRODUCT_COLUMNS: &str =
-    "id, slug, name, description, category, price_cents, image_key, hidden, sort_order";
+    "id, slug, name, description, category, price_cents, image_key, hidden, sort_order, created_at";
 const VARIANT_COLUMNS: &str = "v.id, v.product_id, v.color, v.size, \
      COALESCE(v.price_cents, p.price_cents) AS price_cents, v.price_cents AS own_price_cents, \
      v.stock, v.hidden";

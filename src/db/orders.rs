@@ -15,6 +15,7 @@ use super::{Db, Sql, new_id, now_ms};
 use crate::domain::address::ShippingAddress;
 use crate::domain::checkout::PaymentMethod;
 use crate::domain::pricing::{PriceTerms, Pricing, Totals};
+use crate::domain::token::token_hash;
 use crate::domain::{Address, Cents, OrderCode, OrderStatus};
 use crate::error::{AppError, AppResult};
 
@@ -46,6 +47,8 @@ pub struct OrderRow {
     /// Until when an order awaiting payment holds its stock (UTC milliseconds).
     pub hold_until: Option<i64>,
     pub refunded_cents: i64,
+    /// Where a guest (an order without an account) hears about the order.
+    pub guest_email: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -110,8 +113,7 @@ pub enum Destination<'a> {
 }
 
 pub struct Checkout<'a> {
-    pub user_id: i64,
-    pub username: &'a str,
+    pub buyer: &'a Buyer<'a>,
     pub destination: Destination<'a>,
     pub delivery: &'a DeliveryOption,
     pub discount: Option<&'a DiscountCode>,
@@ -120,6 +122,36 @@ pub struct Checkout<'a> {
     /// For a card payment: until when the order holds its stock unpaid.
     pub hold_until: Option<i64>,
     pub idempotency_key: Option<&'a str>,
+}
+
+/// Who places an order.
+pub enum Buyer<'a> {
+    Account {
+        user_id: i64,
+        username: &'a str,
+    },
+    /// No account: the guest session that holds the cart, where to mail, and the hash of
+    /// the key that the link in the confirmation mail carries.
+    Guest {
+        session_id: &'a str,
+        email: &'a str,
+        access_key_hash: &'a str,
+    },
+}
+
+impl Buyer<'_> {
+    fn cart_owner(&self) -> CartOwner {
+        match self {
+            Self::Account { user_id, .. } => CartOwner::User(*user_id),
+            Self::Guest { session_id, .. } => CartOwner::Guest((*session_id).to_owned()),
+        }
+    }
+}
+
+/// How a guest shows an order is theirs: the session that placed it, or the key of its link.
+pub enum GuestProof<'a> {
+    Session(&'a str),
+    Key(&'a str),
 }
 
 /// The result of a checkout: a new order, or the one an earlier request with the same
@@ -132,7 +164,7 @@ pub enum Placed {
 const ORDER_COLUMNS: &str = "id, code, user_id, username, status, subtotal_cents, delivery_cents, \
      discount_cents, tax_cents, total_cents, shipping_address, delivery_name, discount_code, \
      pickup_place_id, payment_method, payment_intent_id, payment_error, hold_until, \
-     refunded_cents, created_at, updated_at";
+     refunded_cents, guest_email, created_at, updated_at";
 const LINE_COLUMNS: &str = "order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity";
 
 impl Db {
@@ -141,7 +173,7 @@ impl Db {
     /// lines are written with a price snapshot, and the cart is emptied.
     pub async fn place_order(&self, checkout: &Checkout<'_>) -> AppResult<Placed> {
         if let Some(key) = checkout.idempotency_key
-            && let Some(order) = self.order_by_idempotency_key(checkout.user_id, key).await?
+            && let Some(order) = self.order_by_idempotency_key(checkout.buyer, key).await?
         {
             return Ok(Placed::Replayed(order));
         }
@@ -150,7 +182,7 @@ impl Db {
             // cart, or taken the key): if so, answer with its order.
             Err(AppError::Conflict(message)) => {
                 let earlier = match checkout.idempotency_key {
-                    Some(key) => self.order_by_idempotency_key(checkout.user_id, key).await?,
+                    Some(key) => self.order_by_idempotency_key(checkout.buyer, key).await?,
                     None => None,
                 };
                 match earlier {
@@ -175,7 +207,7 @@ impl Db {
         (|| async {
             if !first_try.swap(false, Ordering::Relaxed)
                 && self
-                    .order_by_idempotency_key(checkout.user_id, key)
+                    .order_by_idempotency_key(checkout.buyer, key)
                     .await?
                     .is_some()
             {
@@ -189,7 +221,7 @@ impl Db {
     }
 
     async fn place_order_once(&self, checkout: &Checkout<'_>) -> AppResult<Order> {
-        let owner = CartOwner::User(checkout.user_id);
+        let owner = checkout.buyer.cart_owner();
         let mut tx = self.begin_write().await?;
         let lines = self.cart_lines_in(&mut tx, &owner).await?;
         if lines.is_empty() {
@@ -263,8 +295,14 @@ impl Db {
         let order = OrderRow {
             id: new_id(),
             code: OrderCode::generate().to_string(),
-            user_id: Some(checkout.user_id),
-            username: checkout.username.to_owned(),
+            user_id: match checkout.buyer {
+                Buyer::Account { user_id, .. } => Some(*user_id),
+                Buyer::Guest { .. } => None,
+            },
+            username: match checkout.buyer {
+                Buyer::Account { username, .. } => (*username).to_owned(),
+                Buyer::Guest { .. } => GUEST_NAME.to_owned(),
+            },
             status: match checkout.hold_until {
                 Some(_) => OrderStatus::AwaitingPayment,
                 None => OrderStatus::Placed,
@@ -283,16 +321,29 @@ impl Db {
             payment_error: None,
             hold_until: checkout.hold_until,
             refunded_cents: 0,
+            guest_email: match checkout.buyer {
+                Buyer::Account { .. } => None,
+                Buyer::Guest { email, .. } => Some((*email).to_owned()),
+            },
             created_at: now,
             updated_at: now,
+        };
+        let (guest_session_hash, access_key_hash) = match checkout.buyer {
+            Buyer::Account { .. } => (None, None),
+            Buyer::Guest {
+                session_id,
+                access_key_hash,
+                ..
+            } => (Some(token_hash(session_id)), Some(*access_key_hash)),
         };
         let inserted = self
             .query(
                 "INSERT INTO orders (id, code, user_id, username, status, subtotal_cents, delivery_cents, \
                  discount_cents, tax_cents, total_cents, shipping_address, delivery_name, discount_code, \
                  pickup_place_id, payment_method, ship_name, ship_line1, ship_line2, ship_city, \
-                 ship_postal_code, ship_country, hold_until, idempotency_key, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 ship_postal_code, ship_country, hold_until, idempotency_key, guest_email, \
+                 guest_session_hash, access_key_hash, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(order.id)
             .bind(&order.code)
@@ -317,6 +368,9 @@ impl Db {
             .bind(ship.map(|a| a.country_code()))
             .bind(order.hold_until)
             .bind(checkout.idempotency_key)
+            .bind(order.guest_email.clone())
+            .bind(guest_session_hash)
+            .bind(access_key_hash)
             .bind(order.created_at)
             .bind(order.updated_at)
             .execute(&mut *tx)
@@ -370,15 +424,66 @@ impl Db {
         })
     }
 
-    async fn order_by_idempotency_key(&self, user_id: i64, key: &str) -> AppResult<Option<Order>> {
+    async fn order_by_idempotency_key(
+        &self,
+        buyer: &Buyer<'_>,
+        key: &str,
+    ) -> AppResult<Option<Order>> {
+        let row = match buyer {
+            Buyer::Account { user_id, .. } => {
+                self.query_as::<OrderRow>(concatcp!(
+                    "SELECT ",
+                    ORDER_COLUMNS,
+                    " FROM orders WHERE user_id = ? AND idempotency_key = ?"
+                ))
+                .bind(*user_id)
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?
+            }
+            Buyer::Guest { session_id, .. } => {
+                self.query_as::<OrderRow>(concatcp!(
+                    "SELECT ",
+                    ORDER_COLUMNS,
+                    " FROM orders WHERE guest_session_hash = ? AND idempotency_key = ?"
+                ))
+                .bind(token_hash(session_id))
+                .bind(key)
+                .fetch_optional(self.pool())
+                .await?
+            }
+        };
+        self.with_lines(row).await
+    }
+
+    /// A guest's order by code, when the guest shows it is theirs.
+    pub async fn guest_order(
+        &self,
+        code: &OrderCode,
+        proof: GuestProof<'_>,
+    ) -> AppResult<Option<Order>> {
+        let (sql, hash) = match proof {
+            GuestProof::Session(id) => (
+                concatcp!(
+                    "SELECT ",
+                    ORDER_COLUMNS,
+                    " FROM orders WHERE code = ? AND user_id IS NULL AND guest_session_hash = ?"
+                ),
+                token_hash(id),
+            ),
+            GuestProof::Key(key) => (
+                concatcp!(
+                    "SELECT ",
+                    ORDER_COLUMNS,
+                    " FROM orders WHERE code = ? AND user_id IS NULL AND access_key_hash = ?"
+                ),
+                token_hash(key),
+            ),
+        };
         let row = self
-            .query_as::<OrderRow>(concatcp!(
-                "SELECT ",
-                ORDER_COLUMNS,
-                " FROM orders WHERE user_id = ? AND idempotency_key = ?"
-            ))
-            .bind(user_id)
-            .bind(key)
+            .query_as::<OrderRow>(sql)
+            .bind(code.as_str())
+            .bind(hash)
             .fetch_optional(self.pool())
             .await?;
         self.with_lines(row).await
@@ -565,6 +670,9 @@ impl Db {
 }
 
 const DUPLICATE_KEY: &str = "duplicate order key";
+
+/// The name an order without an account goes by, where staff see who ordered.
+pub const GUEST_NAME: &str = "guest";
 
 fn out_of_stock_message(name: &str, color: &str, size: &str, left: i64) -> String {
     match left {

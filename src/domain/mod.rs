@@ -14,10 +14,11 @@ pub mod order;
 pub mod pricing;
 pub mod product;
 pub mod role;
+pub mod search;
 pub mod token;
 
 pub use fields::{Address, Email, FieldErrors, FirstName, Password, Username};
-pub use money::Cents;
+pub use money::{Cents, PriceRange};
 pub use order::{OrderCode, OrderStatus, Quantity};
 pub use product::{ProductDetails, ProductFields, Slug, VariantDetails, VariantFields, Visibility};
 pub use role::Role;

@@ -112,6 +112,61 @@ impl fmt::Display for Cents {
     }
 }
 
+/// What something with several prices costs, such as a product whose variants are priced
+/// apart: shown as its one price when they are all the same ("$12.00"), else as "from" the
+/// lowest ("from $12.00"). Every page shows a product's price this way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PriceRange {
+    lowest: Cents,
+    highest: Cents,
+}
+
+impl PriceRange {
+    pub fn one(price: Cents) -> Self {
+        Self {
+            lowest: price,
+            highest: price,
+        }
+    }
+
+    /// The range of `prices`, or `None` when there are none.
+    pub fn of(prices: impl IntoIterator<Item = Cents>) -> Option<Self> {
+        prices.into_iter().fold(None, |range, price| {
+            Some(match range {
+                None => Self::one(price),
+                Some(Self { lowest, highest }) => Self {
+                    lowest: lowest.min(price),
+                    highest: highest.max(price),
+                },
+            })
+        })
+    }
+
+    pub fn lowest(self) -> Cents {
+        self.lowest
+    }
+
+    pub fn highest(self) -> Cents {
+        self.highest
+    }
+
+    /// Whether several prices are asked, so that the lowest is only where they start.
+    pub fn varies(self) -> bool {
+        self.lowest != self.highest
+    }
+}
+
+/// `$12.00` for one price, `from $12.00` for several.
+impl fmt::Display for PriceRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.varies() {
+            write!(f, "from {}", self.lowest)
+        } else {
+            write!(f, "{}", self.lowest)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +255,18 @@ mod tests {
         assert_eq!(tag(-1), "-$0.01");
         assert_eq!(tag(-99), "-$0.99");
         assert_eq!(tag(-100), "-$1");
+    }
+
+    #[test]
+    fn a_range_of_one_price_is_that_price_and_of_several_starts_from_the_lowest() {
+        let range = |cents: &[i64]| PriceRange::of(cents.iter().copied().map(Cents::new));
+        assert_eq!(range(&[]), None);
+        assert_eq!(range(&[1200]).unwrap().to_string(), "$12.00");
+        assert_eq!(range(&[1200, 1200]).unwrap().to_string(), "$12.00");
+        let several = range(&[1500, 1200, 1500]).unwrap();
+        assert_eq!(several.to_string(), "from $12.00");
+        assert_eq!(several.lowest(), Cents::new(1200));
+        assert_eq!(several.highest(), Cents::new(1500));
     }
 
     proptest! {

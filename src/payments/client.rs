@@ -1,5 +1,5 @@
-//! The Stripe API calls checkout makes: create a PaymentIntent for an order, look one up,
-//! refund one.
+//! The Stripe API calls checkout makes: create a PaymentIntent for an order, pay one with
+//! the card the shopper's browser gave Stripe.js, look one up, refund one.
 //!
 //! Requests are form-encoded with the secret key as HTTP basic auth, as Stripe's API wants;
 //! each creation carries an `Idempotency-Key`, so that a retried checkout gets the intent
@@ -11,7 +11,10 @@ use reqwest::{Method, StatusCode};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::{Metadata, ORDER_CODE_METADATA, PaymentIntentId, PaymentIntentStatus, order_code_in};
+use super::{
+    Metadata, ORDER_CODE_METADATA, PaymentIntentId, PaymentIntentStatus, PaymentMethodId,
+    order_code_in,
+};
 use crate::config::StripeConfig;
 use crate::domain::{Cents, OrderCode};
 
@@ -72,7 +75,7 @@ pub struct Refund {
 #[derive(Clone)]
 pub struct StripeClient {
     http: reqwest::Client,
-    api_base: String,
+    api_base: url::Url,
     secret_key: String,
     currency: String,
 }
@@ -86,10 +89,15 @@ impl StripeClient {
             .build()?;
         Ok(Self {
             http,
-            api_base: config.api_base.as_str().trim_end_matches('/').to_owned(),
+            api_base: config.api_base.clone(),
             secret_key: config.secret_key.clone(),
             currency: config.currency.clone(),
         })
+    }
+
+    /// Where the provider's API answers.
+    pub fn api_base(&self) -> &url::Url {
+        &self.api_base
     }
 
     /// A PaymentIntent for `amount` in the shop's currency, by card, tagged with the order.
@@ -114,6 +122,30 @@ impl StripeClient {
                 &form,
                 Some(idempotency_key),
             )
+            .await?;
+        Ok(intent.into())
+    }
+
+    /// Sets the card on the intent and confirms it, as Stripe.js would in the browser. A
+    /// declined card is `Refused` with the provider's message (402); a card that asks for
+    /// 3-D Secure leaves the intent `RequiresAction` for Stripe.js to finish. Confirming is
+    /// not repeated on a lost answer: the caller asks for the intent instead.
+    pub async fn confirm_payment_intent(
+        &self,
+        id: &PaymentIntentId,
+        card: &PaymentMethodId,
+    ) -> Result<PaymentIntent, PaymentError> {
+        let path = format!("/v1/payment_intents/{id}");
+        let _: IntentBody = self
+            .call(
+                Method::POST,
+                &path,
+                &[("payment_method", card.as_str())],
+                None,
+            )
+            .await?;
+        let intent: IntentBody = self
+            .call(Method::POST, &format!("{path}/confirm"), &[], None)
             .await?;
         Ok(intent.into())
     }
@@ -153,7 +185,10 @@ impl StripeClient {
     ) -> Result<T, PaymentError> {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.api_base))
+            .request(
+                method,
+                format!("{}{path}", self.api_base.as_str().trim_end_matches('/')),
+            )
             .basic_auth(&self.secret_key, None::<&str>);
         if !form.is_empty() {
             let body = serde_urlencoded::to_string(form).expect("pairs of strings encode");

@@ -43,16 +43,21 @@ fn order_code_in(metadata: &Metadata) -> Option<OrderCode> {
 #[serde(try_from = "String")]
 pub struct PaymentIntentId(String);
 
-impl PaymentIntentId {
-    const PREFIX: &'static str = "pi_";
-    const MAX_LEN: usize = 255;
+/// Whether `raw` looks like one of Stripe's ids with one of these prefixes: the prefix,
+/// then letters, digits and underscores, at most 255 in all.
+fn is_stripe_id(raw: &str, prefixes: &[&str]) -> bool {
+    prefixes.iter().any(|prefix| {
+        raw.strip_prefix(prefix).is_some_and(|rest| {
+            !rest.is_empty()
+                && raw.len() <= 255
+                && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    })
+}
 
+impl PaymentIntentId {
     pub fn parse(raw: &str) -> Option<Self> {
-        let rest = raw.strip_prefix(Self::PREFIX)?;
-        (!rest.is_empty()
-            && raw.len() <= Self::MAX_LEN
-            && rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-        .then(|| Self(raw.to_owned()))
+        is_stripe_id(raw, &["pi_"]).then(|| Self(raw.to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -71,6 +76,21 @@ impl TryFrom<String> for PaymentIntentId {
 impl fmt::Display for PaymentIntentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
+    }
+}
+
+/// The card a shopper's browser handed to Stripe.js: a PaymentMethod (`pm_…`), or the
+/// card of a token (`card_…`), which Stripe takes wherever it takes a PaymentMethod.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentMethodId(String);
+
+impl PaymentMethodId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        is_stripe_id(raw, &["pm_", "card_"]).then(|| Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -132,6 +152,19 @@ mod tests {
             PaymentIntentId::parse(&format!("pi_{}", "a".repeat(253))),
             None
         );
+    }
+
+    #[test]
+    fn a_payment_method_is_a_pm_or_a_tokens_card_and_nothing_else() {
+        for right in ["pm_1Q0PsIJvEtkwdCNYMSaVuRz6", "card_1Q0Ps_x"] {
+            assert_eq!(
+                PaymentMethodId::parse(right).map(|id| id.0),
+                Some(right.into())
+            );
+        }
+        for wrong in ["", "pm_", "tok_123", "pi_123", "card_1'; --", "src_123"] {
+            assert_eq!(PaymentMethodId::parse(wrong), None, "{wrong:?}");
+        }
     }
 
     #[test]

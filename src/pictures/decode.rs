@@ -226,6 +226,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_large_jpeg_decodes_at_an_eighth_and_is_charged_so() {
+        let photo = image::RgbImage::from_fn(6000, 4000, |x, y| {
+            image::Rgb([(x / 24) as u8, (y / 16) as u8, 120])
+        });
+        let mut jpeg = Vec::new();
+        photo
+            .write_with_encoder(image::codecs::jpeg::JpegEncoder::new(&mut jpeg))
+            .unwrap();
+        let header = Header::read(&jpeg, ImageFormat::Jpeg, 512).unwrap();
+        assert_eq!((header.width, header.height), (6000, 4000));
+        assert_eq!(
+            header.decode_bytes,
+            2 * 750 * 500 * 3 + CODEC_OVERHEAD_BYTES,
+            "the estimate is of the scaled planes"
+        );
+        let (decoded, _) = decode(&jpeg, ImageFormat::Jpeg, 512).unwrap();
+        assert_eq!((decoded.width(), decoded.height()), (750, 500));
+    }
+
+    #[test]
     fn cmyk_without_ink_is_white_and_full_black_is_black() {
         assert_eq!(
             cmyk_to_rgb(&[0, 0, 0, 0, 0, 0, 0, 255]),

@@ -6,27 +6,97 @@
 //! instances see them within the time to live. Stock shown may thus lag by that much,
 //! never what is sold: checkout always takes stock in the database.
 
+use std::cmp::Reverse;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::Services;
 use crate::db::Db;
 use crate::db::catalog::Product;
+use crate::domain::search::{Field, SearchQuery, SearchText};
+use crate::domain::{Cents, FieldErrors};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
 
-/// Which products a list shows, the same for the pages and the API.
+/// Which products a list shows, and in what order: the same for the pages and the API.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct CatalogFilter {
     pub category: Option<String>,
-    /// Text that must appear in the name or description, ignoring case.
+    /// What the visitor searched for, as typed (see [`crate::domain::search`]).
     pub search: Option<String>,
+    /// Only products with a price at least this…
+    pub min_price: Option<Cents>,
+    /// …and at most this.
+    pub max_price: Option<Cents>,
+    pub sort: Sort,
+}
+
+/// The orders a product list can be shown in.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// Best matches first when searching, else the shop's own order.
+    #[default]
+    Relevance,
+    /// By the lowest price asked ("from"), cheapest first.
+    PriceLow,
+    PriceHigh,
+    Name,
+    Newest,
+}
+
+impl Sort {
+    pub const ALL: [Self; 5] = [
+        Self::Relevance,
+        Self::PriceLow,
+        Self::PriceHigh,
+        Self::Name,
+        Self::Newest,
+    ];
+
+    /// The name in addresses: `?sort=price`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Relevance => "relevance",
+            Self::PriceLow => "price",
+            Self::PriceHigh => "price-desc",
+            Self::Name => "name",
+            Self::Newest => "newest",
+        }
+    }
+
+    /// The name in the sort menu; without a search, "relevance" is the shop's own order.
+    pub fn label(self, searching: bool) -> &'static str {
+        match self {
+            Self::Relevance if searching => "Best match",
+            Self::Relevance => "Featured",
+            Self::PriceLow => "Price: low to high",
+            Self::PriceHigh => "Price: high to low",
+            Self::Name => "Name",
+            Self::Newest => "Newest",
+        }
+    }
+
+    /// From an address; blank is the default order.
+    pub fn parse(raw: Option<&str>) -> Result<Self, String> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(Self::default()),
+            Some(raw) => Self::ALL
+                .into_iter()
+                .find(|sort| sort.as_str() == raw)
+                .ok_or_else(|| {
+                    let names: Vec<_> = Self::ALL.iter().map(|s| s.as_str()).collect();
+                    format!("Sort by one of: {}.", names.join(", "))
+                }),
+        }
+    }
 }
 
 /// The visible products, in shop order, with their categories.
 pub struct Catalog {
     pub products: Vec<Product>,
     pub categories: Vec<String>,
+    /// The words a search can find in each product, in the order of `products`.
+    search_texts: Vec<SearchText>,
 }
 
 impl CatalogFilter {
@@ -47,7 +117,80 @@ impl CatalogFilter {
         Self {
             category: category.filter(|c| !c.is_empty()).map(str::to_owned),
             search,
+            ..Self::default()
         }
+    }
+
+    /// Adds the price bounds typed in dollars ("12", "12.50"; blank for none). A bound
+    /// that cannot be read is left out and reported under `min_price` or `max_price`, as
+    /// is a highest bound below the lowest.
+    pub fn priced_between(
+        mut self,
+        min: Option<&str>,
+        max: Option<&str>,
+        errors: &mut FieldErrors,
+    ) -> Self {
+        self.min_price = errors.check("min_price", dollar_bound(min)).flatten();
+        self.max_price = errors.check("max_price", dollar_bound(max)).flatten();
+        if let (Some(min), Some(max)) = (self.min_price, self.max_price)
+            && min > max
+        {
+            errors.add(
+                "max_price",
+                "The highest price must not be below the lowest.",
+            );
+            self.max_price = None;
+        }
+        self
+    }
+
+    /// Adds the price bounds in cents, as the API takes them; any wrong one refuses all.
+    /// A highest bound below the lowest is not an error to a program: no product is priced
+    /// between them, so the list is empty.
+    pub fn priced_in_cents(mut self, min: Option<i64>, max: Option<i64>) -> AppResult<Self> {
+        let mut errors = FieldErrors::default();
+        self.min_price = errors
+            .check("min_price_cents", min.map(cents_bound).transpose())
+            .flatten();
+        self.max_price = errors
+            .check("max_price_cents", max.map(cents_bound).transpose())
+            .flatten();
+        if errors.is_empty() {
+            Ok(self)
+        } else {
+            Err(errors.into())
+        }
+    }
+
+    fn admits_price(&self, product: &Product) -> bool {
+        // A product is in range when one of its prices is.
+        let prices = product.price_range();
+        self.min_price.is_none_or(|min| prices.highest() >= min)
+            && self.max_price.is_none_or(|max| prices.lowest() <= max)
+    }
+}
+
+/// A price bound as typed in dollars: blank is none, else an amount of zero or more.
+fn dollar_bound(raw: Option<&str>) -> Result<Option<Cents>, String> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(raw) => Cents::parse(raw)
+            .ok()
+            .and_then(|amount| cents_bound(amount.get()).ok())
+            .map(Some)
+            .ok_or_else(|| "Enter a price such as 12 or 12.50.".into()),
+    }
+}
+
+/// A price bound in cents: from zero to the highest price there can be.
+fn cents_bound(cents: i64) -> Result<Cents, String> {
+    if (0..=Cents::MAX.get()).contains(&cents) {
+        Ok(Cents::new(cents))
+    } else {
+        Err(format!(
+            "A price bound is from 0 to {} cents.",
+            Cents::MAX.get()
+        ))
     }
 }
 
@@ -59,29 +202,46 @@ impl Catalog {
             .collect();
         categories.sort();
         categories.dedup();
+        let search_texts = products.iter().map(search_text).collect();
         Self {
             products,
             categories,
+            search_texts,
         }
     }
 
+    /// The products `filter` asks for, in its order.
     pub fn filter(&self, filter: &CatalogFilter) -> Vec<&Product> {
-        let search = filter.search.as_deref().map(str::to_lowercase);
-        self.products
+        // A search without a single word (only punctuation, say) finds nothing.
+        let query = filter.search.as_deref().map(SearchQuery::parse);
+        let mut found: Vec<(u32, &Product)> = self
+            .products
             .iter()
-            .filter(|p| {
+            .zip(&self.search_texts)
+            .filter(|(p, _)| {
                 filter
                     .category
                     .as_deref()
                     .is_none_or(|c| p.product.category == c)
             })
-            .filter(|p| {
-                search.as_deref().is_none_or(|s| {
-                    p.product.name.to_lowercase().contains(s)
-                        || p.product.description.to_lowercase().contains(s)
-                })
+            .filter(|(p, _)| filter.admits_price(p))
+            .filter_map(|(p, text)| match &query {
+                Some(Some(query)) => query.score(text).map(|score| (score, p)),
+                Some(None) => None,
+                None => Some((0, p)),
             })
-            .collect()
+            .collect();
+        // Sorts are stable: products that tie stay in shop order.
+        match filter.sort {
+            Sort::Relevance => found.sort_by_key(|(score, _)| Reverse(*score)),
+            Sort::PriceLow => found.sort_by_key(|(_, p)| p.price_range().lowest()),
+            Sort::PriceHigh => found.sort_by_key(|(_, p)| Reverse(p.price_range().lowest())),
+            Sort::Name => found.sort_by_key(|(_, p)| p.product.name.to_lowercase()),
+            Sort::Newest => {
+                found.sort_by_key(|(_, p)| Reverse((p.product.created_at, p.product.id)))
+            }
+        }
+        found.into_iter().map(|(_, p)| p).collect()
     }
 
     pub fn by_slug(&self, slug: &str) -> Option<&Product> {
@@ -90,6 +250,84 @@ impl Catalog {
 
     pub fn by_id(&self, id: i64) -> Option<&Product> {
         self.products.iter().find(|p| p.product.id == id)
+    }
+
+    /// The product a variant belongs to.
+    pub fn by_variant(&self, variant_id: i64) -> Option<&Product> {
+        self.products
+            .iter()
+            .find(|p| p.variants.iter().any(|v| v.id == variant_id))
+    }
+}
+
+/// What a search can find in a product: its name, category, description, and the
+/// colours and sizes of its variants.
+fn search_text(product: &Product) -> SearchText {
+    let mut text = SearchText::default();
+    text.add(Field::Name, &product.product.name);
+    text.add(Field::Category, &product.product.category);
+    text.add(Field::Description, &product.product.description);
+    for variant in &product.variants {
+        text.add(Field::Colour, &variant.color);
+        text.add(Field::Size, &variant.size);
+    }
+    text
+}
+
+/// One page of a list: which items it shows of how many.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// From 1.
+    pub number: usize,
+    pub count: usize,
+    /// Items on the pages before this one.
+    pub skipped: usize,
+    pub size: usize,
+    pub total: usize,
+}
+
+impl Page {
+    /// Page `number` (from 1) of `total` items shown `size` to a page; a number past the
+    /// last page is the last page, so that an old link still shows something.
+    pub fn of(number: usize, size: usize, total: usize) -> Self {
+        let size = size.max(1);
+        let count = total.div_ceil(size).max(1);
+        let number = number.clamp(1, count);
+        Self {
+            number,
+            count,
+            skipped: (number - 1) * size,
+            size,
+            total,
+        }
+    }
+
+    /// A page number from an address: blank is the first page.
+    pub fn parse_number(raw: Option<&str>) -> Result<usize, String> {
+        match raw.map(str::trim).filter(|s| !s.is_empty()) {
+            None => Ok(1),
+            Some(raw) => raw
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| "A page number is a whole number from 1.".to_owned()),
+        }
+    }
+
+    /// The items of this page out of all of them.
+    pub fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        let start = self.skipped.min(items.len());
+        let end = (start + self.size).min(items.len());
+        &items[start..end]
+    }
+
+    /// The first and last item shown, counted from 1 (0 and 0 when there is none).
+    pub fn shown(&self) -> (usize, usize) {
+        if self.total == 0 {
+            (0, 0)
+        } else {
+            (self.skipped + 1, (self.skipped + self.size).min(self.total))
+        }
     }
 }
 
@@ -228,7 +466,175 @@ pub async fn view_product(
 
 #[cfg(test)]
 mod tests {
-    use super::CatalogFilter;
+    use super::*;
+    use crate::db::catalog::{ProductRow, VariantRow};
+    use crate::domain::Visibility;
+
+    /// A product with one variant per (colour, price in cents).
+    fn product(id: i64, name: &str, category: &str, variants: &[(&str, i64)]) -> Product {
+        Product {
+            product: ProductRow {
+                id,
+                slug: format!("p{id}"),
+                name: name.into(),
+                description: String::new(),
+                category: category.into(),
+                price_cents: variants.first().map_or(100, |v| v.1),
+                image_key: None,
+                visibility: Visibility::Shown,
+                sort_order: id,
+                created_at: 1000 - id,
+            },
+            variants: variants
+                .iter()
+                .zip(1..)
+                .map(|((color, price_cents), n)| VariantRow {
+                    id: id * 100 + n,
+                    product_id: id,
+                    color: (*color).into(),
+                    size: "U".into(),
+                    price_cents: *price_cents,
+                    own_price_cents: None,
+                    stock: 1,
+                    visibility: Visibility::Shown,
+                })
+                .collect(),
+        }
+    }
+
+    fn catalog() -> Catalog {
+        Catalog::new(vec![
+            product(
+                1,
+                "Radar Mug",
+                "Drinkware",
+                &[("Black", 1200), ("White", 1500)],
+            ),
+            product(2, "Espresso Cups", "Drinkware", &[("White", 900)]),
+            product(3, "Black Tee", "Apparel", &[("Black", 2000)]),
+        ])
+    }
+
+    fn names(catalog: &Catalog, filter: &CatalogFilter) -> Vec<String> {
+        catalog
+            .filter(filter)
+            .into_iter()
+            .map(|p| p.product.name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_search_puts_the_best_matches_first_and_ties_in_shop_order() {
+        let catalog = catalog();
+        let search = |q: &str| names(&catalog, &CatalogFilter::new(None, Some(q)));
+        // The tee has "black" in its name, the mug only as a colour.
+        assert_eq!(search("black"), ["Black Tee", "Radar Mug"]);
+        assert_eq!(search("white"), ["Radar Mug", "Espresso Cups"]);
+        assert_eq!(search("mugs"), ["Radar Mug"]);
+        assert!(search("?!").is_empty(), "no words, no products");
+    }
+
+    #[test]
+    fn sorts_order_by_the_lowest_price_the_name_or_the_newest() {
+        let catalog = catalog();
+        let sorted = |sort| {
+            names(
+                &catalog,
+                &CatalogFilter {
+                    sort,
+                    ..CatalogFilter::default()
+                },
+            )
+        };
+        assert_eq!(
+            sorted(Sort::Relevance),
+            ["Radar Mug", "Espresso Cups", "Black Tee"]
+        );
+        assert_eq!(
+            sorted(Sort::PriceLow),
+            ["Espresso Cups", "Radar Mug", "Black Tee"]
+        );
+        assert_eq!(
+            sorted(Sort::PriceHigh),
+            ["Black Tee", "Radar Mug", "Espresso Cups"]
+        );
+        assert_eq!(
+            sorted(Sort::Name),
+            ["Black Tee", "Espresso Cups", "Radar Mug"]
+        );
+        assert_eq!(
+            sorted(Sort::Newest),
+            ["Radar Mug", "Espresso Cups", "Black Tee"]
+        );
+        for sort in Sort::ALL {
+            assert_eq!(Sort::parse(Some(sort.as_str())), Ok(sort));
+        }
+        assert_eq!(Sort::parse(Some(" ")), Ok(Sort::Relevance));
+        assert!(
+            Sort::parse(Some("cheap"))
+                .unwrap_err()
+                .contains("price-desc")
+        );
+    }
+
+    #[test]
+    fn a_price_range_keeps_products_with_a_price_inside_it() {
+        let catalog = catalog();
+        let mut errors = FieldErrors::default();
+        let between = CatalogFilter::default().priced_between(Some("13"), Some("20"), &mut errors);
+        assert!(errors.is_empty());
+        // The mug is in by its $15 variant.
+        assert_eq!(names(&catalog, &between), ["Radar Mug", "Black Tee"]);
+
+        let mut errors = FieldErrors::default();
+        let filter = CatalogFilter::default().priced_between(Some("-1"), Some("abc"), &mut errors);
+        assert_eq!((filter.min_price, filter.max_price), (None, None));
+        assert!(errors.get("min_price").is_some() && errors.get("max_price").is_some());
+
+        let mut errors = FieldErrors::default();
+        let filter = CatalogFilter::default().priced_between(Some("20"), Some("10"), &mut errors);
+        assert_eq!(filter.min_price, Some(Cents::new(2000)));
+        assert_eq!(filter.max_price, None);
+        assert_eq!(
+            errors.get("max_price"),
+            Some("The highest price must not be below the lowest.")
+        );
+        let upside_down = CatalogFilter::default().priced_in_cents(Some(500), Some(100));
+        assert!(names(&catalog, &upside_down.unwrap()).is_empty());
+        assert!(
+            CatalogFilter::default()
+                .priced_in_cents(Some(-1), None)
+                .is_err()
+        );
+        assert!(
+            CatalogFilter::default()
+                .priced_in_cents(Some(0), Some(100))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn pages_hold_their_size_and_a_number_past_the_end_is_the_last_page() {
+        let items: Vec<u32> = (1..=5).collect();
+        let first = Page::of(1, 2, items.len());
+        assert_eq!(
+            (first.count, first.slice(&items), first.shown()),
+            (3, &[1, 2][..], (1, 2))
+        );
+        let last = Page::of(9, 2, items.len());
+        assert_eq!(
+            (last.number, last.slice(&items), last.shown()),
+            (3, &[5][..], (5, 5))
+        );
+        let empty = Page::of(1, 2, 0);
+        assert_eq!((empty.count, empty.shown()), (1, (0, 0)));
+        assert!(empty.slice(&[] as &[u32]).is_empty());
+        assert_eq!(Page::parse_number(None), Ok(1));
+        assert_eq!(Page::parse_number(Some("3")), Ok(3));
+        for bad in ["0", "-1", "x", "1.5"] {
+            assert!(Page::parse_number(Some(bad)).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn a_filter_ignores_blanks_and_caps_the_search() {

@@ -3,18 +3,18 @@
 //! order is priced again inside its transaction, from the cart as it is then.
 
 use super::Services;
-use super::notices::OrderNews;
+use super::notices::{self, OrderNews, Recipient};
 use super::payments::{self, PaymentStart};
 use crate::db::cart::{CartLine, CartOwner, cart_total};
 use crate::db::checkout::{DeliveryOption, DiscountCode};
 use crate::db::now_ms;
-use crate::db::orders::{Checkout, Destination, Order, Placed};
+use crate::db::orders::{Buyer, Checkout, Destination, Order, Placed};
 use crate::db::places::PlaceRow;
 use crate::db::users::UserRow;
 use crate::domain::address::{AddressFields, ShippingAddress};
 use crate::domain::checkout::{DiscountCodeName, PaymentMethod};
 use crate::domain::pricing::{PriceTerms, Totals};
-use crate::domain::{Address, FieldErrors, OrderStatus};
+use crate::domain::{Address, Email, FieldErrors, OrderStatus};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
 use crate::ops;
@@ -93,12 +93,39 @@ pub struct PlacedOrder {
     pub payment: Option<PaymentStart>,
 }
 
-/// Places the user's cart as an order. A card order awaits payment, holding its stock,
+/// Who checks out: a signed-in shopper, or a guest with the email the order's news goes to.
+#[derive(Debug, Clone, Copy)]
+pub enum Shopper<'a> {
+    Account(&'a UserRow),
+    /// A visitor without an account: the guest session that holds the cart, and the email
+    /// as typed (checked here).
+    Guest {
+        session_id: &'a str,
+        email: &'a str,
+    },
+}
+
+impl Shopper<'_> {
+    fn user(&self) -> Option<&UserRow> {
+        match self {
+            Self::Account(user) => Some(user),
+            Self::Guest { .. } => None,
+        }
+    }
+}
+
+/// The shopper, with a guest's email checked.
+enum Who<'a> {
+    Account(&'a UserRow),
+    Guest { session_id: &'a str, email: Email },
+}
+
+/// Places the shopper's cart as an order. A card order awaits payment, holding its stock,
 /// and comes with a PaymentIntent to pay it with; if the provider cannot be reached, the
 /// order still awaits payment and the same request (same idempotency key) tries again.
 pub async fn place_order(
     services: &Services,
-    user: &UserRow,
+    shopper: Shopper<'_>,
     choice: &Choice<'_>,
     idempotency_key: Option<&str>,
 ) -> AppResult<PlacedOrder> {
@@ -114,15 +141,36 @@ pub async fn place_order(
         PaymentMethod::OnDelivery => None,
         PaymentMethod::Stripe => Some(payments::hold_until(services)?),
     };
+    let who = match shopper {
+        Shopper::Account(user) => Who::Account(user),
+        Shopper::Guest { session_id, email } => Who::Guest {
+            session_id,
+            email: Email::parse(email).map_err(|m| AppError::invalid("email", m))?,
+        },
+    };
     let delivery = chosen_delivery(services, choice.delivery_option).await?;
     let discount = discount_code(services, choice.coupon).await?;
-    let destination = destination(services, user, &delivery, choice).await?;
-    services.record(Event::new(EventKind::CheckoutStarted).user(Some(user.id)));
+    let destination = destination(services, shopper.user(), &delivery, choice).await?;
+    let user_id = shopper.user().map(|u| u.id);
+    services.record(Event::new(EventKind::CheckoutStarted).user(user_id));
+    // A guest opens the order from anywhere with the key in the confirmation mail's link.
+    let access_key = crate::domain::token::new_token();
+    let access_key_hash = crate::domain::token::token_hash(&access_key);
+    let buyer = match &who {
+        Who::Account(user) => Buyer::Account {
+            user_id: user.id,
+            username: &user.username,
+        },
+        Who::Guest { session_id, email } => Buyer::Guest {
+            session_id,
+            email: email.as_str(),
+            access_key_hash: &access_key_hash,
+        },
+    };
     let placed = services
         .db
         .place_order(&Checkout {
-            user_id: user.id,
-            username: &user.username,
+            buyer: &buyer,
             destination: destination.as_destination(),
             delivery: &delivery,
             discount: discount.as_ref(),
@@ -135,14 +183,33 @@ pub async fn place_order(
     let (order, new) = match placed {
         Placed::New(order) => {
             if choice.save_address
-                && let Resolved::Ship(address) = &destination
+                && let (Some(user), Resolved::Ship(address)) = (shopper.user(), &destination)
             {
                 services.db.save_address(user.id, address).await?;
             }
-            services.record(Event::new(EventKind::CheckoutCompleted).user(Some(user.id)));
+            services.record(Event::new(EventKind::CheckoutCompleted).user(user_id));
             services.catalog.invalidate();
             ops::metrics::order_placed();
-            super::notices::tell(services, user, &order, OrderNews::Placed);
+            match &who {
+                Who::Account(user) => {
+                    let link = notices::order_link(services, &order);
+                    notices::tell(
+                        services,
+                        (*user).into(),
+                        &order,
+                        OrderNews::Placed,
+                        Some(link),
+                    );
+                }
+                Who::Guest { email, .. } => {
+                    let to = Recipient {
+                        name: destination.name().unwrap_or(notices::GUEST_GREETING),
+                        email: email.as_str(),
+                    };
+                    let link = notices::guest_order_link(services, &order, &access_key);
+                    notices::tell(services, to, &order, OrderNews::Placed, Some(link));
+                }
+            }
             (order, true)
         }
         Placed::Replayed(order) => (order, false),
@@ -214,6 +281,14 @@ enum Resolved {
 }
 
 impl Resolved {
+    /// The name the order is addressed to, when it ships.
+    fn name(&self) -> Option<&str> {
+        match self {
+            Self::Ship(address) => Some(address.name()),
+            Self::Text(_) | Self::PickUp(_) => None,
+        }
+    }
+
     fn as_destination(&self) -> Destination<'_> {
         match self {
             Self::Ship(address) => Destination::Ship(address),
@@ -225,7 +300,7 @@ impl Resolved {
 
 async fn destination(
     services: &Services,
-    user: &UserRow,
+    user: Option<&UserRow>,
     delivery: &DeliveryOption,
     choice: &Choice<'_>,
 ) -> AppResult<Resolved> {
@@ -254,6 +329,12 @@ async fn destination(
             .map(Resolved::Text)
             .map_err(|m| AppError::invalid("shipping_address", m));
     }
+    let Some(user) = user else {
+        return Err(AppError::Invalid(FieldErrors::single(
+            "address.line1",
+            "Give the address to deliver to.",
+        )));
+    };
     if let Some(saved) = saved_address(services, user).await? {
         return Ok(Resolved::Ship(saved));
     }

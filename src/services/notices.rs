@@ -53,7 +53,9 @@ struct OrderText<'a> {
     headline: String,
     order: &'a Order,
     totals: Totals,
-    link: String,
+    /// Where the order page is; none for a guest's later news (only the confirmation
+    /// carries the key, whose hash alone is kept).
+    link: Option<String>,
 }
 
 #[derive(Template)]
@@ -64,7 +66,9 @@ struct OrderHtml<'a> {
     headline: String,
     order: &'a Order,
     totals: Totals,
-    link: String,
+    /// Where the order page is; none for a guest's later news (only the confirmation
+    /// carries the key, whose hash alone is kept).
+    link: Option<String>,
 }
 
 impl OrderText<'_> {
@@ -115,12 +119,36 @@ pub fn welcome(services: &Services, user: &UserRow) {
         radar,
     }
     .render();
-    send(services, user, "Welcome to Coffee Radar".into(), text, html);
+    send(
+        services,
+        user.into(),
+        "Welcome to Coffee Radar".into(),
+        text,
+        html,
+    );
 }
+
+/// Whom a mail goes to: an account's owner, or a guest who ordered without one.
+pub struct Recipient<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+}
+
+impl<'a> From<&'a UserRow> for Recipient<'a> {
+    fn from(user: &'a UserRow) -> Self {
+        Self {
+            name: &user.first_name,
+            email: &user.email,
+        }
+    }
+}
+
+/// How a guest is greeted, whose name the shop does not know.
+pub const GUEST_GREETING: &str = "there";
 
 fn send(
     services: &Services,
-    user: &UserRow,
+    to: Recipient<'_>,
     subject: String,
     text: askama::Result<String>,
     html: askama::Result<String>,
@@ -129,7 +157,7 @@ fn send(
         (Ok(text), Ok(html)) => {
             services
                 .mailer
-                .send_in_background(user.email.clone(), subject, text, Some(html))
+                .send_in_background(to.email.to_owned(), subject, text, Some(html))
         }
         (Err(error), _) | (_, Err(error)) => {
             tracing::error!(%error, %subject, "could not draw a mail");
@@ -137,14 +165,19 @@ fn send(
     }
 }
 
-/// Mails `user` the news about their order.
-pub fn tell(services: &Services, user: &UserRow, order: &Order, news: OrderNews) {
+/// Mails the news about an order; `link` is where the order page is.
+pub fn tell(
+    services: &Services,
+    to: Recipient<'_>,
+    order: &Order,
+    news: OrderNews,
+    link: Option<String>,
+) {
     let code = &order.order.code;
     let subject = news.subject(code);
-    let link = format!("{}/orders/{code}", services.settings.public_url);
     let totals = order.order.totals();
     let text = OrderText {
-        first_name: &user.first_name,
+        first_name: to.name,
         headline: news.headline(code),
         order,
         totals,
@@ -153,23 +186,46 @@ pub fn tell(services: &Services, user: &UserRow, order: &Order, news: OrderNews)
     .render();
     let html = OrderHtml {
         subject: &subject,
-        first_name: &user.first_name,
+        first_name: to.name,
         headline: news.headline(code),
         order,
         totals,
         link,
     }
     .render();
-    send(services, user, subject, text, html);
+    send(services, to, subject, text, html);
 }
 
-/// Mails the order's shopper, when the order has one, the news about it.
+/// The order page's address, for an account's order (or the guest browser that placed it).
+pub fn order_link(services: &Services, order: &Order) -> String {
+    format!(
+        "{}/orders/{}",
+        services.settings.public_url, order.order.code
+    )
+}
+
+/// The address of a guest order's page that opens it anywhere, with its key.
+pub fn guest_order_link(services: &Services, order: &Order, key: &str) -> String {
+    format!("{}?key={key}", order_link(services, order))
+}
+
+/// Mails the order's shopper (its account's owner, or the guest who placed it) the news.
 pub async fn tell_shopper(services: &Services, order: &Order, news: OrderNews) -> AppResult<()> {
-    let Some(user_id) = order.order.user_id else {
-        return Ok(());
-    };
-    if let Some(user) = services.db.user_by_id(user_id).await? {
-        tell(services, &user, order, news);
+    match (order.order.user_id, &order.order.guest_email) {
+        (Some(user_id), _) => {
+            if let Some(user) = services.db.user_by_id(user_id).await? {
+                let link = order_link(services, order);
+                tell(services, (&user).into(), order, news, Some(link));
+            }
+        }
+        (None, Some(email)) => {
+            let to = Recipient {
+                name: GUEST_GREETING,
+                email,
+            };
+            tell(services, to, order, news, None);
+        }
+        (None, None) => {}
     }
     Ok(())
 }

@@ -20,8 +20,8 @@ use crate::domain::checkout::PaymentMethod;
 use crate::domain::{OrderCode, OrderStatus};
 use crate::error::{AppError, AppResult};
 use crate::payments::{
-    PaymentError, PaymentIntent, PaymentIntentId, PaymentIntentStatus, StripeClient,
-    WebhookVerifier,
+    PaymentError, PaymentIntent, PaymentIntentId, PaymentIntentStatus, PaymentMethodId,
+    StripeClient, WebhookVerifier,
 };
 
 /// The shop's Stripe account, when card payment is on.
@@ -29,6 +29,8 @@ pub struct Payments {
     pub client: StripeClient,
     pub verifier: WebhookVerifier,
     pub publishable_key: String,
+    /// Where the pay page loads Stripe.js from.
+    pub js_url: url::Url,
     /// How long an order awaiting payment holds its stock.
     pub hold: Duration,
 }
@@ -78,6 +80,36 @@ impl Services {
     pub fn publishable_key(&self) -> Option<&str> {
         self.payments.as_deref().map(|p| p.publishable_key.as_str())
     }
+
+    /// What a page that takes a card needs: Stripe.js, and whom it talks to.
+    pub fn card_form(&self) -> Option<CardForm> {
+        self.payments.as_deref().map(|p| CardForm {
+            publishable_key: p.publishable_key.clone(),
+            script: p.js_url.clone(),
+            api: p.client.api_base().clone(),
+        })
+    }
+}
+
+/// Stripe.js for a page that takes a card: where it is loaded from and the provider's API it
+/// talks to, which that page's Content-Security-Policy allows (and no other page's).
+#[derive(Debug, Clone)]
+pub struct CardForm {
+    pub publishable_key: String,
+    pub script: url::Url,
+    pub api: url::Url,
+}
+
+/// How paying with a card ended, for the pay page.
+#[derive(Debug)]
+pub enum PayOutcome {
+    /// The provider says the money moved; the order is paid.
+    Paid,
+    /// The card asks for 3-D Secure: Stripe.js finishes with this client secret, then the
+    /// page asks us to check.
+    Authenticate { client_secret: String },
+    /// The provider said no: its message, for the shopper, who may try another card.
+    Declined(String),
 }
 
 /// Until when a new card order holds its stock.
@@ -91,6 +123,17 @@ pub(super) fn hold_until(services: &Services) -> AppResult<i64> {
 /// be paid with another card). Safe to call again: each attempt has its own idempotency
 /// key, so a retry after a lost answer gets the same intent.
 pub async fn start(services: &Services, order: &OrderRow) -> AppResult<PaymentStart> {
+    let current = current_intent(services, order).await?;
+    start_from(services, order, current).await
+}
+
+/// [`start`], given the order's current intent as the provider has just told it (see
+/// [`check`]), so that it is not asked twice.
+pub async fn start_from(
+    services: &Services,
+    order: &OrderRow,
+    current: Option<PaymentIntent>,
+) -> AppResult<PaymentStart> {
     let payments = services.payments()?;
     if order.status != OrderStatus::AwaitingPayment {
         return Err(AppError::Conflict(format!(
@@ -98,10 +141,7 @@ pub async fn start(services: &Services, order: &OrderRow) -> AppResult<PaymentSt
             order.status
         )));
     }
-    let current = match current_intent(services, order).await? {
-        Some(intent) if !needs_new_attempt(&intent) => Some(intent),
-        _ => None,
-    };
+    let current = current.filter(|intent| !needs_new_attempt(intent));
     let intent = match current {
         Some(intent) => intent,
         None => {
@@ -126,15 +166,63 @@ pub async fn start(services: &Services, order: &OrderRow) -> AppResult<PaymentSt
     })
 }
 
-/// Asks the provider about the order's payment and records what it says.
-pub async fn check(services: &Services, order: &Order) -> AppResult<()> {
+/// Pays the order with the card the shopper's browser gave Stripe.js: the server itself
+/// confirms the order's PaymentIntent and moves the order by what the provider answers.
+pub async fn pay(
+    services: &Services,
+    order: &Order,
+    card: &PaymentMethodId,
+) -> AppResult<PayOutcome> {
+    let started = start(services, &order.order).await?;
+    let id = PaymentIntentId::parse(&started.payment_intent_id)
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an intent id we made")))?;
+    let confirmed = services
+        .payments()?
+        .client
+        .confirm_payment_intent(&id, card)
+        .await;
+    let intent = match confirmed {
+        Ok(intent) => intent,
+        // Declined, or refused for another reason: what the intent says now is the truth.
+        Err(PaymentError::Refused { message, .. }) => {
+            let intent = services
+                .payments()?
+                .client
+                .retrieve_payment_intent(&id)
+                .await?;
+            apply(services, order, &intent).await?;
+            return Ok(match intent.status {
+                PaymentIntentStatus::Succeeded => PayOutcome::Paid,
+                _ => PayOutcome::Declined(intent.last_error.unwrap_or(message)),
+            });
+        }
+        Err(other) => return Err(other.into()),
+    };
+    apply(services, order, &intent).await?;
+    Ok(match intent.status {
+        PaymentIntentStatus::Succeeded => PayOutcome::Paid,
+        PaymentIntentStatus::RequiresAction => PayOutcome::Authenticate {
+            client_secret: intent.client_secret,
+        },
+        _ => PayOutcome::Declined(
+            intent
+                .last_error
+                .unwrap_or_else(|| "The card was not accepted. Try another card.".into()),
+        ),
+    })
+}
+
+/// Asks the provider about the order's payment and records what it says; returns the
+/// intent as the provider has it (none for an order not paid by card, or without one yet).
+pub async fn check(services: &Services, order: &Order) -> AppResult<Option<PaymentIntent>> {
     if order.order.payment_method != PaymentMethod::Stripe {
-        return Ok(());
+        return Ok(None);
     }
-    if let Some(intent) = current_intent(services, &order.order).await? {
-        apply(services, order, &intent).await?;
+    let intent = current_intent(services, &order.order).await?;
+    if let Some(intent) = &intent {
+        apply(services, order, intent).await?;
     }
-    Ok(())
+    Ok(intent)
 }
 
 /// Handles a webhook from the provider: checks its signature, ignores an event seen

@@ -54,8 +54,10 @@ pub async fn run_once(
 ) -> AppResult<Deleted> {
     let now = now_ms();
     let guest_lifetime_ms = retention.guest_session_secs.saturating_mul(1000) as i64;
-    // Throttle windows matter for two windows (the current one and the one it slides from).
+    // A throttle reads two windows (the current one and the one it slides from): its
+    // counters are kept at least that long, whatever the setting.
     let longest_window_ms = (limits.signin_window_secs * 1000).max(3600 * 1000) as i64;
+    let rate_limits_kept_ms = days_ms(retention.retain_rate_limits_days).max(2 * longest_window_ms);
     let (sessions, carts_of_sessions) = db.delete_expired_sessions(now).await?;
     let deleted = Deleted {
         sessions,
@@ -65,9 +67,7 @@ pub async fn run_once(
         reset_links: db
             .delete_spent_password_resets(now - days_ms(retention.retain_reset_links_days))
             .await?,
-        rate_limits: db
-            .delete_old_rate_limits(now - 2 * longest_window_ms)
-            .await?,
+        rate_limits: db.delete_old_rate_limits(now - rate_limits_kept_ms).await?,
         events: match retention.retain_events_days {
             0 => 0,
             days => db.delete_old_events(now - days_ms(days)).await?,

@@ -3,7 +3,7 @@
 use super::notices::OrderNews;
 use super::{Services, accounts};
 use crate::db::cart::{CartLine, CartOwner};
-use crate::db::orders::Order;
+use crate::db::orders::{GuestProof, Order};
 use crate::db::users::UserRow;
 use crate::domain::{OrderCode, Quantity};
 use crate::error::{AppError, AppResult};
@@ -130,18 +130,59 @@ pub async fn cart(services: &Services, owner: Option<&CartOwner>) -> AppResult<V
 /// A shopper's own order; anyone else's is "not found", never "forbidden", so codes
 /// cannot be probed.
 pub async fn own_order(services: &Services, user: &UserRow, code: &str) -> AppResult<Order> {
-    let code = OrderCode::parse(code).ok_or_else(|| AppError::not_found("That order"))?;
-    services
-        .db
-        .order_by_code(&code, Some(user.id))
-        .await?
-        .ok_or_else(|| AppError::not_found("That order"))
+    order_for(services, OrderViewer::Account(user), code).await
 }
 
 pub async fn cancel_own_order(services: &Services, user: &UserRow, code: &str) -> AppResult<Order> {
     let order = own_order(services, user, code).await?;
     cancel(services, &order).await?;
     own_order(services, user, code).await
+}
+
+/// Who asks for an order page: a signed-in shopper, or a guest showing the order is theirs.
+#[derive(Debug, Clone, Copy)]
+pub enum OrderViewer<'a> {
+    Account(&'a UserRow),
+    /// The key of the link in the order's confirmation mail.
+    GuestKey(&'a str),
+    /// The guest session that placed the order.
+    GuestSession(&'a str),
+}
+
+/// The order, if `viewer` may see it; "not found" otherwise, so that nobody learns which
+/// codes exist.
+pub async fn order_for(
+    services: &Services,
+    viewer: OrderViewer<'_>,
+    code: &str,
+) -> AppResult<Order> {
+    let not_found = || AppError::not_found("That order");
+    let code = OrderCode::parse(code).ok_or_else(not_found)?;
+    let order = match viewer {
+        OrderViewer::Account(user) => services.db.order_by_code(&code, Some(user.id)).await?,
+        OrderViewer::GuestKey(key) if crate::domain::token::is_well_formed(key) => {
+            services.db.guest_order(&code, GuestProof::Key(key)).await?
+        }
+        OrderViewer::GuestKey(_) => None,
+        OrderViewer::GuestSession(id) => {
+            services
+                .db
+                .guest_order(&code, GuestProof::Session(id))
+                .await?
+        }
+    };
+    order.ok_or_else(not_found)
+}
+
+/// Cancels the order for whoever may see it (see [`cancel`]).
+pub async fn cancel_order_for(
+    services: &Services,
+    viewer: OrderViewer<'_>,
+    code: &str,
+) -> AppResult<Order> {
+    let order = order_for(services, viewer, code).await?;
+    cancel(services, &order).await?;
+    order_for(services, viewer, code).await
 }
 
 /// Cancels an order that has not shipped, returning its stock (for its shopper or staff).
@@ -183,7 +224,13 @@ mod tests {
     use super::*;
     use crate::db::cart::CartOwner;
     use crate::domain::OrderStatus;
-    use crate::services::checkout::{Choice, place_order};
+    use crate::services::checkout::{Choice, PlacedOrder, Shopper, place_order};
+
+    /// Places the buyer's cart with the default choices.
+    async fn place(shop: &TestShop, buyer: &UserRow, key: &str) -> AppResult<PlacedOrder> {
+        let shopper = Shopper::Account(buyer);
+        place_order(&shop.services, shopper, &Choice::default(), Some(key)).await
+    }
     use crate::services::testing::TestShop;
 
     async fn cart_of(shop: &TestShop, user: &UserRow, quantity: i64) {
@@ -199,9 +246,7 @@ mod tests {
         let buyer = shop.shopper("buyer").await;
         cart_of(&shop, &buyer, 3).await;
 
-        let placed = place_order(&shop.services, &buyer, &Choice::default(), Some("key-1"))
-            .await
-            .expect("order placed");
+        let placed = place(&shop, &buyer, "key-1").await.expect("order placed");
         let (order, new) = (placed.order, placed.new);
         assert!(new);
         assert_eq!(order.order.status, OrderStatus::Placed);
@@ -228,14 +273,10 @@ mod tests {
         let shop = TestShop::with_stock(5).await;
         let buyer = shop.shopper("twice").await;
         cart_of(&shop, &buyer, 1).await;
-        let placed = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
-            .await
-            .unwrap();
+        let placed = place(&shop, &buyer, "same").await.unwrap();
         let first = placed.order;
         cart_of(&shop, &buyer, 1).await;
-        let placed = place_order(&shop.services, &buyer, &Choice::default(), Some("same"))
-            .await
-            .unwrap();
+        let placed = place(&shop, &buyer, "same").await.unwrap();
         let second = placed.order;
         let new = placed.new;
         assert!(!new);
@@ -250,7 +291,7 @@ mod tests {
         let owner = Some(CartOwner::User(buyer.id));
         let refused = add_to_cart(&shop.services, owner, shop.variant_id, 3).await;
         assert!(matches!(refused, Err(AppError::Conflict(_))));
-        let empty = place_order(&shop.services, &buyer, &Choice::default(), Some("k")).await;
+        let empty = place(&shop, &buyer, "k").await;
         assert!(matches!(empty, Err(AppError::Conflict(_))), "{empty:?}");
         assert_eq!(shop.stock().await, 2);
     }
@@ -260,9 +301,7 @@ mod tests {
         let shop = TestShop::with_stock(5).await;
         let (owner, other) = (shop.shopper("owner").await, shop.shopper("other").await);
         cart_of(&shop, &owner, 1).await;
-        let placed = place_order(&shop.services, &owner, &Choice::default(), Some("k"))
-            .await
-            .unwrap();
+        let placed = place(&shop, &owner, "k").await.unwrap();
         let order = placed.order;
         let code = &order.order.code;
         assert!(matches!(

@@ -2,13 +2,15 @@
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
 use super::cart::EmptyForm;
+use super::forms::check_confirmed;
 use super::{
-    CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render, render_with_status,
-    safe_next,
+    CsrfForm, Flash, Layout, PageResult, Refusal, local_target, redirect_with, render,
+    render_with_status, safe_next,
 };
 use crate::auth::{self, Visitor};
 use crate::domain::FieldErrors;
@@ -21,6 +23,8 @@ use crate::state::AppState;
 struct RegisterPage {
     layout: Layout,
     form: Registration,
+    /// The page to come back to once registered, or empty for the shop.
+    next: String,
     errors: FieldErrors,
     message: Option<String>,
 }
@@ -28,10 +32,16 @@ struct RegisterPage {
 pub async fn register_form(
     State(state): State<AppState>,
     visitor: Visitor,
+    Query(query): Query<NextQuery>,
 ) -> PageResult<Response> {
     Ok(render(&RegisterPage {
         layout: Layout::load(&state, &visitor, "Create your account", "account").await?,
         form: Registration::default(),
+        next: query
+            .next
+            .as_deref()
+            .and_then(local_target)
+            .unwrap_or_default(),
         errors: FieldErrors::default(),
         message: None,
     }))
@@ -42,9 +52,14 @@ pub struct RegisterForm {
     username: String,
     email: String,
     password: String,
+    /// The password typed again (missing counts as not the same).
+    #[serde(default)]
+    password_confirm: String,
     first_name: String,
     #[serde(default)]
     address: Option<String>,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 pub async fn register(
@@ -53,6 +68,7 @@ pub async fn register(
     jar: CookieJar,
     CsrfForm(form): CsrfForm<RegisterForm>,
 ) -> PageResult<Response> {
+    let confirmed = check_confirmed(&form.password, &form.password_confirm);
     let registration = Registration {
         username: form.username,
         email: form.email,
@@ -60,10 +76,18 @@ pub async fn register(
         first_name: form.first_name,
         address: form.address,
     };
-    match accounts::register(&state.services, &registration, visitor.client_ip).await {
+    let registered = match confirmed {
+        Ok(()) => accounts::register(&state.services, &registration, visitor.client_ip).await,
+        Err(error) => Err(error),
+    };
+    match registered {
         Ok(user) => {
             let jar = auth::sign_in(&state, &visitor, &user, jar).await?;
-            Ok(redirect_with(jar, "/shop", Flash::Registered))
+            Ok(redirect_with(
+                jar,
+                &safe_next(form.next.as_deref()),
+                Flash::Registered,
+            ))
         }
         Err(error) => {
             let refusal = Refusal::of(error)?;
@@ -73,6 +97,11 @@ pub async fn register(
                     password: String::new(),
                     ..registration
                 },
+                next: form
+                    .next
+                    .as_deref()
+                    .and_then(local_target)
+                    .unwrap_or_default(),
                 errors: refusal.errors,
                 message: refusal.message,
             };
@@ -204,7 +233,31 @@ pub async fn forgot(
 struct ResetPage {
     layout: Layout,
     token: String,
-    error: Option<String>,
+    /// The link has expired or was used: the page says so instead of showing the form.
+    spent: bool,
+    errors: FieldErrors,
+    message: Option<String>,
+}
+
+impl ResetPage {
+    async fn load(state: &AppState, visitor: &Visitor, token: String) -> PageResult<Self> {
+        Ok(Self {
+            layout: Layout::load(state, visitor, "Choose a new password", "account").await?,
+            token,
+            spent: false,
+            errors: FieldErrors::default(),
+            message: None,
+        })
+    }
+}
+
+/// The reset page for a link that no longer works: it explains why, and how to get a new
+/// one (answered 404, as the link leads nowhere).
+async fn spent_link(state: &AppState, visitor: &Visitor) -> PageResult<Response> {
+    let mut page = ResetPage::load(state, visitor, String::new()).await?;
+    page.layout.title = "This reset link no longer works".into();
+    page.spent = true;
+    Ok(render_with_status(StatusCode::NOT_FOUND, &page))
 }
 
 pub async fn reset_form(
@@ -213,21 +266,17 @@ pub async fn reset_form(
     Path(token): Path<String>,
 ) -> PageResult<Response> {
     if !accounts::reset_link_is_valid(&state.services, &token).await? {
-        return Err(AppError::NotFound(
-            "This reset link has expired or was already used. Ask for a new one.".into(),
-        )
-        .into());
+        return spent_link(&state, &visitor).await;
     }
-    Ok(render(&ResetPage {
-        layout: Layout::load(&state, &visitor, "Choose a new password", "account").await?,
-        token,
-        error: None,
-    }))
+    Ok(render(&ResetPage::load(&state, &visitor, token).await?))
 }
 
 #[derive(serde::Deserialize)]
 pub struct ResetForm {
     password: String,
+    /// The password typed again (missing counts as not the same).
+    #[serde(default)]
+    password_confirm: String,
 }
 
 pub async fn reset(
@@ -237,14 +286,24 @@ pub async fn reset(
     Path(token): Path<String>,
     CsrfForm(form): CsrfForm<ResetForm>,
 ) -> PageResult<Response> {
-    match accounts::reset_password(&state.services, &token, &form.password).await {
+    // The link first: whatever was typed, a spent link is the news.
+    if !accounts::reset_link_is_valid(&state.services, &token).await? {
+        return spent_link(&state, &visitor).await;
+    }
+    let reset = match check_confirmed(&form.password, &form.password_confirm) {
+        Ok(()) => accounts::reset_password(&state.services, &token, &form.password).await,
+        Err(error) => Err(error),
+    };
+    match reset {
         Ok(()) => Ok(redirect_with(jar, "/signin", Flash::PasswordReset)),
+        // Spent by another tab meanwhile.
+        Err(AppError::NotFound(_)) => spent_link(&state, &visitor).await,
         Err(error) => {
             let refusal = Refusal::of(error)?;
             let page = ResetPage {
-                layout: Layout::load(&state, &visitor, "Choose a new password", "account").await?,
-                token,
-                error: refusal.summary(),
+                errors: refusal.errors,
+                message: refusal.message,
+                ..ResetPage::load(&state, &visitor, token).await?
             };
             Ok(render_with_status(refusal.status, &page))
         }

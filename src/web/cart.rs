@@ -3,24 +3,23 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
-use super::{
-    CsrfForm, Flash, Layout, PageResult, Refusal, SignedIn, redirect_with, render,
-    render_with_status,
-};
+use super::forms::RefusedQuantity;
+use super::{CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render_with_status};
 use crate::auth::{self, Visitor};
-use crate::db::cart::{CartLine, CartOwner, cart_total};
+use crate::db::cart::{CartLine, cart_total};
 use crate::db::checkout::DeliveryOption;
 use crate::db::places::PlaceRow;
-use crate::db::users::UserRow;
 use crate::domain::Cents;
 use crate::domain::FieldErrors;
 use crate::domain::address::{AddressFields, countries};
+use crate::domain::checkout::PaymentMethod;
 use crate::domain::pricing::Totals;
 use crate::error::AppError;
-use crate::services::checkout::{self, Choice};
+use crate::services::catalog;
+use crate::services::checkout::{self, Choice, Shopper};
 use crate::services::shop;
 use crate::state::AppState;
 
@@ -30,50 +29,116 @@ struct CartPage {
     layout: Layout,
     lines: Vec<CartLine>,
     total: Cents,
+    /// A quantity change that was refused: shown on its line, as typed, with the reason.
+    refused: Option<RefusedQuantity>,
+}
+
+impl CartPage {
+    /// The quantity a line's field holds: what was typed, if it was refused, else the cart's.
+    fn quantity_shown(&self, line: &CartLine) -> String {
+        match &self.refused {
+            Some(refused) if refused.variant_id == line.variant_id => refused.typed.clone(),
+            _ => line.quantity.to_string(),
+        }
+    }
+
+    fn error_for(&self, line: &CartLine) -> Option<&str> {
+        self.refused
+            .as_ref()
+            .filter(|refused| refused.variant_id == line.variant_id)
+            .map(|refused| refused.message.as_str())
+    }
+}
+
+async fn cart_page(
+    state: &AppState,
+    visitor: &Visitor,
+    refused: Option<RefusedQuantity>,
+    status: StatusCode,
+) -> PageResult<Response> {
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
+    let page = CartPage {
+        layout: Layout::load(state, visitor, "Your cart", "cart").await?,
+        total: cart_total(&lines),
+        lines,
+        refused,
+    };
+    Ok(render_with_status(status, &page))
 }
 
 pub async fn show(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
-    Ok(render(&CartPage {
-        layout: Layout::load(&state, &visitor, "Your cart", "cart").await?,
-        total: cart_total(&lines),
-        lines,
-    }))
+    cart_page(&state, &visitor, None, StatusCode::OK).await
+}
+
+/// A quantity as typed in a form: a whole number, or a field error saying so.
+fn typed_quantity(typed: &str) -> Result<i64, AppError> {
+    typed.trim().parse().map_err(|_| {
+        AppError::invalid(
+            "quantity",
+            "Enter how many you want as a whole number, such as 2.",
+        )
+    })
 }
 
 #[derive(serde::Deserialize)]
 pub struct AddForm {
     variant_id: i64,
+    /// As typed: a quantity that is not a number is refused on the product page too.
     #[serde(default = "one")]
-    quantity: i64,
+    quantity: String,
 }
 
-fn one() -> i64 {
-    1
+fn one() -> String {
+    "1".to_owned()
 }
 
+/// Adds to the cart from a product page; a refusal (too few in stock, a wrong quantity)
+/// is shown on that product page, next to the form as it was sent.
 pub async fn add(
     State(state): State<AppState>,
     visitor: Visitor,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<AddForm>,
 ) -> PageResult<Response> {
-    let added = shop::add_to_cart(
-        &state.services,
-        visitor.cart_owner(),
-        form.variant_id,
-        form.quantity,
-    )
-    .await?;
-    let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
-    Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
+    let added = match typed_quantity(&form.quantity) {
+        Ok(quantity) => {
+            shop::add_to_cart(
+                &state.services,
+                visitor.cart_owner(),
+                form.variant_id,
+                quantity,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match added {
+        Ok(added) => {
+            let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
+            Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
+        }
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
+            let catalog = catalog::snapshot(&state.services).await?;
+            let product = catalog
+                .by_variant(form.variant_id)
+                .cloned()
+                .ok_or_else(|| AppError::not_found("That product variant"))?;
+            let refused = RefusedQuantity::new(form.variant_id, &form.quantity, &refusal);
+            super::shop::product_page(&state, &visitor, product, Some(refused), refusal.status)
+                .await
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
 pub struct QuantityForm {
-    quantity: i64,
+    /// As typed: a refusal shows it again on the cart page.
+    quantity: String,
 }
 
+/// Changes a line's quantity (0 removes it); a refusal (too few in stock, not a number)
+/// is shown on the cart page, on that line.
 pub async fn update(
     State(state): State<AppState>,
     visitor: Visitor,
@@ -84,12 +149,21 @@ pub async fn update(
     let owner = visitor
         .cart_owner()
         .ok_or_else(|| AppError::not_found("That item in your cart"))?;
-    if form.quantity == 0 {
-        shop::remove_from_cart(&state.services, &owner, variant_id).await?;
-    } else {
-        shop::set_cart_quantity(&state.services, &owner, variant_id, form.quantity).await?;
+    let changed = match typed_quantity(&form.quantity) {
+        Ok(0) => shop::remove_from_cart(&state.services, &owner, variant_id).await,
+        Ok(quantity) => {
+            shop::set_cart_quantity(&state.services, &owner, variant_id, quantity).await
+        }
+        Err(error) => Err(error),
+    };
+    match changed {
+        Ok(()) => Ok(redirect_with(jar, "/cart", Flash::CartUpdated)),
+        Err(error) => {
+            let refusal = Refusal::of(error)?;
+            let refused = RefusedQuantity::new(variant_id, &form.quantity, &refusal);
+            cart_page(&state, &visitor, Some(refused), refusal.status).await
+        }
     }
-    Ok(redirect_with(jar, "/cart", Flash::CartUpdated))
 }
 
 #[derive(serde::Deserialize)]
@@ -123,6 +197,9 @@ struct CheckoutPage {
     errors: FieldErrors,
     message: Option<String>,
     idempotency_key: String,
+    takes_cards: bool,
+    /// Checking out without an account: the form asks for an email.
+    guest: bool,
 }
 
 impl CheckoutPage {
@@ -145,6 +222,9 @@ impl CheckoutPage {
 pub struct CheckoutForm {
     #[serde(default)]
     idempotency_key: String,
+    /// A guest's email, for the order's news and the link to it.
+    #[serde(default)]
+    email: String,
     #[serde(default, deserialize_with = "super::forms::empty_is_none")]
     delivery_option: Option<i64>,
     #[serde(default, deserialize_with = "super::forms::empty_is_none")]
@@ -158,6 +238,9 @@ pub struct CheckoutForm {
     shipping_address: String,
     #[serde(default)]
     save_address: Option<String>,
+    /// `stripe` or `on_delivery`; none: on delivery.
+    #[serde(default)]
+    payment_method: String,
     /// `quote` to see the totals again without placing the order.
     #[serde(default)]
     action: String,
@@ -172,7 +255,7 @@ impl CheckoutForm {
             address: typed_address.then_some(&self.address),
             address_text: Some(self.shipping_address.as_str()),
             pickup_place: self.pickup_place,
-            payment_method: None,
+            payment_method: PaymentMethod::parse(&self.payment_method),
             save_address: self.save_address.is_some(),
         }
     }
@@ -181,12 +264,10 @@ impl CheckoutForm {
 async fn checkout_page(
     state: &AppState,
     visitor: &Visitor,
-    user: &UserRow,
     form: CheckoutForm,
     refusal: Option<Refusal>,
 ) -> PageResult<Response> {
-    let owner = CartOwner::User(user.id);
-    let lines = shop::cart(&state.services, Some(&owner)).await?;
+    let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
     let (totals, priced) =
         match checkout::quote_lines(&state.services, &lines, &form.choice()).await {
             Ok(totals) => (Some(totals), None),
@@ -206,44 +287,71 @@ async fn checkout_page(
         errors,
         message,
         idempotency_key: crate::domain::token::new_token(),
+        takes_cards: state.services.takes_cards(),
+        guest: visitor.user().is_none(),
     };
     Ok(render_with_status(status, &page))
 }
 
 pub async fn checkout_form(
     State(state): State<AppState>,
-    SignedIn { user, visitor }: SignedIn,
+    visitor: Visitor,
 ) -> PageResult<Response> {
-    let saved = checkout::saved_address(&state.services, &user).await?;
-    let form = CheckoutForm {
-        address: saved.map(|a| a.fields()).unwrap_or_else(|| AddressFields {
-            name: user.first_name.clone(),
-            ..AddressFields::default()
-        }),
-        ..CheckoutForm::default()
+    let form = match visitor.user() {
+        Some(user) => {
+            let saved = checkout::saved_address(&state.services, user).await?;
+            CheckoutForm {
+                address: saved.map(|a| a.fields()).unwrap_or_else(|| AddressFields {
+                    name: user.first_name.clone(),
+                    ..AddressFields::default()
+                }),
+                ..CheckoutForm::default()
+            }
+        }
+        None => CheckoutForm::default(),
     };
-    checkout_page(&state, &visitor, &user, form, None).await
+    checkout_page(&state, &visitor, form, None).await
 }
 
+/// Places the order, for a signed-in shopper or a guest (who gives an email instead).
 pub async fn checkout(
     State(state): State<AppState>,
-    SignedIn { user, visitor }: SignedIn,
+    visitor: Visitor,
     jar: CookieJar,
     CsrfForm(form): CsrfForm<CheckoutForm>,
 ) -> PageResult<Response> {
     if form.action == "quote" {
-        return checkout_page(&state, &visitor, &user, form, None).await;
+        return checkout_page(&state, &visitor, form, None).await;
     }
+    if !form.payment_method.is_empty() && PaymentMethod::parse(&form.payment_method).is_none() {
+        let refusal = Refusal::of(AppError::invalid(
+            "payment_method",
+            "Choose how to pay: by card or on delivery.",
+        ))?;
+        return checkout_page(&state, &visitor, form, Some(refusal)).await;
+    }
+    let shopper = match (visitor.user(), visitor.session_id()) {
+        (Some(user), _) => Shopper::Account(user),
+        (None, Some(session_id)) => Shopper::Guest {
+            session_id,
+            email: &form.email,
+        },
+        // No session, so no cart either.
+        (None, None) => return Ok(Redirect::to("/cart").into_response()),
+    };
     let key = Some(form.idempotency_key.as_str()).filter(|k| !k.is_empty());
-    match checkout::place_order(&state.services, &user, &form.choice(), key).await {
-        Ok(placed) => Ok(redirect_with(
-            jar,
-            &format!("/orders/{}", placed.order.order.code),
-            Flash::OrderPlaced,
-        )),
+    match checkout::place_order(&state.services, shopper, &form.choice(), key).await {
+        Ok(placed) => {
+            let code = &placed.order.order.code;
+            let to = match placed.order.order.payment_method {
+                PaymentMethod::Stripe => format!("/orders/{code}/pay"),
+                PaymentMethod::OnDelivery => format!("/orders/{code}"),
+            };
+            Ok(redirect_with(jar, &to, Flash::OrderPlaced))
+        }
         Err(error) => {
             let refusal = Refusal::of(error)?;
-            checkout_page(&state, &visitor, &user, form, Some(refusal)).await
+            checkout_page(&state, &visitor, form, Some(refusal)).await
         }
     }
 }

@@ -58,6 +58,38 @@ impl Refusal {
     }
 }
 
+/// A quantity of a variant that was refused, to show again where it was typed (the product
+/// page, a cart line) with why.
+pub struct RefusedQuantity {
+    pub variant_id: i64,
+    /// As typed, cut to a length a quantity field shows.
+    pub typed: String,
+    pub message: String,
+}
+
+impl RefusedQuantity {
+    pub fn new(variant_id: i64, typed: &str, refusal: &Refusal) -> Self {
+        Self {
+            variant_id,
+            typed: typed.chars().take(10).collect(),
+            message: refusal.summary().unwrap_or_default(),
+        }
+    }
+}
+
+/// A new password typed twice (the second time in `password_confirm`) must be typed the
+/// same both times: a slip in a hidden field would lock the shopper out.
+pub fn check_confirmed(password: &str, again: &str) -> Result<(), AppError> {
+    if password == again {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "password_confirm",
+            "The two passwords are not the same. Type the new password in both fields.",
+        ))
+    }
+}
+
 /// A URL-encoded form whose `csrf` field matches the browser's CSRF cookie.
 pub struct CsrfForm<T>(pub T);
 

@@ -4,10 +4,12 @@ pub mod account;
 pub mod admin;
 pub mod cart;
 pub mod charts;
+pub mod csp;
 pub mod forms;
 pub mod media;
 pub mod orders;
 pub mod pages;
+pub mod pay;
 pub mod profile;
 pub mod radar_map;
 pub mod seo;
@@ -46,6 +48,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/orders", get(orders::list))
         .route("/orders/{code}", get(orders::show))
         .route("/orders/{code}/cancel", post(orders::cancel))
+        .route("/orders/{code}/pay", get(pay::show).post(pay::pay))
+        .route("/orders/{code}/payment/check", post(pay::check))
         .route(
             "/register",
             get(account::register_form).post(account::register),
@@ -120,11 +124,32 @@ pub struct Layout {
     pub canonical: String,
     /// The path of the page, without its query; empty on error pages.
     pub path: String,
+    /// What the header's search box holds: the search shown on the shop list.
+    pub search: String,
+    /// The page to come back to after signing in or registering from this one.
+    pub come_back_to: Option<String>,
 }
 
 impl Layout {
-    /// The layout for `visitor`: one query for the cart badge when they have a session.
+    /// The layout for `visitor`, counted as a page view: one query for the cart badge
+    /// when they have a session.
     pub async fn load(
+        state: &AppState,
+        visitor: &Visitor,
+        title: impl Into<String>,
+        nav: Nav,
+    ) -> Result<Self, AppError> {
+        let layout = Self::for_visitor(state, visitor, title, nav).await?;
+        state.services.record(
+            Event::new(EventKind::PageView)
+                .area(nav)
+                .user(visitor.user().map(|u| u.id)),
+        );
+        Ok(layout)
+    }
+
+    /// The layout for `visitor` (their name, their cart badge), not counted as a view.
+    async fn for_visitor(
         state: &AppState,
         visitor: &Visitor,
         title: impl Into<String>,
@@ -132,17 +157,13 @@ impl Layout {
     ) -> Result<Self, AppError> {
         let cart_count =
             services::shop::cart_count(&state.services, visitor.cart_owner().as_ref()).await?;
-        state.services.record(
-            Event::new(EventKind::PageView)
-                .area(nav)
-                .user(visitor.user().map(|u| u.id)),
-        );
         let mut layout = Self::anonymous(state, title, nav);
         layout.user = visitor.user().map(|u| NavUser {
             username: u.username.clone(),
             first_name: u.first_name.clone(),
             is_admin: u.is_admin(),
         });
+        layout.come_back_to = visitor.page.as_deref().and_then(come_back_to);
         layout.csrf = visitor.csrf.0.clone();
         layout.cart_count = cart_count;
         layout.flash = visitor.flash;
@@ -165,11 +186,24 @@ impl Layout {
             public_url: state.config.public_url.clone(),
             canonical: String::new(),
             path: String::new(),
+            search: String::new(),
+            come_back_to: None,
         }
     }
 }
 
 impl Layout {
+    /// The query for the sign-in and register links: `?next=…` to come back to this page,
+    /// or nothing.
+    pub fn next_query(&self) -> String {
+        self.come_back_to
+            .as_deref()
+            .map_or_else(String::new, |page| {
+                let page: String = url::form_urlencoded::byte_serialize(page.as_bytes()).collect();
+                format!("?next={page}")
+            })
+    }
+
     /// The URL of a static file, e.g. `asset("app.css")`.
     pub fn asset(&self, name: &str) -> String {
         format!("{}{}", self.asset_base, crate::assets::path(name))
@@ -273,10 +307,55 @@ struct ErrorPage {
 }
 
 /// The shop's error page, for errors answered outside any page handler too (e.g. a form
-/// refused as cross-site before it reaches the routes).
+/// refused as cross-site before it reaches the routes). It has the header of a visitor
+/// who is not signed in: see [`error_page_for`] for one who may be.
 pub fn error_page(state: &AppState, status: StatusCode, message: String, back: String) -> Response {
+    let layout = Layout::anonymous(state, status_title(status), "");
+    render_error_page(layout, status, message, back)
+}
+
+/// The error page with the header of the visitor who sent `request`: their name and
+/// cart badge, so that a refused request does not look like being signed out.
+///
+/// Only for the visitor's own mistakes (4xx, but for "too many requests"): when the shop
+/// is failing or overloaded, the page is drawn without asking the database anything.
+async fn error_page_for(
+    state: &AppState,
+    request: &mut axum::http::request::Parts,
+    status: StatusCode,
+    message: String,
+    back: String,
+) -> Response {
+    let title = status_title(status);
+    let knows_visitor = status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS;
+    let layout = if knows_visitor {
+        match Visitor::from_request_parts(request, state).await {
+            Ok(visitor) => Layout::for_visitor(state, &visitor, title, "").await.ok(),
+            Err(_) => None,
+        }
+    } else {
+        None
+    };
+    let mut layout = layout.unwrap_or_else(|| Layout::anonymous(state, title, ""));
+    // A one-time message waits for a page that worked, and signing in from here goes on
+    // from the shop rather than back to the error.
+    layout.flash = None;
+    layout.come_back_to = None;
+    render_error_page(layout, status, message, back)
+}
+
+fn status_title(status: StatusCode) -> &'static str {
+    status.canonical_reason().unwrap_or("Error")
+}
+
+fn render_error_page(
+    layout: Layout,
+    status: StatusCode,
+    message: String,
+    back: String,
+) -> Response {
     let page = ErrorPage {
-        layout: Layout::anonymous(state, status.canonical_reason().unwrap_or("Error"), ""),
+        layout,
         status: status.as_u16(),
         message,
         back,
@@ -301,8 +380,11 @@ async fn page_middleware(
     let back = back_link(request.headers());
     request.extensions_mut().insert(token.clone());
     request.extensions_mut().insert(Flash::from_jar(&jar));
+    // The request as it came, to know the visitor again should it end on an error page.
+    let (parts, body) = request.into_parts();
+    let mut asked = parts.clone();
 
-    let mut response = next.run(request).await;
+    let mut response = next.run(Request::from_parts(parts, body)).await;
 
     let status = response.status();
     if (status.is_client_error() || status.is_server_error()) && !is_html(&response) {
@@ -312,7 +394,7 @@ async fn page_middleware(
             .map(|m| m.0.clone())
             .unwrap_or_else(|| default_message(status).to_owned());
         let headers = response.headers().clone();
-        response = error_page(&state, status, message, back);
+        response = error_page_for(&state, &mut asked, status, message, back).await;
         for name in [header::RETRY_AFTER, header::SET_COOKIE] {
             for value in headers.get_all(&name) {
                 response.headers_mut().append(name.clone(), value.clone());
@@ -382,20 +464,23 @@ impl FromRequestParts<AppState> for SignedIn {
             .map_err(|e| PageError(e).into_response())?;
         match visitor.user().cloned() {
             Some(user) => Ok(Self { user, visitor }),
-            None => {
-                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                let target = if parts.method == axum::http::Method::GET {
-                    format!(
-                        "/signin?next={}",
-                        url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-                    )
-                } else {
-                    "/signin".to_owned()
-                };
-                Err(Redirect::to(&target).into_response())
-            }
+            None => Err(to_sign_in(parts)),
         }
     }
+}
+
+/// Off to the sign-in page, and back to this page afterwards when it was a GET.
+pub fn to_sign_in(parts: &axum::http::request::Parts) -> Response {
+    let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let target = if parts.method == axum::http::Method::GET {
+        format!(
+            "/signin?next={}",
+            url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        )
+    } else {
+        "/signin".to_owned()
+    };
+    Redirect::to(&target).into_response()
 }
 
 /// A staff member; signed-in shoppers get 403, others the sign-in page.
@@ -411,6 +496,19 @@ impl FromRequestParts<AppState> for Staff {
         let signed_in = SignedIn::from_request_parts(parts, state).await?;
         accounts::require_staff(&signed_in.user).map_err(|e| PageError(e).into_response())?;
         Ok(Self(signed_in))
+    }
+}
+
+/// The page a visitor looking at `page` comes back to after signing in: that page, unless
+/// it is one of the account pages themselves.
+fn come_back_to(page: &str) -> Option<String> {
+    let account_page = ["/signin", "/register", "/password/"]
+        .iter()
+        .any(|prefix| page.starts_with(prefix));
+    if account_page {
+        None
+    } else {
+        local_target(page)
     }
 }
 

@@ -1,14 +1,16 @@
 //! Order history and order pages.
 
 use askama::Template;
-use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 use super::cart::EmptyForm;
 use super::{CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render};
+use crate::auth::Visitor;
 use crate::db::orders::Order;
-use crate::services::shop;
+use crate::services::shop::{self, OrderViewer};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -29,42 +31,105 @@ pub async fn list(
     }))
 }
 
+/// Whoever opens an order's pages: a signed-in shopper, or a guest with the link from the
+/// confirmation mail (`?key=…`, which the page's own links and forms carry on) or in the
+/// browser that placed the order. Anyone else is asked to sign in.
+pub struct OrderVisitor {
+    pub visitor: Visitor,
+    key: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct KeyQuery {
+    key: Option<String>,
+}
+
+impl OrderVisitor {
+    /// The link key wins: it opens a guest order even in a browser signed in to an account.
+    pub fn viewer(&self) -> OrderViewer<'_> {
+        match (&self.key, self.visitor.user(), self.visitor.session_id()) {
+            (Some(key), _, _) => OrderViewer::GuestKey(key),
+            (None, Some(user), _) => OrderViewer::Account(user),
+            (None, None, Some(session)) => OrderViewer::GuestSession(session),
+            // Never met: such visitors were sent to sign in; an empty key opens nothing.
+            (None, None, None) => OrderViewer::GuestKey(""),
+        }
+    }
+
+    /// What the order's own links and forms carry to stay open: the key, if it came with one.
+    pub fn query(&self) -> String {
+        self.key
+            .as_deref()
+            .map(|key| {
+                format!(
+                    "?key={}",
+                    url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>()
+                )
+            })
+            .unwrap_or_default()
+    }
+
+    /// The order page's address, for this visitor.
+    pub fn order_page(&self, order: &Order) -> String {
+        format!("/orders/{}{}", order.order.code, self.query())
+    }
+}
+
+impl FromRequestParts<AppState> for OrderVisitor {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let visitor = Visitor::from_request_parts(parts, state)
+            .await
+            .map_err(|e| super::PageError(e).into_response())?;
+        let key = Query::<KeyQuery>::try_from_uri(&parts.uri)
+            .ok()
+            .and_then(|q| q.0.key)
+            .filter(|k| !k.is_empty());
+        if key.is_none() && visitor.session.is_none() {
+            return Err(super::to_sign_in(parts));
+        }
+        Ok(Self { visitor, key })
+    }
+}
+
 #[derive(Template)]
 #[template(path = "order.html")]
 struct OrderPage {
     layout: Layout,
     order: Order,
+    /// `?key=…` for a guest who came by the mail's link, for the page's links and forms.
+    query: String,
+    /// Whether the order belongs to the signed-in account (which has a list of orders).
+    in_account: bool,
 }
 
 pub async fn show(
     State(state): State<AppState>,
-    SignedIn { user, visitor }: SignedIn,
+    who: OrderVisitor,
     Path(code): Path<String>,
 ) -> PageResult<Response> {
-    let order = shop::own_order(&state.services, &user, &code).await?;
+    let order = shop::order_for(&state.services, who.viewer(), &code).await?;
+    let title = format!("Order {}", order.order.code);
     Ok(render(&OrderPage {
-        layout: Layout::load(
-            &state,
-            &visitor,
-            format!("Order {}", order.order.code),
-            "orders",
-        )
-        .await?,
+        layout: Layout::load(&state, &who.visitor, title, "orders").await?,
+        in_account: order.order.user_id.is_some(),
         order,
+        query: who.query(),
     }))
 }
 
 pub async fn cancel(
     State(state): State<AppState>,
-    SignedIn { user, .. }: SignedIn,
+    who: OrderVisitor,
     jar: CookieJar,
     Path(code): Path<String>,
     CsrfForm(_): CsrfForm<EmptyForm>,
 ) -> PageResult<Response> {
-    let order = shop::cancel_own_order(&state.services, &user, &code).await?;
+    let order = shop::cancel_order_for(&state.services, who.viewer(), &code).await?;
     Ok(redirect_with(
         jar,
-        &format!("/orders/{}", order.order.code),
+        &who.order_page(&order),
         Flash::OrderCancelled,
     ))
 }

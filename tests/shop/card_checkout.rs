@@ -5,7 +5,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::common::{TestApp, document, get_json, text_of};
+use crate::common::{TestApp, add_to_cart, document, get_json, text_of};
 use crate::payments::{
     DECLINED_CARD, SECRET_KEY, SUCCEEDING_CARD, localstripe_base, pay_with_card,
 };
@@ -13,12 +13,13 @@ use coffee_radar::payments::{PaymentIntentId, signature_header};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
-const WEBHOOK_SECRET: &str = "whsec_coffee_radar_shop";
+pub const WEBHOOK_SECRET: &str = "whsec_coffee_radar_shop";
 /// The mug, White 200 ml: $12.00, 25 in stock.
-const MUG: i64 = 1;
+pub const MUG: i64 = 1;
 
-async fn shop_taking_cards(extra: &[&str]) -> TestApp {
+pub async fn shop_taking_cards(extra: &[&str]) -> TestApp {
     let base = localstripe_base();
+    let stripe_js = format!("{base}/js.stripe.com/v3/");
     let mut args = vec![
         "--stripe-secret-key",
         SECRET_KEY,
@@ -28,20 +29,16 @@ async fn shop_taking_cards(extra: &[&str]) -> TestApp {
         WEBHOOK_SECRET,
         "--stripe-api-base",
         base.as_str(),
+        "--stripe-js-url",
+        stripe_js.as_str(),
     ];
     args.extend_from_slice(extra);
     TestApp::spawn_with(&args).await
 }
 
-async fn shopper_with_mugs(app: &TestApp, username: &str, quantity: i64) -> Client {
+pub async fn shopper_with_mugs(app: &TestApp, username: &str, quantity: i64) -> Client {
     let client = app.signed_in(username).await;
-    let added = client
-        .post(app.url("/api/v1/cart/items"))
-        .json(&json!({"variant_id": MUG, "quantity": quantity}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::CREATED);
+    add_to_cart(app, &client, MUG, quantity).await;
     client
 }
 
@@ -71,7 +68,7 @@ fn intent_of(order: &Value) -> PaymentIntentId {
     PaymentIntentId::parse(order["payment"]["payment_intent_id"].as_str().unwrap()).unwrap()
 }
 
-async fn mug_stock(app: &TestApp) -> i64 {
+pub async fn mug_stock(app: &TestApp) -> i64 {
     let mug = get_json(&app.client(), app.url("/api/v1/products/1")).await;
     mug["variants"]
         .as_array()

@@ -283,6 +283,23 @@ impl TestApp {
         about(self.outbox())
     }
 
+    /// Asks for a password reset for `email` with the forgot-password form, as `browser`,
+    /// and returns the link the mail brought (the last one, should there be several).
+    pub async fn mailed_reset_link(&self, browser: &Client, email: &str) -> String {
+        let csrf = csrf_token(browser, &self.url("/password/forgot")).await;
+        let asked = browser
+            .post(self.url("/password/forgot"))
+            .form(&[("csrf", csrf.as_str()), ("email", email)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(asked.status(), StatusCode::SEE_OTHER);
+        let mails = self
+            .mails_about("Reset your Coffee Radar password", 1)
+            .await;
+        reset_link(mails.last().expect("a reset mail"))
+    }
+
     /// Sets a variant's stock directly, as staff would.
     pub async fn set_stock(&self, variant_id: i64, stock: i64) {
         self.db
@@ -457,6 +474,18 @@ pub fn png(width: u32, height: u32) -> Vec<u8> {
     out.into_inner()
 }
 
+/// Puts `quantity` of a variant in the client's cart through the API (a guest's cart when
+/// the client is not signed in).
+pub async fn add_to_cart(app: &TestApp, client: &Client, variant_id: i64, quantity: i64) {
+    let added = client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&serde_json::json!({"variant_id": variant_id, "quantity": quantity}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(added.status(), reqwest::StatusCode::CREATED);
+}
+
 /// GETs a page and parses its HTML.
 pub async fn get_page(client: &Client, url: impl reqwest::IntoUrl) -> Html {
     document(&client.get(url).send().await.unwrap().text().await.unwrap())
@@ -467,7 +496,53 @@ pub async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// Sends the new-password form of a reset link: the password, and typed again.
+pub async fn choose_password(
+    browser: &Client,
+    link_url: &str,
+    csrf: &str,
+    password: &str,
+    again: &str,
+) -> reqwest::Response {
+    browser
+        .post(link_url)
+        .form(&[
+            ("csrf", csrf),
+            ("password", password),
+            ("password_confirm", again),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The reset link in a password-reset mail.
+/// A mail as its reader sees it: quoted-printable soft line breaks joined and `=XX`
+/// escapes decoded (the whole message, headers and both parts).
+pub fn mail_text(mail: &str) -> String {
+    let joined = mail.replace("=\r\n", "").replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'=')
+            .then(|| joined.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub fn reset_link(mail: &str) -> String {
     // Quoted-printable may wrap long lines with "=\r\n"; undo that first.
     let unwrapped = mail.replace("=\r\n", "").replace("=\n", "");

@@ -25,6 +25,26 @@ async fn sign_in_as(app: &TestApp, client: &Client, login: &str, password: &str)
         .status()
 }
 
+/// Signs in with the sign-in page's form.
+async fn sign_in_on_the_page(
+    app: &TestApp,
+    client: &Client,
+    login: &str,
+    password: &str,
+) -> reqwest::Response {
+    let csrf = csrf_token(client, &app.url("/signin")).await;
+    client
+        .post(app.url("/signin"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", login),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A client whose requests the load balancer says come from `ip`.
 fn from_address(ip: &str) -> Client {
     let mut headers = reqwest::header::HeaderMap::new();
@@ -177,13 +197,7 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
     );
 
     // The owner resets the password by mail; that lifts the account's counters.
-    let csrf = csrf_token(&owner, &app.url("/password/forgot")).await;
-    let asked = owner
-        .post(app.url("/password/forgot"))
-        .form(&[("csrf", csrf.as_str()), ("email", "popular@example.com")])
-        .send()
-        .await
-        .unwrap();
+    let asked = ask_reset(&app, &owner, "popular@example.com").await;
     assert_eq!(asked.status(), StatusCode::SEE_OTHER);
     let mails = app.mails_about(RESET, 1).await;
     let link = reset_link(mails.last().expect("a reset mail"));
@@ -193,6 +207,7 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
         .form(&[
             ("csrf", csrf.as_str()),
             ("password", "fresh start in spring"),
+            ("password_confirm", "fresh start in spring"),
         ])
         .send()
         .await
@@ -200,6 +215,61 @@ async fn an_attack_from_many_addresses_is_stopped_and_a_password_reset_lifts_it(
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
     assert_eq!(
         sign_in_as(&app, &owner, "popular", "fresh start in spring").await,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn one_address_guessing_many_accounts_is_stopped_while_other_addresses_sign_in() {
+    let app =
+        TestApp::spawn_with(&["--behind-proxy", "--rate-limit-signin-per-address", "3"]).await;
+    for n in 1..=4 {
+        app.signed_in(&format!("member{n}")).await;
+    }
+    let guesser = from_address("203.0.113.77");
+    for n in 1..=3 {
+        assert_eq!(
+            sign_in_as(&app, &guesser, &format!("member{n}"), "wrong password 1").await,
+            StatusCode::UNAUTHORIZED,
+            "one failure per account is far below the per-account limits"
+        );
+    }
+    let refused = guesser
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({ "username": "member4", "password": "wrong password 1" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let message: Value = refused.json().await.unwrap();
+    let message = message["error"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("from your network") && message.contains("Wait 15 minutes"),
+        "{message}"
+    );
+    assert_eq!(
+        sign_in_as(&app, &guesser, "member4", PASSWORD).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address is refused whatever the account and password"
+    );
+    // The sign-in page says the same.
+    let page = sign_in_on_the_page(&app, &guesser, "member4", "wrong password 1").await;
+    assert_eq!(page.status(), StatusCode::TOO_MANY_REQUESTS);
+    let html = document(&page.text().await.unwrap());
+    assert!(
+        crate::common::text_of(&html, "[role=alert]")
+            .unwrap_or_default()
+            .contains("from your network")
+    );
+
+    let neighbour = from_address("198.51.100.77");
+    assert_eq!(
+        sign_in_as(&app, &neighbour, "member1", "wrong password 1").await,
+        StatusCode::UNAUTHORIZED,
+        "another address has its own count"
+    );
+    assert_eq!(
+        sign_in_as(&app, &neighbour, "member4", PASSWORD).await,
         StatusCode::OK
     );
 }
@@ -223,17 +293,7 @@ async fn sign_in_inputs_are_bounded_before_they_reach_the_database() {
         StatusCode::UNAUTHORIZED,
         "a name longer than any account is simply wrong"
     );
-    let page_csrf = csrf_token(&client, &app.url("/signin")).await;
-    let form = client
-        .post(app.url("/signin"))
-        .form(&[
-            ("csrf", page_csrf.as_str()),
-            ("username", &"a".repeat(300)),
-            ("password", "whatever it is"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let form = sign_in_on_the_page(&app, &client, &"a".repeat(300), "whatever it is").await;
     assert_eq!(form.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         app.count("rate_limits").await,
@@ -289,6 +349,7 @@ async fn one_address_may_create_only_so_many_accounts_an_hour() {
             ("username", "bot4"),
             ("email", "bot4@example.com"),
             ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
             ("first_name", "Bot"),
         ])
         .send()
@@ -664,19 +725,16 @@ async fn expired_guest_sessions_carts_and_spent_links_are_cleaned_up() {
     .await;
     let shopper = app.signed_in("stays").await;
     let variant = app.variant_of("Coffee maker").await;
-    let add = async |client: &Client| {
-        client
-            .post(app.url("/api/v1/cart/items"))
-            .json(&json!({"variant_id": variant, "quantity": 1}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
-    assert_eq!(add(&shopper).await, StatusCode::CREATED);
+    assert_eq!(
+        add_to_cart(&app, &shopper, variant).await,
+        StatusCode::CREATED
+    );
     for _ in 0..50 {
         // Cookieless: every call starts a new guest session and cart.
-        assert_eq!(add(&app.client()).await, StatusCode::CREATED);
+        assert_eq!(
+            add_to_cart(&app, &app.client(), variant).await,
+            StatusCode::CREATED
+        );
     }
     // A spent reset link, and an event from long ago.
     ask_reset(&app, &app.client(), "stays@example.com").await;
@@ -727,6 +785,437 @@ async fn expired_guest_sessions_carts_and_spent_links_are_cleaned_up() {
     );
     assert!(metric(&app, "retention_deleted_total{kind=\"sessions\"}").await >= 50.0);
     assert!(metric(&app, "retention_deleted_total{kind=\"guest_cart_lines\"}").await >= 50.0);
+}
+
+/// Puts one of `variant` in the cart of `client` (a guest's new cart when it has no cookie).
+async fn add_to_cart(app: &TestApp, client: &Client, variant: i64) -> StatusCode {
+    client
+        .post(app.url("/api/v1/cart/items"))
+        .json(&json!({"variant_id": variant, "quantity": 1}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+/// Waits (a bound against hanging, not a speed test) until `done` holds; says whether it did.
+async fn eventually(mut done: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..300 {
+        if done().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+async fn insert_rate_limit(app: &TestApp, subject: &str, window_start: i64) {
+    app.db
+        .query("INSERT INTO rate_limits (subject, window_start, hits) VALUES (?, ?, 1)")
+        .bind(subject.to_owned())
+        .bind(window_start)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+}
+
+async fn rate_limits_started_before(app: &TestApp, before_ms: i64) -> i64 {
+    let (n,): (i64,) = app
+        .db
+        .query_as("SELECT COUNT(*) FROM rate_limits WHERE window_start < ?")
+        .bind(before_ms)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test]
+async fn old_throttle_counters_go_after_their_retention_and_fresh_ones_keep_counting() {
+    let app = TestApp::spawn_with(&[
+        "--behind-proxy",
+        "--retention-interval-secs",
+        "1",
+        "--retain-rate-limits-days",
+        "2",
+    ])
+    .await;
+    app.signed_in("watched").await;
+    let guesser = from_address("203.0.113.90");
+    for _ in 0..2 {
+        assert_eq!(
+            sign_in_as(&app, &guesser, "watched", "wrong password 1").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    let fresh = app.count("rate_limits").await;
+    assert!(fresh >= 3, "counters of the failures and the registration");
+    let now = coffee_radar::db::now_ms();
+    insert_rate_limit(&app, "signin:addr:192.0.2.1", now - 3 * DAY_MS).await;
+    insert_rate_limit(&app, "signin:acct:u999", now - 4 * DAY_MS).await;
+    // Within the two days kept, though long past any throttle's two windows.
+    insert_rate_limit(&app, "signin:addr:192.0.2.2", now - 36 * 3600 * 1000).await;
+
+    assert!(
+        eventually(async || rate_limits_started_before(&app, now - 2 * DAY_MS).await == 0).await,
+        "counters older than two days are deleted"
+    );
+    assert_eq!(
+        app.count("rate_limits").await,
+        fresh + 1,
+        "the fresh counters and the one within its retention stay"
+    );
+    assert_eq!(
+        metric(&app, "retention_deleted_total{kind=\"rate_limits\"}").await,
+        2.0
+    );
+    // The fresh counters still count: two failures so far, the limit is five.
+    for _ in 0..3 {
+        assert_eq!(
+            sign_in_as(&app, &guesser, "watched", "wrong password 1").await,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    assert_eq!(
+        sign_in_as(&app, &guesser, "watched", "wrong password 1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}
+
+/// Warnings and errors the shop logs while it lives (the whole process's, from now on).
+#[derive(Clone, Default)]
+struct Warnings(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Warnings {
+    fn capture() -> Self {
+        let warnings = Self::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("coffee_radar=warn"))
+            .with_ansi(false)
+            .with_writer(warnings.clone())
+            .finish();
+        tracing::subscriber::set_global_default(subscriber).expect("no other log capture");
+        warnings
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Warnings {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Warnings {
+    type Writer = Self;
+
+    fn make_writer(&'a self) -> Self {
+        self.clone()
+    }
+}
+
+/// Inserts `n` rows, a few hundred a statement; `bind(query, i)` binds the values of row `i`.
+async fn insert_rows(
+    app: &TestApp,
+    head: &'static str,
+    group: &'static str,
+    n: usize,
+    bind: impl Fn(
+        sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
+        usize,
+    ) -> sqlx::query::Query<'static, sqlx::Any, sqlx::any::AnyArguments>,
+) {
+    let rows: Vec<usize> = (0..n).collect();
+    for chunk in rows.chunks(250) {
+        let mut insert = app.db.query(coffee_radar::db::Sql::repeated(
+            head,
+            group,
+            chunk.len(),
+            "",
+        ));
+        for &i in chunk {
+            insert = bind(insert, i);
+        }
+        insert.execute(app.db.pool()).await.unwrap();
+    }
+}
+
+/// How many rows of `table` have a key starting with `prefix` (the test's own rows).
+async fn rows_named(app: &TestApp, sql: &'static str, prefix: &str) -> i64 {
+    let (n,): (i64,) = app
+        .db
+        .query_as(sql)
+        .bind(format!("{prefix}%"))
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_cleaning_up_at_once_delete_each_old_row_once_and_nothing_fresh() {
+    let warnings = Warnings::capture();
+    // An instance that does not clean up makes the database and the rows to clean up, so
+    // that both cleaning instances start with all of them: each round then takes longer
+    // than the instances' offset from each other, and their rounds overlap.
+    let first_dir = tempfile::tempdir().unwrap();
+    let database_url = crate::common::test_database_url(&first_dir).await;
+    let setup = TestApp::start(
+        first_dir,
+        database_url.clone(),
+        &[
+            "--instance-id",
+            "test-setup",
+            "--retention-interval-secs",
+            "0",
+        ],
+    )
+    .await;
+    let shopper = setup.signed_in("keeper").await;
+    let variant = setup.variant_of("Coffee maker").await;
+    assert_eq!(
+        add_to_cart(&setup, &shopper, variant).await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        add_to_cart(&setup, &setup.client(), variant).await,
+        StatusCode::CREATED
+    );
+    let (user_id,): (i64,) = setup
+        .db
+        .query_as("SELECT id FROM users WHERE username = 'keeper'")
+        .fetch_one(setup.db.pool())
+        .await
+        .unwrap();
+
+    // Old rows of every kind, more than one batch of some, and fresh rows beside them.
+    let now = coffee_radar::db::now_ms();
+    const SESSIONS: usize = 20_000;
+    const ORPHAN_LINES: usize = 1000;
+    const LINKS: usize = 40;
+    const COUNTERS: usize = 1000;
+    const EVENTS: usize = 20_000;
+    const FRESH: usize = 50;
+    let sessions = "INSERT INTO sessions (id, created_at, expires_at) VALUES ";
+    let lines = "INSERT INTO cart_items (owner, variant_id, quantity, added_at) VALUES ";
+    insert_rows(&setup, sessions, "(?, ?, ?)", SESSIONS, |q, i| {
+        q.bind(format!("old-{i}"))
+            .bind(now - DAY_MS)
+            .bind(now - 1000)
+    })
+    .await;
+    insert_rows(&setup, lines, "(?, ?, 1, ?)", SESSIONS, |q, i| {
+        q.bind(format!("s:old-{i}"))
+            .bind(variant)
+            .bind(now - DAY_MS)
+    })
+    .await;
+    insert_rows(&setup, lines, "(?, ?, 1, ?)", ORPHAN_LINES, |q, i| {
+        q.bind(format!("s:gone-{i}"))
+            .bind(variant)
+            .bind(now - 2 * 3600 * 1000)
+    })
+    .await;
+    insert_rows(
+        &setup,
+        "INSERT INTO password_resets (token_hash, user_id, expires_at, used_at) VALUES ",
+        "(?, ?, ?, ?)",
+        LINKS,
+        |q, i| {
+            q.bind(format!("old-{i}"))
+                .bind(user_id)
+                .bind(now + 600_000)
+                .bind(now - 1000)
+        },
+    )
+    .await;
+    insert_rows(
+        &setup,
+        "INSERT INTO rate_limits (subject, window_start, hits) VALUES ",
+        "(?, ?, 1)",
+        COUNTERS,
+        |q, i| q.bind(format!("old-{i}")).bind(now - 2 * DAY_MS),
+    )
+    .await;
+    insert_rows(
+        &setup,
+        "INSERT INTO events (id, kind, occurred_at) VALUES ",
+        "(?, 'page_view', ?)",
+        EVENTS,
+        |q, i| q.bind(-1 - i as i64).bind(now - 40 * DAY_MS),
+    )
+    .await;
+    insert_rows(&setup, sessions, "(?, ?, ?)", FRESH, |q, i| {
+        q.bind(format!("fresh-{i}")).bind(now).bind(now + 3_600_000)
+    })
+    .await;
+    insert_rows(&setup, lines, "(?, ?, 1, ?)", FRESH, |q, i| {
+        q.bind(format!("s:fresh-{i}")).bind(variant).bind(now)
+    })
+    .await;
+    insert_rows(
+        &setup,
+        "INSERT INTO rate_limits (subject, window_start, hits) VALUES ",
+        "(?, ?, 1)",
+        FRESH,
+        |q, i| q.bind(format!("fresh-{i}")).bind(now - 12 * 3600 * 1000),
+    )
+    .await;
+    insert_rows(
+        &setup,
+        "INSERT INTO events (id, kind, occurred_at) VALUES ",
+        "(?, 'page_view', ?)",
+        FRESH,
+        |q, i| q.bind(-100_000 - i as i64).bind(now - 20 * DAY_MS),
+    )
+    .await;
+
+    let flags = |instance: &'static str| {
+        [
+            "--instance-id",
+            instance,
+            "--retention-interval-secs",
+            "1",
+            "--guest-session-secs",
+            "3600",
+            "--retain-reset-links-days",
+            "0",
+            "--retain-events-days",
+            "30",
+            "--retain-rate-limits-days",
+            "1",
+        ]
+    };
+    let (flags_a, flags_b) = (flags("test-a1"), flags("test-b1"));
+    let (a, b) = tokio::join!(
+        TestApp::start(tempfile::tempdir().unwrap(), database_url.clone(), &flags_a),
+        TestApp::start(tempfile::tempdir().unwrap(), database_url, &flags_b),
+    );
+
+    // Shoppers keep coming while both instances clean up.
+    let mut guests = 1;
+    let all_old_gone = eventually(async || {
+        for app in [&a, &b] {
+            assert_eq!(
+                add_to_cart(app, &app.client(), variant).await,
+                StatusCode::CREATED
+            );
+            guests += 1;
+        }
+        let old = rows_named(&a, "SELECT COUNT(*) FROM sessions WHERE id LIKE ?", "old-").await
+            + rows_named(
+                &a,
+                "SELECT COUNT(*) FROM cart_items WHERE owner LIKE ?",
+                "s:old-",
+            )
+            .await
+            + rows_named(
+                &a,
+                "SELECT COUNT(*) FROM cart_items WHERE owner LIKE ?",
+                "s:gone-",
+            )
+            .await
+            + rows_named(
+                &a,
+                "SELECT COUNT(*) FROM password_resets WHERE token_hash LIKE ?",
+                "old-",
+            )
+            .await
+            + rows_named(
+                &a,
+                "SELECT COUNT(*) FROM rate_limits WHERE subject LIKE ?",
+                "old-",
+            )
+            .await;
+        let (old_events,): (i64,) =
+            a.db.query_as("SELECT COUNT(*) FROM events WHERE occurred_at < ?")
+                .bind(now - 30 * DAY_MS)
+                .fetch_one(a.db.pool())
+                .await
+                .unwrap();
+        old + old_events == 0
+    })
+    .await;
+    assert!(all_old_gone, "every old row is deleted");
+    // A few more rounds on both instances, which find nothing more to delete.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let deleted =
+        async |kind: &str| metric(&a, &format!("retention_deleted_total{{kind=\"{kind}\"}}")).await;
+    // Both instances share this process's metrics: these are their sums.
+    assert_eq!(
+        deleted("sessions").await,
+        SESSIONS as f64,
+        "each session once"
+    );
+    assert_eq!(
+        deleted("guest_cart_lines").await,
+        (SESSIONS + ORPHAN_LINES) as f64
+    );
+    assert_eq!(deleted("reset_links").await, LINKS as f64);
+    assert_eq!(deleted("rate_limits").await, COUNTERS as f64);
+    assert_eq!(deleted("events").await, EVENTS as f64);
+
+    let fresh = FRESH as i64;
+    assert_eq!(
+        rows_named(
+            &a,
+            "SELECT COUNT(*) FROM sessions WHERE id LIKE ?",
+            "fresh-"
+        )
+        .await,
+        fresh
+    );
+    assert_eq!(
+        rows_named(
+            &a,
+            "SELECT COUNT(*) FROM cart_items WHERE owner LIKE ?",
+            "s:fresh-"
+        )
+        .await,
+        fresh
+    );
+    assert_eq!(
+        rows_named(
+            &a,
+            "SELECT COUNT(*) FROM rate_limits WHERE subject LIKE ?",
+            "fresh-"
+        )
+        .await,
+        fresh
+    );
+    let (fresh_events,): (i64,) =
+        a.db.query_as("SELECT COUNT(*) FROM events WHERE id <= -100000")
+            .fetch_one(a.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(fresh_events, fresh);
+    // Through the front door: the guests' carts and the shopper's stay.
+    let (guest_lines,): (i64,) =
+        a.db.query_as(
+            "SELECT COUNT(*) FROM cart_items WHERE owner LIKE 's:%' AND owner NOT LIKE 's:fresh-%'",
+        )
+        .fetch_one(a.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(guest_lines, guests, "every guest who came has a cart");
+    let cart: Value = get_json(&shopper, a.url("/api/v1/cart")).await;
+    assert_eq!(cart["items"].as_array().unwrap().len(), 1);
+    for app in [&a, &b] {
+        let ready = app.client().get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), StatusCode::OK);
+    }
+    assert_eq!(warnings.text(), "", "no warning or error was logged");
 }
 
 // --- staff-only effects ---

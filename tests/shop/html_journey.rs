@@ -60,6 +60,7 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
             ("username", "lucia"),
             ("email", "lucia@example.com"),
             ("password", PASSWORD),
+            ("password_confirm", PASSWORD),
             ("first_name", "Lucía"),
             ("address", "Gran Vía 2\n28013 Madrid"),
         ])
@@ -416,6 +417,7 @@ async fn forms_from_the_public_address_are_accepted_behind_a_cdn() {
         ("username", "viewer"),
         ("email", "viewer@example.com"),
         ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
         ("first_name", "V"),
     ];
     // The CDN forwards the viewer's Origin while the Host is the origin server's own name.

@@ -4,15 +4,19 @@
 
 mod common;
 
+mod account_pages;
 mod admin;
 mod api_contract;
 mod api_journey;
 mod assets;
 mod bad_input;
 mod card_checkout;
+mod card_pages;
 mod checkout;
 mod connections;
+mod error_pages;
 mod fleet_start;
+mod guest_checkout;
 mod hostile;
 mod html_journey;
 mod import_flask;
@@ -23,4 +27,5 @@ mod payments;
 mod pictures;
 mod pricing;
 mod resilience;
+mod shop_list;
 mod storefront;

@@ -1,6 +1,6 @@
 //! Forgot password: a single-use link by mail that never reveals whether an account exists.
 
-use crate::common::{PASSWORD, TestApp, csrf_token, location, reset_link};
+use crate::common::{PASSWORD, TestApp, choose_password, csrf_token, location, reset_link};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -39,27 +39,26 @@ async fn a_password_reset_works_once_from_the_mailed_link() {
     let form = browser.get(app.url(&link)).send().await.unwrap();
     assert_eq!(form.status(), StatusCode::OK);
     let csrf = csrf_token(&browser, &app.url(&link)).await;
-    let too_short = browser
-        .post(app.url(&link))
-        .form(&[("csrf", csrf.as_str()), ("password", "short")])
-        .send()
-        .await
-        .unwrap();
+    let too_short = choose_password(&browser, &app.url(&link), &csrf, "short", "short").await;
     assert_eq!(too_short.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let reset = browser
-        .post(app.url(&link))
-        .form(&[("csrf", csrf.as_str()), ("password", "a brand new secret")])
-        .send()
-        .await
-        .unwrap();
+    let reset = choose_password(
+        &browser,
+        &app.url(&link),
+        &csrf,
+        "a brand new secret",
+        "a brand new secret",
+    )
+    .await;
     assert_eq!(reset.status(), StatusCode::SEE_OTHER);
 
-    let reused = browser
-        .post(app.url(&link))
-        .form(&[("csrf", csrf.as_str()), ("password", "yet another secret")])
-        .send()
-        .await
-        .unwrap();
+    let reused = choose_password(
+        &browser,
+        &app.url(&link),
+        &csrf,
+        "yet another secret",
+        "yet another secret",
+    )
+    .await;
     assert_eq!(
         reused.status(),
         StatusCode::NOT_FOUND,

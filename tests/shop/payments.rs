@@ -23,6 +23,7 @@ fn config(api_base: &str, timeout: Duration) -> StripeConfig {
         publishable_key: "pk_test_coffee_radar".into(),
         webhook_secret: "whsec_coffee_radar".into(),
         api_base: api_base.parse().expect("a URL"),
+        js_url: "https://js.stripe.com/v3/".parse().expect("a URL"),
         currency: "usd".into(),
         timeout,
         webhook_tolerance: Duration::from_secs(300),

@@ -87,6 +87,27 @@ async fn put_photo(
         .unwrap()
 }
 
+/// The picture an accepted upload stored, fetched from its URL: its type and its pixels.
+async fn stored_picture(
+    app: &TestApp,
+    accepted: reqwest::Response,
+) -> (String, image::DynamicImage) {
+    assert_eq!(accepted.status(), StatusCode::OK);
+    let me: Value = accepted.json().await.unwrap();
+    let stored = app
+        .client()
+        .get(app.url(me["photo_url"].as_str().expect("a picture URL")))
+        .send()
+        .await
+        .unwrap();
+    let content_type = stored.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let bytes = stored.bytes().await.unwrap();
+    (content_type, image::load_from_memory(&bytes).unwrap())
+}
+
 async fn error_of(response: reqwest::Response) -> (StatusCode, String) {
     let status = response.status();
     let body: Value = response.json().await.expect("answers are JSON");
@@ -234,21 +255,8 @@ async fn a_24_megapixel_phone_photo_is_accepted_stored_at_512_pixels_and_upright
     let photo = jpeg(6000, 4000, Some(6));
     assert!(photo.len() < 5 * 1024 * 1024, "{} bytes", photo.len());
     let response = put_photo(&client, &app, photo, "image/jpeg").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let me: Value = response.json().await.unwrap();
-    let stored = app
-        .client()
-        .get(app.url(me["photo_url"].as_str().expect("a picture URL")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(stored.headers()["content-type"], "image/jpeg");
-    let bytes = stored.bytes().await.unwrap();
-    let decoded = image::ImageReader::new(Cursor::new(&bytes))
-        .with_guessed_format()
-        .unwrap()
-        .decode()
-        .unwrap();
+    let (content_type, decoded) = stored_picture(&app, response).await;
+    assert_eq!(content_type, "image/jpeg");
     assert_eq!(
         (decoded.width(), decoded.height()),
         (341, 512),
@@ -318,4 +326,22 @@ async fn a_picture_that_needs_more_than_the_whole_decode_budget_is_refused() {
     assert!(message.contains("too much memory"), "{message}");
     let response = put_photo(&client, &app, png(1000, 1000), "image/png").await;
     assert_eq!(response.status(), StatusCode::OK, "3 MB fits");
+}
+
+#[tokio::test]
+async fn a_24_megapixel_jpeg_decodes_at_reduced_scale_within_a_small_budget() {
+    // Whole, a 6000 × 4000 photo is 72 MB of pixels; decoded at 1/8 it is 750 × 500, about
+    // 1 MB a plane. The budget holds the second and not the first, so only a decode at
+    // reduced scale, charged as such, gets through.
+    let app = TestApp::spawn_with(&["--picture-decode-memory-mb", "4"]).await;
+    let client = app.signed_in("thrifty").await;
+    let response = put_photo(&client, &app, jpeg(6000, 4000, None), "image/jpeg").await;
+    let (_, decoded) = stored_picture(&app, response).await;
+    assert_eq!((decoded.width(), decoded.height()), (512, 341));
+
+    // A PNG decodes whole: even 1200 × 1200 (4 MB) is more than this budget.
+    let (status, message) =
+        error_of(put_photo(&client, &app, png(1200, 1200), "image/png").await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(message.contains("too much memory"), "{message}");
 }

@@ -1,7 +1,7 @@
 //! Checkout's figures: delivery options, discount codes, tax and the quote, through the
 //! API and the checkout page, against totals worked out by hand.
 
-use crate::common::{TestApp, attr_of, csrf_token, document, get_json, text_of};
+use crate::common::{TestApp, add_to_cart, attr_of, csrf_token, document, get_json, text_of};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 
@@ -20,13 +20,7 @@ const MUG: i64 = 1;
 
 async fn with_mugs(app: &TestApp, username: &str, quantity: i64) -> Client {
     let client = app.signed_in(username).await;
-    let added = client
-        .post(app.url("/api/v1/cart/items"))
-        .json(&json!({"variant_id": MUG, "quantity": quantity}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(added.status(), StatusCode::CREATED);
+    add_to_cart(app, &client, MUG, quantity).await;
     client
 }
 

@@ -373,6 +373,7 @@ mod tests {
                 image_key: None,
                 visibility,
                 sort_order: 0,
+                created_at: 0,
             },
             variants: Vec::new(),
         }
