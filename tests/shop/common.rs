@@ -345,6 +345,28 @@ impl TestApp {
         n
     }
 
+    /// `shopper` orders one of `product_name` through the API; returns the order's code.
+    pub async fn order_one(&self, shopper: &Client, product_name: &str) -> String {
+        let variant = self.variant_of(product_name).await;
+        let added = shopper
+            .post(self.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": 1}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), StatusCode::CREATED);
+        let order: Value = shopper
+            .post(self.url("/api/v1/orders"))
+            .header("idempotency-key", format!("order-one-{variant}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        order["code"].as_str().expect("an order code").to_owned()
+    }
+
     /// The first variant of a product that has stock, from the API.
     pub async fn variant_of(&self, product_name: &str) -> i64 {
         let products: Value = self

@@ -246,23 +246,8 @@ async fn staff_pages_show_the_current_chip_link_orders_and_keep_a_bad_stock_on_t
 
     // An order's code links to the order's own staff page.
     let shopper = app.signed_in("buyer").await;
-    let variant = app.variant_of("Coffee Radar Mug").await;
-    shopper
-        .post(app.url("/api/v1/cart/items"))
-        .json(&json!({"variant_id": variant, "quantity": 1}))
-        .send()
-        .await
-        .unwrap();
-    let order: Value = shopper
-        .post(app.url("/api/v1/orders"))
-        .header("idempotency-key", "k1")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let code = order["code"].as_str().unwrap();
+    let code = app.order_one(&shopper, "Coffee Radar Mug").await;
+    let code = code.as_str();
     let orders = get_page(&staff, app.url("/admin/orders")).await;
     let href = format!("/admin/orders/{code}");
     assert_eq!(count_of(&orders, &format!("a[href='{href}']")), 1);
