@@ -13,7 +13,7 @@ use crate::db::users::UserRow;
 use crate::domain::token::{is_well_formed, new_token};
 use crate::error::AppError;
 use crate::flash::Flash;
-use crate::services::accounts::{self, SESSION_DAYS};
+use crate::services::accounts;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "cr_session";
@@ -21,13 +21,19 @@ pub const CSRF_COOKIE: &str = "cr_csrf";
 
 // --- cookies ---
 
-pub fn session_cookie(token: String, secure: bool) -> Cookie<'static> {
+/// The session cookie, kept by the browser as long as the session lives on the server.
+pub fn session_cookie(
+    token: String,
+    secure: bool,
+    lifetime: std::time::Duration,
+) -> Cookie<'static> {
+    let max_age = time::Duration::try_from(lifetime).unwrap_or(time::Duration::days(30));
     Cookie::build((SESSION_COOKIE, token))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
         .secure(secure)
-        .max_age(time::Duration::days(SESSION_DAYS))
+        .max_age(max_age)
         .build()
 }
 
@@ -47,9 +53,15 @@ pub fn removal_cookie(name: &'static str) -> Cookie<'static> {
 }
 
 /// The cookie of a guest session made while adding to the cart, if one was made.
-pub fn with_guest_session(jar: CookieJar, token: Option<String>, secure: bool) -> CookieJar {
+pub fn with_guest_session(
+    state: &AppState,
+    jar: CookieJar,
+    token: Option<String>,
+    secure: bool,
+) -> CookieJar {
+    let (_, guest) = accounts::session_lifetimes(&state.services);
     match token {
-        Some(token) => jar.add(session_cookie(token, secure)),
+        Some(token) => jar.add(session_cookie(token, secure, guest)),
         None => jar,
     }
 }
@@ -64,7 +76,11 @@ pub async fn sign_in(
 ) -> Result<CookieJar, AppError> {
     let token = accounts::start_session(&state.services, visitor.session_id(), user).await?;
     Ok(jar
-        .add(session_cookie(token, visitor.secure))
+        .add(session_cookie(
+            token,
+            visitor.secure,
+            accounts::session_lifetimes(&state.services).0,
+        ))
         .add(csrf_cookie(new_token(), visitor.secure)))
 }
 

@@ -332,6 +332,16 @@ pub struct RetentionSettings {
     #[arg(long, env = "GUEST_SESSION_SECS", default_value_t = 7 * 24 * 3600)]
     pub guest_session_secs: u64,
 
+    /// How long a sign-in lasts before the shopper signs in again, in seconds (30 days).
+    #[arg(long, env = "SESSION_SECS", default_value_t = 30 * 24 * 3600,
+        value_parser = clap::value_parser!(u64).range(1..=366 * 24 * 3600))]
+    pub session_secs: u64,
+
+    /// How long a password-reset link works, in seconds (30 minutes).
+    #[arg(long, env = "RESET_LINK_SECS", default_value_t = 30 * 60,
+        value_parser = clap::value_parser!(u64).range(1..=7 * 24 * 3600))]
+    pub reset_link_secs: u64,
+
     /// Days a used or expired password-reset link is kept before it is deleted.
     #[arg(long, env = "RETAIN_RESET_LINKS_DAYS", default_value_t = 7)]
     pub retain_reset_links_days: u64,

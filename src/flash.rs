@@ -83,7 +83,7 @@ impl Flash {
             Self::PasswordChanged => "Your password is changed.",
             Self::PhotoUpdated => "Your profile picture is updated.",
             Self::ResetSent => {
-                "If an account uses that email, a reset link is on its way. It works once, for 30 minutes."
+                "If an account uses that email, a reset link is on its way. It works once, for the time the mail says."
             }
             Self::PasswordReset => "Your password is changed. Sign in with the new one.",
             Self::AccountDeleted => "Your account is deleted. Thank you for shopping with us.",

@@ -178,7 +178,7 @@ pub async fn add_cart_item(
         item.quantity,
     )
     .await?;
-    let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
+    let jar = auth::with_guest_session(&state, jar, added.new_guest_token, visitor.secure);
     let lines = shop::cart(&state.services, Some(&added.owner)).await?;
     Ok((
         StatusCode::CREATED,

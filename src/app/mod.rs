@@ -115,6 +115,8 @@ impl Application {
                 public_url,
                 limits: serve.limits.clone(),
                 guest_session_secs: serve.retention.guest_session_secs,
+                session_secs: serve.retention.session_secs,
+                reset_link_secs: serve.retention.reset_link_secs,
                 pricing: Pricing {
                     tax: TaxPolicy {
                         rate_bp: serve.checkout.tax_rate_bp,

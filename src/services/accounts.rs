@@ -1,6 +1,7 @@
 //! Registering, signing in and out, changing and resetting passwords.
 
 use std::net::IpAddr;
+use std::time::Duration;
 
 use super::Services;
 use crate::db::cart::CartOwner;
@@ -26,8 +27,6 @@ pub struct Registration {
     pub address: Option<String>,
 }
 
-/// Reset links expire after 30 minutes.
-const RESET_LINK_MS: i64 = 30 * 60 * 1000;
 /// The longest sign-in name worth looking up: an email address.
 const MAX_LOGIN_CHARS: usize = 254;
 
@@ -140,8 +139,30 @@ pub async fn authenticate(
     Ok(user)
 }
 
-/// How long a session lasts without signing in again.
-pub const SESSION_DAYS: i64 = 30;
+/// How long a signed-in session and a guest's session last (RetentionSettings).
+pub fn session_lifetimes(services: &Services) -> (Duration, Duration) {
+    let settings = &services.settings;
+    (
+        Duration::from_secs(settings.session_secs),
+        Duration::from_secs(settings.guest_session_secs),
+    )
+}
+
+/// A lifetime as a mail says it: "30 minutes", "2 hours", "1 day".
+fn lifetime_words(secs: u64) -> String {
+    let (count, unit) = match secs {
+        s if s % 86_400 == 0 => (s / 86_400, "day"),
+        s if s % 3600 == 0 => (s / 3600, "hour"),
+        s if s % 60 == 0 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} {unit}{plural}")
+}
+
+fn millis(secs: u64) -> i64 {
+    secs.saturating_mul(1000).min(i64::MAX as u64) as i64
+}
 
 /// The session a cookie's token opens, with its user, while it is valid. A token this shop
 /// could not have made is not looked up.
@@ -161,7 +182,7 @@ pub async fn start_session(
     user: &UserRow,
 ) -> AppResult<String> {
     let token = token::new_token();
-    let expires = now_ms() + SESSION_DAYS * 24 * 3600 * 1000;
+    let expires = now_ms() + millis(services.settings.session_secs);
     services
         .db
         .create_session(&token::token_hash(&token), Some(user.id), expires)
@@ -189,7 +210,7 @@ pub struct GuestSession {
 pub async fn start_guest_session(services: &Services) -> AppResult<GuestSession> {
     let token = token::new_token();
     let id = token::token_hash(&token);
-    let lifetime_ms = services.settings.guest_session_secs.saturating_mul(1000) as i64;
+    let lifetime_ms = millis(services.settings.guest_session_secs);
     services
         .db
         .create_session(&id, None, now_ms() + lifetime_ms)
@@ -263,13 +284,14 @@ pub async fn request_password_reset(
         .replace_password_reset(
             user.id,
             &token::token_hash(&token),
-            now_ms() + RESET_LINK_MS,
+            now_ms() + millis(services.settings.reset_link_secs),
         )
         .await?;
     let link = format!("{}/password/reset/{token}", services.settings.public_url);
+    let works_for = lifetime_words(services.settings.reset_link_secs);
     let body = format!(
         "Hello {},\n\nSomeone (hopefully you) asked to reset the password of your Coffee Radar \
-         account \"{}\".\n\nChoose a new password here (the link works once, for 30 minutes):\n\n{link}\n\n\
+         account \"{}\".\n\nChoose a new password here (the link works once, for {works_for}):\n\n{link}\n\n\
          If you did not ask for this, ignore this message: your password stays as it is.\n\n— Coffee Radar\n",
         user.first_name, user.username
     );
@@ -404,4 +426,19 @@ pub async fn delete_account(services: &Services, user: &UserRow, password: &str)
         return Err(AppError::invalid("password", "That password is not right."));
     }
     services.db.delete_user(user.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lifetime_words;
+
+    #[test]
+    fn a_lifetime_reads_in_its_largest_whole_unit() {
+        assert_eq!(lifetime_words(1800), "30 minutes");
+        assert_eq!(lifetime_words(3600), "1 hour");
+        assert_eq!(lifetime_words(7200), "2 hours");
+        assert_eq!(lifetime_words(86_400), "1 day");
+        assert_eq!(lifetime_words(90), "90 seconds");
+        assert_eq!(lifetime_words(1), "1 second");
+    }
 }

@@ -38,6 +38,10 @@ pub struct ServiceSettings {
     pub limits: LimitSettings,
     /// How long a guest's session lives, in seconds.
     pub guest_session_secs: u64,
+    /// How long a sign-in lasts, in seconds.
+    pub session_secs: u64,
+    /// How long a password-reset link works, in seconds.
+    pub reset_link_secs: u64,
     pub pricing: crate::domain::pricing::Pricing,
 }
 

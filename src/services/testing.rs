@@ -56,6 +56,8 @@ impl TestShop {
                 public_url: "http://shop.test".into(),
                 limits: serve.limits.clone(),
                 guest_session_secs: 3600,
+                session_secs: 3600,
+                reset_link_secs: 1800,
                 pricing: Pricing {
                     tax: TaxPolicy {
                         rate_bp: 0,

@@ -114,7 +114,7 @@ pub async fn add(
     };
     match added {
         Ok(added) => {
-            let jar = auth::with_guest_session(jar, added.new_guest_token, visitor.secure);
+            let jar = auth::with_guest_session(&state, jar, added.new_guest_token, visitor.secure);
             Ok(redirect_with(jar, "/cart", Flash::AddedToCart))
         }
         Err(error) => {

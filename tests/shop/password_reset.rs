@@ -178,3 +178,48 @@ async fn deleting_the_account_keeps_its_orders_for_the_books() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+#[tokio::test]
+async fn how_long_a_sign_in_and_a_reset_link_last_are_settings() {
+    let app = TestApp::spawn_with(&["--session-secs", "2", "--reset-link-secs", "2"]).await;
+    let client = app.signed_in("brief").await;
+    let me = client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+
+    let browser = app.client();
+    let link = app.url(&app.mailed_reset_link(&browser, "brief@example.com").await);
+    let mail = app.mails_about("Reset your Coffee Radar password", 1).await;
+    assert!(
+        crate::common::mail_text(&mail[0]).contains("the link works once, for 2 seconds"),
+        "the mail says how long the link works"
+    );
+    let signing_in = app
+        .client()
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({ "username": "brief", "password": PASSWORD }))
+        .send()
+        .await
+        .unwrap();
+    let cookie = signing_in
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("cr_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("Max-Age=2"),
+        "the cookie lasts as the session: {cookie}"
+    );
+
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let expired = client.get(app.url("/api/v1/me")).send().await.unwrap();
+    assert_eq!(
+        expired.status(),
+        StatusCode::UNAUTHORIZED,
+        "the sign-in ran out"
+    );
+    let late = browser.get(&link).send().await.unwrap();
+    assert_eq!(late.status(), StatusCode::NOT_FOUND, "the link ran out");
+}
