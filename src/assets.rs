@@ -31,6 +31,7 @@ macro_rules! embed {
 const FILES: &[(&str, &[u8], &str)] = embed![
     "app.css" => "text/css; charset=utf-8",
     "radar.js" => "text/javascript; charset=utf-8",
+    "shop.js" => "text/javascript; charset=utf-8",
     "pay.js" => "text/javascript; charset=utf-8",
     "favicon.svg" => "image/svg+xml",
     "products/mug.svg" => "image/svg+xml",

@@ -120,6 +120,8 @@ pub struct Visitor {
     pub client_ip: Option<IpAddr>,
     /// The one-time message to show on this page, if any.
     pub flash: Option<Flash>,
+    /// The path of the page asked for (without the query), for its canonical address.
+    pub path: String,
     /// The address (path and query) of the page asked for, when it was asked with GET: where
     /// signing in from this page comes back to.
     pub page: Option<String>,
@@ -171,6 +173,7 @@ impl FromRequestParts<AppState> for Visitor {
             secure: state.config.is_https(&parts.headers),
             client_ip: client_ip(parts, state),
             flash: parts.extensions.get::<Option<Flash>>().copied().flatten(),
+            path: parts.uri.path().to_owned(),
             page: (parts.method == axum::http::Method::GET)
                 .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
                 .flatten(),

@@ -12,16 +12,19 @@ pub struct NearbyPlace {
 }
 
 impl NearbyPlace {
-    /// "350 m" nearby, "12.3 km" further, "1,234 km" far away.
     pub fn distance_label(&self) -> String {
-        let km = self.distance_km;
-        if km < 1.0 {
-            format!("{} m", (km * 1000.0).round() as i64)
-        } else if km < 100.0 {
-            format!("{km:.1} km")
-        } else {
-            format!("{} km", km.round() as i64)
-        }
+        distance_text(self.distance_km)
+    }
+}
+
+/// A distance for people: "350 m" nearby, "12.3 km" further, "1,234 km" far away.
+pub fn distance_text(km: f64) -> String {
+    if km < 1.0 {
+        format!("{} m", (km * 1000.0).round() as i64)
+    } else if km < 100.0 {
+        format!("{km:.1} km")
+    } else {
+        format!("{} km", km.round() as i64)
     }
 }
 

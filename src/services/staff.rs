@@ -70,6 +70,16 @@ pub async fn create_variant(
     Ok(())
 }
 
+/// The product a variant belongs to, with all its variants.
+pub async fn product_of_variant(services: &Services, variant_id: i64) -> AppResult<Product> {
+    let id = services
+        .db
+        .product_of_variant(variant_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That variant"))?;
+    product(services, id).await
+}
+
 /// Changes a variant; returns the id of its product.
 pub async fn update_variant(
     services: &Services,

@@ -11,6 +11,8 @@ pub mod orders;
 pub mod pages;
 pub mod pay;
 pub mod profile;
+pub mod radar_map;
+pub mod seo;
 pub mod shop;
 
 use askama::Template;
@@ -70,8 +72,23 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/profile/delete", post(profile::delete))
         .merge(admin::router(state.clone()))
+        .merge(info_pages())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state, page_middleware))
+}
+
+/// A route for each of the footer's pages.
+fn info_pages() -> Router<AppState> {
+    pages::INFO_PAGES
+        .iter()
+        .fold(Router::new(), |router, page| {
+            router.route(
+                page.path,
+                get(move |State(state): State<AppState>, visitor: Visitor| {
+                    pages::info(state, visitor, page)
+                }),
+            )
+        })
 }
 
 async fn not_found() -> PageError {
@@ -101,6 +118,12 @@ pub struct Layout {
     /// Where static files come from: empty for this server, else a CDN's base URL.
     pub asset_base: String,
     pub flash: Option<Flash>,
+    /// The shop's own address (the `--public-url`), for absolute links in the page's head.
+    pub public_url: String,
+    /// The page's one address for search engines and link previews; empty on error pages.
+    pub canonical: String,
+    /// The path of the page, without its query; empty on error pages.
+    pub path: String,
     /// What the header's search box holds: the search shown on the shop list.
     pub search: String,
     /// The page to come back to after signing in or registering from this one.
@@ -144,6 +167,8 @@ impl Layout {
         layout.csrf = visitor.csrf.0.clone();
         layout.cart_count = cart_count;
         layout.flash = visitor.flash;
+        layout.canonical = layout.absolute(&visitor.path);
+        layout.path = visitor.path.clone();
         Ok(layout)
     }
 
@@ -158,6 +183,9 @@ impl Layout {
             instance: state.config.instance_id.clone(),
             asset_base: state.config.asset_base_url.clone(),
             flash: None,
+            public_url: state.config.public_url.clone(),
+            canonical: String::new(),
+            path: String::new(),
             search: String::new(),
             come_back_to: None,
         }
@@ -180,7 +208,37 @@ impl Layout {
     pub fn asset(&self, name: &str) -> String {
         format!("{}{}", self.asset_base, crate::assets::path(name))
     }
+
+    /// `url` as an absolute address: a path of this shop gets the shop's public address.
+    pub fn absolute(&self, url: &str) -> String {
+        if url.starts_with('/') && !url.starts_with("//") {
+            format!("{}{url}", self.public_url)
+        } else {
+            url.to_owned()
+        }
+    }
+
+    /// Whether this page is `section` or one of the pages under it (`/admin/orders/AB12CD`
+    /// is in `/admin/orders`), for marking the current entry of a navigation.
+    pub fn is_in(&self, section: &str) -> bool {
+        self.path
+            .strip_prefix(section)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }
+
+    /// The page's title in the browser tab: the page's own, then the shop's name, which
+    /// the home page's title already is.
+    pub fn full_title(&self) -> String {
+        if self.title.contains(SHOP_NAME) {
+            self.title.clone()
+        } else {
+            format!("{} · {SHOP_NAME}", self.title)
+        }
+    }
 }
+
+/// The shop's name, as titles and link previews show it.
+pub const SHOP_NAME: &str = "Coffee Radar";
 
 /// Renders a template as an HTML response.
 pub fn render(template: &impl Template) -> Response {

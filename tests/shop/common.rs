@@ -356,6 +356,22 @@ impl TestApp {
         assert_eq!(added.status(), StatusCode::CREATED);
     }
 
+    /// `shopper` orders one of `product_name` through the API; returns the order's code.
+    pub async fn order_one(&self, shopper: &Client, product_name: &str) -> String {
+        let variant = self.variant_of(product_name).await;
+        self.add_one_to_cart(shopper, variant).await;
+        let order: Value = shopper
+            .post(self.url("/api/v1/orders"))
+            .header("idempotency-key", format!("order-one-{variant}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        order["code"].as_str().expect("an order code").to_owned()
+    }
+
     /// The first variant of a product that has stock, from the API.
     pub async fn variant_of(&self, product_name: &str) -> i64 {
         let products: Value = self

@@ -373,7 +373,7 @@ async fn pages_work_and_unknown_addresses_get_a_helpful_404_page() {
     assert_eq!(count_of(&apparel, "article.product-card"), 1);
     let search = get_page(&browser, app.url("/shop?q=MUG")).await;
     assert_eq!(
-        text_of(&search, "article.product-card h3").as_deref(),
+        text_of(&search, "article.product-card h2").as_deref(),
         Some("Coffee Radar Mug")
     );
     let radar = get_page(&browser, app.url("/radar?city=madrid")).await;

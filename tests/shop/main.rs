@@ -28,3 +28,4 @@ mod pictures;
 mod pricing;
 mod resilience;
 mod shop_list;
+mod storefront;

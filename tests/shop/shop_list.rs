@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// The product names of a shop page, in the order shown.
 fn names_on(page: &Html) -> Vec<String> {
-    let selector = Selector::parse("article.product-card h3").unwrap();
+    let selector = Selector::parse("article.product-card h2").unwrap();
     page.select(&selector)
         .map(|e| e.text().collect::<String>().trim().to_owned())
         .collect()
@@ -299,7 +299,7 @@ async fn a_price_says_from_on_every_page_only_when_the_variants_differ() {
     let browser = app.client();
     let price_of = |page: &Html, name: &str| -> Option<String> {
         let cards = Selector::parse("article.product-card").unwrap();
-        let title = Selector::parse("h3").unwrap();
+        let title = Selector::parse("h2, h3").unwrap();
         let price = Selector::parse(".price").unwrap();
         page.select(&cards)
             .find(|card| {

@@ -2,7 +2,8 @@
 //!
 //! - [`products`]: the product list, the form for a new product and for editing one, its
 //!   picture, and the rows of its variants (add one, change one);
-//! - [`orders`]: every order, filtered by status, moved on to its next step or cancelled;
+//! - [`orders`]: every order, filtered by status, moved on to its next step or cancelled,
+//!   and each order's own page;
 //! - [`users`]: who is registered, searched by name or email;
 //! - [`checkout`]: the delivery options and discount codes checkout offers;
 //! - [`insights`]: revenue, busy hours and the way from product view to order, as charts
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route("/admin/variants/{id}", post(products::update_variant))
         .route("/admin/orders", get(orders::list))
+        .route("/admin/orders/{code}", get(orders::show))
         .route("/admin/orders/{code}/advance", post(orders::advance))
         .route("/admin/orders/{code}/cancel", post(orders::cancel))
         .route("/admin/users", get(users::search))

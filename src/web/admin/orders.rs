@@ -1,5 +1,6 @@
 //! Every order, newest first and filtered by status, with the two changes staff make from
-//! the list: moving an order on to its next step, and cancelling it.
+//! the list: moving an order on to its next step, and cancelling it; and one order's own
+//! page, with its lines, totals and address, that the list's order codes link to.
 
 use askama::Template;
 use axum::extract::{FromRequest, Path, Query, State};
@@ -42,6 +43,25 @@ pub(super) async fn list(
         orders,
         statuses: OrderStatus::ALL,
         selected,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "admin/order.html")]
+struct OrderPage {
+    layout: Layout,
+    order: Order,
+}
+
+pub(super) async fn show(
+    State(state): State<AppState>,
+    Staff(staff): Staff,
+    Path(code): Path<String>,
+) -> PageResult<Response> {
+    let order = staff::order(&state.services, &code).await?;
+    Ok(render(&OrderPage {
+        layout: layout(&state, &staff, format!("Order {}", order.order.code)).await?,
+        order,
     }))
 }
 

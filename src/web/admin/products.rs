@@ -2,7 +2,8 @@
 //! the product's picture, and the rows of its variants on the product's page.
 //!
 //! Every change that succeeds goes back to the product's page, which says it was saved; a
-//! refused product form comes back filled in as typed, with the messages next to the fields.
+//! refused product form, or a refused variant row, comes back on that page filled in as
+//! typed, with the messages next to the fields.
 
 use askama::Template;
 use axum::extract::{Multipart, Path, State};
@@ -11,7 +12,7 @@ use axum_extra::extract::CookieJar;
 
 use super::{layout, render_page};
 use crate::auth::CsrfToken;
-use crate::db::catalog::{Product, ProductInput, VariantInput};
+use crate::db::catalog::{Product, ProductInput, VariantInput, VariantRow};
 use crate::domain::{FieldErrors, ProductDetails, ProductFields, VariantDetails, VariantFields};
 use crate::error::AppError;
 use crate::services::staff;
@@ -80,6 +81,59 @@ struct ProductEditPage {
     product: Option<Product>,
     form: ProductForm,
     errors: FieldErrors,
+    /// A variant row sent and refused, shown again as typed.
+    refused_variant: Option<RefusedVariant>,
+}
+
+/// A variant row as typed and the fields it was refused for; `id` is `None` for the form
+/// that adds a variant.
+struct RefusedVariant {
+    id: Option<i64>,
+    form: VariantForm,
+    errors: FieldErrors,
+}
+
+impl ProductEditPage {
+    /// The refused row when it is the variant `id`'s (`None`: the new variant's form).
+    fn refused_row(&self, id: Option<i64>) -> Option<&RefusedVariant> {
+        self.refused_variant.as_ref().filter(|r| r.id == id)
+    }
+
+    /// What the variant's row shows in `field`: what was typed when the row was refused,
+    /// else the variant as stored.
+    fn row_value(&self, variant: &VariantRow, field: &str) -> String {
+        if let Some(refused) = self.refused_row(Some(variant.id)) {
+            return refused.form.field(field).to_owned();
+        }
+        match field {
+            "color" => variant.color.clone(),
+            "size" => variant.size.clone(),
+            "price" => variant.own_price_text(),
+            "stock" => variant.stock.to_string(),
+            _ => String::new(),
+        }
+    }
+
+    /// Why the variant row `id` was refused in `field`, if it was.
+    fn error_in_row(&self, id: &i64, field: &str) -> Option<&str> {
+        self.refused_row(Some(*id))
+            .and_then(|r| r.errors.get(field))
+    }
+
+    /// What the new variant's form shows in `field`: what was typed when it was refused,
+    /// else no stock and nothing else.
+    fn new_value(&self, field: &str) -> &str {
+        match self.refused_row(None) {
+            Some(refused) => refused.form.field(field),
+            None if field == "stock" => "0",
+            None => "",
+        }
+    }
+
+    /// Why the new variant's form was refused in `field`, if it was.
+    fn error_in_new(&self, field: &str) -> Option<&str> {
+        self.refused_row(None).and_then(|r| r.errors.get(field))
+    }
 }
 
 /// The product form as typed, with `errors` next to their fields (and then answered 422).
@@ -97,8 +151,27 @@ async fn form_as_typed(
         product,
         form,
         errors,
+        refused_variant: None,
     };
     Ok(render_page(&page, shows_refusal))
+}
+
+/// The product's page with a variant row refused: the row as typed, the messages beside
+/// its fields, answered 422.
+async fn variant_refused(
+    state: &AppState,
+    staff: &SignedIn,
+    product: Product,
+    refused: RefusedVariant,
+) -> PageResult<Response> {
+    let page = ProductEditPage {
+        layout: layout(state, staff, format!("Edit {}", product.product.name)).await?,
+        form: ProductForm::of(&product),
+        product: Some(product),
+        errors: FieldErrors::default(),
+        refused_variant: Some(refused),
+    };
+    Ok(render_page(&page, true))
 }
 
 /// The product form filled in from `product` as stored, or empty for a new product.
@@ -214,6 +287,17 @@ pub(super) struct VariantForm {
 }
 
 impl VariantForm {
+    /// The text typed in `field` (the form's field names), for showing it again.
+    fn field(&self, field: &str) -> &str {
+        match field {
+            "color" => &self.color,
+            "size" => &self.size,
+            "price" => &self.price,
+            "stock" => &self.stock,
+            _ => "",
+        }
+    }
+
     /// The variant checked, or the fields it was refused for.
     fn check(&self) -> Result<VariantDetails, FieldErrors> {
         VariantDetails::parse(&VariantFields {
@@ -228,22 +312,44 @@ impl VariantForm {
 
 pub(super) async fn create_variant(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     Path(product_id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    let variant = form.check()?;
+    let variant = match form.check() {
+        Ok(variant) => variant,
+        Err(errors) => {
+            let product = staff::product(&state.services, product_id).await?;
+            let refused = RefusedVariant {
+                id: None,
+                form,
+                errors,
+            };
+            return variant_refused(&state, &staff, product, refused).await;
+        }
+    };
     staff::create_variant(&state.services, product_id, &VariantInput::from(&variant)).await?;
     Ok(saved(product_id))
 }
 
 pub(super) async fn update_variant(
     State(state): State<AppState>,
-    Staff(_): Staff,
+    Staff(staff): Staff,
     Path(id): Path<i64>,
     CsrfForm(form): CsrfForm<VariantForm>,
 ) -> PageResult<Response> {
-    let variant = form.check()?;
+    let variant = match form.check() {
+        Ok(variant) => variant,
+        Err(errors) => {
+            let product = staff::product_of_variant(&state.services, id).await?;
+            let refused = RefusedVariant {
+                id: Some(id),
+                form,
+                errors,
+            };
+            return variant_refused(&state, &staff, product, refused).await;
+        }
+    };
     let product_id =
         staff::update_variant(&state.services, id, &VariantInput::from(&variant)).await?;
     Ok(saved(product_id))
