@@ -134,6 +134,22 @@ pub async fn start_from(
     order: &OrderRow,
     current: Option<PaymentIntent>,
 ) -> AppResult<PaymentStart> {
+    let intent = intent_to_pay(services, order, current).await?;
+    Ok(PaymentStart {
+        provider: "stripe",
+        payment_intent_id: intent.id.as_str().to_owned(),
+        client_secret: intent.client_secret,
+        publishable_key: services.payments()?.publishable_key.clone(),
+    })
+}
+
+/// The intent the order is paid with now: `current` while it can still take a card, else a
+/// new attempt's (recorded on the order).
+async fn intent_to_pay(
+    services: &Services,
+    order: &OrderRow,
+    current: Option<PaymentIntent>,
+) -> AppResult<PaymentIntent> {
     let payments = services.payments()?;
     if order.status != OrderStatus::AwaitingPayment {
         return Err(AppError::Conflict(format!(
@@ -141,29 +157,20 @@ pub async fn start_from(
             order.status
         )));
     }
-    let current = current.filter(|intent| !needs_new_attempt(intent));
-    let intent = match current {
-        Some(intent) => intent,
-        None => {
-            let attempt = services.db.payment_attempts(order.id).await? + 1;
-            let code = order_code(order)?;
-            let intent = payments
-                .client
-                .create_payment_intent(order.total(), &code, &format!("{}-{attempt}", order.code))
-                .await?;
-            services
-                .db
-                .set_payment_intent(order.id, intent.id.as_str(), attempt)
-                .await?;
-            intent
-        }
-    };
-    Ok(PaymentStart {
-        provider: "stripe",
-        payment_intent_id: intent.id.as_str().to_owned(),
-        client_secret: intent.client_secret,
-        publishable_key: payments.publishable_key.clone(),
-    })
+    if let Some(intent) = current.filter(|intent| !needs_new_attempt(intent)) {
+        return Ok(intent);
+    }
+    let attempt = services.db.payment_attempts(order.id).await? + 1;
+    let code = order_code(order)?;
+    let intent = payments
+        .client
+        .create_payment_intent(order.total(), &code, &format!("{}-{attempt}", order.code))
+        .await?;
+    services
+        .db
+        .set_payment_intent(order.id, intent.id.as_str(), attempt)
+        .await?;
+    Ok(intent)
 }
 
 /// Pays the order with the card the shopper's browser gave Stripe.js: the server itself
@@ -173,40 +180,27 @@ pub async fn pay(
     order: &Order,
     card: &PaymentMethodId,
 ) -> AppResult<PayOutcome> {
-    let started = start(services, &order.order).await?;
-    let id = PaymentIntentId::parse(&started.payment_intent_id)
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("an intent id we made")))?;
-    let confirmed = services
-        .payments()?
-        .client
-        .confirm_payment_intent(&id, card)
-        .await;
-    let intent = match confirmed {
-        Ok(intent) => intent,
-        // Declined, or refused for another reason: what the intent says now is the truth.
+    let current = current_intent(services, &order.order).await?;
+    let id = intent_to_pay(services, &order.order, current).await?.id;
+    let client = &services.payments()?.client;
+    // Declined, or refused for another reason: what the intent says now is the truth.
+    let (intent, refusal) = match client.confirm_payment_intent(&id, card).await {
+        Ok(intent) => (intent, None),
         Err(PaymentError::Refused { message, .. }) => {
-            let intent = services
-                .payments()?
-                .client
-                .retrieve_payment_intent(&id)
-                .await?;
-            apply(services, order, &intent).await?;
-            return Ok(match intent.status {
-                PaymentIntentStatus::Succeeded => PayOutcome::Paid,
-                _ => PayOutcome::Declined(intent.last_error.unwrap_or(message)),
-            });
+            (client.retrieve_payment_intent(&id).await?, Some(message))
         }
         Err(other) => return Err(other.into()),
     };
     apply(services, order, &intent).await?;
     Ok(match intent.status {
         PaymentIntentStatus::Succeeded => PayOutcome::Paid,
-        PaymentIntentStatus::RequiresAction => PayOutcome::Authenticate {
+        PaymentIntentStatus::RequiresAction if refusal.is_none() => PayOutcome::Authenticate {
             client_secret: intent.client_secret,
         },
         _ => PayOutcome::Declined(
             intent
                 .last_error
+                .or(refusal)
                 .unwrap_or_else(|| "The card was not accepted. Try another card.".into()),
         ),
     })

@@ -65,9 +65,20 @@ pub struct PayForm {
     payment_method: String,
 }
 
-fn awaits_card(order: &Order) -> bool {
-    order.order.status == OrderStatus::AwaitingPayment
-        && order.order.payment_method == PaymentMethod::Stripe
+/// The order with the card form, when it awaits a card payment; else the order's own page
+/// to go to (paid, on delivery, or a shop that takes no cards).
+async fn payable(
+    state: &AppState,
+    who: &OrderVisitor,
+    code: &str,
+) -> PageResult<Result<(Order, CardForm), Response>> {
+    let order = shop::order_for(&state.services, who.viewer(), code).await?;
+    let awaits_card = order.order.status == OrderStatus::AwaitingPayment
+        && order.order.payment_method == PaymentMethod::Stripe;
+    Ok(match state.services.card_form().filter(|_| awaits_card) {
+        Some(card) => Ok((order, card)),
+        None => Err(Redirect::to(&who.order_page(&order)).into_response()),
+    })
 }
 
 async fn pay_page(
@@ -104,9 +115,9 @@ pub async fn show(
     who: OrderVisitor,
     Path(code): Path<String>,
 ) -> PageResult<Response> {
-    let order = shop::order_for(&state.services, who.viewer(), &code).await?;
-    let Some(card) = state.services.card_form().filter(|_| awaits_card(&order)) else {
-        return Ok(Redirect::to(&who.order_page(&order)).into_response());
+    let (order, card) = match payable(&state, &who, &code).await? {
+        Ok(payable) => payable,
+        Err(elsewhere) => return Ok(elsewhere),
     };
     let stage = Stage::Card { error: None };
     pay_page(&state, &who, order, card, StatusCode::OK, stage).await
@@ -119,9 +130,9 @@ pub async fn pay(
     Path(code): Path<String>,
     CsrfForm(form): CsrfForm<PayForm>,
 ) -> PageResult<Response> {
-    let order = shop::order_for(&state.services, who.viewer(), &code).await?;
-    let Some(card) = state.services.card_form().filter(|_| awaits_card(&order)) else {
-        return Ok(Redirect::to(&who.order_page(&order)).into_response());
+    let (order, card) = match payable(&state, &who, &code).await? {
+        Ok(payable) => payable,
+        Err(elsewhere) => return Ok(elsewhere),
     };
     let Some(method) = PaymentMethodId::parse(form.payment_method.trim()) else {
         let why = "Your card details did not come through. Enter the card again.";
