@@ -113,6 +113,16 @@ pub struct CommonSettings {
     )]
     pub database_call_timeout_ms: u64,
 
+    /// SQLite only: how long a write waits for a lock held by another process (the shop's
+    /// own writes queue in the app, one at a time, and never wait here for each other).
+    #[arg(
+        long,
+        env = "SQLITE_BUSY_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub sqlite_busy_timeout_ms: u64,
+
     /// How long an instance waits for another one's migrations before trying again.
     #[arg(
         long,

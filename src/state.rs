@@ -34,9 +34,11 @@ impl RuntimeConfig {
 
 /// What every handler shares: the use cases, the settings the front doors serve with, and
 /// where the instance is in its life.
+/// Cloned for every request by each layer that needs it: three reference counts, not a
+/// copy of every service's handle.
 #[derive(Clone)]
 pub struct AppState {
-    pub services: Services,
+    pub services: Arc<Services>,
     pub config: Arc<RuntimeConfig>,
     pub lifecycle: Arc<Lifecycle>,
 }

@@ -6,14 +6,25 @@
 //! is also bounded here: a statement on the pool (waiting for a connection included), and a
 //! whole transaction, from its BEGIN to its COMMIT. A call past its bound fails as a
 //! connection failure would, and the request answers 503 at once instead of queueing.
+//!
+//! SQLite takes one writer at a time, and a writer that finds the database locked sleeps in
+//! SQLite's busy handler (1, 2, 5 … up to 100 ms between tries): under concurrent checkouts
+//! that made the tail (p99 over 100 ms, a maximum of a second) while the file sat idle
+//! between tries. On SQLite the writes therefore queue here, in order, on one async lock:
+//! each transaction begun for writing holds it from BEGIN to COMMIT, each write statement
+//! outside one for its run. Reads never wait for it (WAL lets them run beside the writer).
 
 use std::fmt;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
-use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::error::BoxDynError;
 use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, SqlStr};
+use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio::time::Instant;
 
 /// The pool, whose every statement (waiting for a connection included) ends within `limit`.
@@ -22,14 +33,17 @@ pub struct BoundedPool {
     pool: AnyPool,
     /// None: no bound.
     limit: Option<Duration>,
+    /// SQLite's writers, one at a time (see the module's comment); None for the servers.
+    writer: Option<Arc<Mutex<()>>>,
 }
 
 impl BoundedPool {
-    /// A zero `limit` means no bound.
-    pub fn new(pool: AnyPool, limit: Duration) -> Self {
+    /// A zero `limit` means no bound. `one_writer`: queue the writes here (SQLite).
+    pub fn new(pool: AnyPool, limit: Duration, one_writer: bool) -> Self {
         Self {
             pool,
             limit: (!limit.is_zero()).then_some(limit),
+            writer: one_writer.then(|| Arc::new(Mutex::new(()))),
         }
     }
 
@@ -43,19 +57,44 @@ impl BoundedPool {
     }
 
     /// A transaction started with `begin` (e.g. `BEGIN IMMEDIATE`), which must reach its
-    /// COMMIT within the limit.
-    pub async fn begin_with(&self, begin: Option<&'static str>) -> Result<Tx, sqlx::Error> {
+    /// COMMIT within the limit. `for_writing`: it waits its turn among the writers (SQLite).
+    pub async fn begin_with(
+        &self,
+        begin: Option<&'static str>,
+        for_writing: bool,
+    ) -> Result<Tx, sqlx::Error> {
         let deadline = self.deadline();
         let started = async {
-            match begin {
-                Some(statement) => self.pool.begin_with(statement).await,
-                None => self.pool.begin().await,
-            }
+            let turn = match self.writer.clone().filter(|_| for_writing) {
+                Some(writer) => Some(writer.lock_owned().await),
+                None => None,
+            };
+            let tx = match begin {
+                Some(statement) => self.pool.begin_with(statement).await?,
+                None => self.pool.begin().await?,
+            };
+            Ok((tx, turn))
         };
         crate::ops::metrics::database_round_trip();
-        let tx = within(deadline, started).await?;
-        Ok(Tx(TxConn { tx, deadline }))
+        let (tx, turn) = within(deadline, started).await?;
+        Ok(Tx(TxConn {
+            tx,
+            deadline,
+            _turn: turn,
+        }))
     }
+}
+
+/// Whether a statement changes the database (the shop's own SQL: one statement each).
+fn writes(sql: &str) -> bool {
+    let verb = sql
+        .trim_start()
+        .split_ascii_whitespace()
+        .next()
+        .unwrap_or("");
+    ["INSERT", "UPDATE", "DELETE", "REPLACE"]
+        .iter()
+        .any(|w| verb.eq_ignore_ascii_case(w))
 }
 
 /// A transaction with a deadline: every statement in it, and its commit, fail once it has
@@ -66,19 +105,35 @@ pub struct Tx(TxConn);
 pub struct TxConn {
     tx: sqlx::Transaction<'static, Any>,
     deadline: Option<Instant>,
+    /// The writers' turn (SQLite), held until the transaction ends.
+    _turn: Option<OwnedMutexGuard<()>>,
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let TxConn { tx, deadline } = self.0;
+        let TxConn {
+            tx,
+            deadline,
+            _turn,
+            ..
+        } = self.0;
         crate::ops::metrics::database_round_trip();
-        within(deadline, tx.commit()).await
+        let committed = within(deadline, tx.commit()).await;
+        drop(_turn);
+        committed
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        let TxConn { tx, deadline } = self.0;
+        let TxConn {
+            tx,
+            deadline,
+            _turn,
+            ..
+        } = self.0;
         crate::ops::metrics::database_round_trip();
-        within(deadline, tx.rollback()).await
+        let rolled_back = within(deadline, tx.rollback()).await;
+        drop(_turn);
+        rolled_back
     }
 }
 
@@ -145,10 +200,102 @@ fn stream_within<'e, T: Send + 'e>(
 
 type Step = Either<AnyQueryResult, AnyRow>;
 
+/// `query` on `executor` within `deadline`; a write waits for its turn on `writer` first.
+fn many<'e, 'q: 'e, X, E>(
+    writer: Option<Arc<Mutex<()>>>,
+    deadline: Option<Instant>,
+    executor: X,
+    query: E,
+) -> BoxStream<'e, Result<Step, sqlx::Error>>
+where
+    X: Executor<'e, Database = Any> + 'e,
+    E: 'q + Execute<'q, Any>,
+{
+    let Some(writer) = writer else {
+        return stream_within(deadline, executor.fetch_many(query));
+    };
+    let query = Peeked::of(query);
+    if !writes(query.sql.as_str()) {
+        return stream_within(deadline, executor.fetch_many(query));
+    }
+    let mut waiting = Some((executor, query));
+    let queued = futures::stream::once(writer.lock_owned()).flat_map(move |turn| {
+        let (executor, query) = waiting.take().expect("one turn per statement");
+        executor.fetch_many(query).map(move |step| {
+            let _held_until_the_last_step = &turn;
+            step
+        })
+    });
+    stream_within(deadline, queued.boxed())
+}
+
+/// As [`many`], for at most one row.
+fn optional<'e, 'q: 'e, X, E>(
+    writer: Option<Arc<Mutex<()>>>,
+    deadline: Option<Instant>,
+    executor: X,
+    query: E,
+) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+where
+    X: Executor<'e, Database = Any> + 'e,
+    E: 'q + Execute<'q, Any>,
+{
+    let Some(writer) = writer else {
+        return Box::pin(within(deadline, executor.fetch_optional(query)));
+    };
+    let query = Peeked::of(query);
+    if !writes(query.sql.as_str()) {
+        return Box::pin(within(deadline, executor.fetch_optional(query)));
+    }
+    Box::pin(within(deadline, async move {
+        let _turn = writer.lock_owned().await;
+        executor.fetch_optional(query).await
+    }))
+}
+
+/// A statement taken apart so that its SQL can be read before it runs (sqlx's `sql()`
+/// consumes it), then run as it was.
+struct Peeked {
+    sql: SqlStr,
+    arguments: Option<Result<Option<AnyArguments>, BoxDynError>>,
+    persistent: bool,
+}
+
+impl Peeked {
+    fn of<'q>(mut query: impl Execute<'q, Any>) -> Self {
+        let arguments = Some(query.take_arguments());
+        let persistent = query.persistent();
+        Self {
+            sql: query.sql(),
+            arguments,
+            persistent,
+        }
+    }
+}
+
+impl Execute<'_, Any> for Peeked {
+    fn sql(self) -> SqlStr {
+        self.sql
+    }
+
+    fn statement(&self) -> Option<&AnyStatement> {
+        None
+    }
+
+    fn take_arguments(&mut self) -> Result<Option<AnyArguments>, BoxDynError> {
+        self.arguments.take().unwrap_or(Ok(None))
+    }
+
+    fn persistent(&self) -> bool {
+        self.persistent
+    }
+}
+
 /// Implements `Executor` for `$target` by running each statement on `$inner` within
-/// `$deadline` (both read from `$this`, the executor).
+/// `$deadline`, the writes after their turn on `$writer` when there is one (all read from
+/// `$this`, the executor).
 macro_rules! bounded_executor {
-    ($l:lifetime, $target:ty, |$this:ident| $deadline:expr, $inner:expr) => {
+    ($l:lifetime, $target:ty, |$this:ident| $deadline:expr, $writer:expr, $inner:expr) => {
         impl<$l> Executor<$l> for $target {
             type Database = Any;
 
@@ -159,7 +306,7 @@ macro_rules! bounded_executor {
             {
                 let $this = self;
                 crate::ops::metrics::database_round_trip();
-                stream_within($deadline, $inner.fetch_many(query))
+                many($writer, $deadline, $inner, query)
             }
 
             fn fetch_optional<'e, 'q: 'e, E>(
@@ -172,7 +319,7 @@ macro_rules! bounded_executor {
             {
                 let $this = self;
                 crate::ops::metrics::database_round_trip();
-                Box::pin(within($deadline, $inner.fetch_optional(query)))
+                optional($writer, $deadline, $inner, query)
             }
 
             fn prepare_with<'e>(
@@ -199,10 +346,11 @@ macro_rules! bounded_executor {
 }
 
 // The statements run on the pool, each within the limit from the moment it is sent.
-bounded_executor!('p, &'p BoundedPool, |pool| pool.deadline(), &pool.pool);
+bounded_executor!('p, &'p BoundedPool, |pool| pool.deadline(), pool.writer.clone(), &pool.pool);
 
 // The statements of a transaction, each within the transaction's deadline.
-bounded_executor!('c, &'c mut TxConn, |conn| conn.deadline, {
+// A transaction begun for writing already has its turn.
+bounded_executor!('c, &'c mut TxConn, |conn| conn.deadline, None, {
     let connection: &'c mut AnyConnection = &mut conn.tx;
     connection
 });

@@ -59,6 +59,8 @@ pub struct PoolSettings {
     /// wait for a connection, or a transaction from BEGIN to COMMIT. Zero means no limit.
     pub call_timeout: Duration,
     pub migration_lock_wait: Duration,
+    /// SQLite: how long a write waits for another process's lock.
+    pub sqlite_busy_timeout: Duration,
 }
 
 impl PoolSettings {
@@ -69,6 +71,7 @@ impl PoolSettings {
             statement_timeout: Duration::from_millis(common.database_statement_timeout_ms),
             call_timeout: Duration::from_millis(common.database_call_timeout_ms),
             migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
+            sqlite_busy_timeout: Duration::from_millis(common.sqlite_busy_timeout_ms),
         }
     }
 }
@@ -96,6 +99,7 @@ impl Db {
             _ => url.to_owned(),
         };
         let statement_timeout_ms = settings.statement_timeout.as_millis() as u64;
+        let busy_timeout_ms = settings.sqlite_busy_timeout.as_millis() as u64;
         let options = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(0)
@@ -105,13 +109,14 @@ impl Db {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     match backend {
-                        // WAL lets readers run beside the one writer; the busy timeout makes
-                        // writers queue instead of failing.
+                        // WAL lets readers run beside the one writer; this instance's writers
+                        // queue in `bounded`, the busy timeout covers another process's
+                        // (a command run beside the server).
                         Backend::Sqlite => {
-                            conn.execute(
+                            conn.execute(AssertSqlSafe(format!(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
-                            )
+                                 PRAGMA busy_timeout = {busy_timeout_ms}; PRAGMA foreign_keys = ON;"
+                            )))
                             .await?;
                         }
                         _ if statement_timeout_ms == 0 => {}
@@ -140,7 +145,11 @@ impl Db {
                     Ok(())
                 })
             });
-        let pool = BoundedPool::new(options.connect_lazy(&url)?, settings.call_timeout);
+        let pool = BoundedPool::new(
+            options.connect_lazy(&url)?,
+            settings.call_timeout,
+            backend == Backend::Sqlite,
+        );
         Ok(Self {
             pool,
             backend,
@@ -241,8 +250,8 @@ impl Db {
     /// writers never deadlock upgrading read locks.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with(Some("BEGIN IMMEDIATE")).await,
-            _ => self.pool.begin_with(None).await,
+            Backend::Sqlite => self.pool.begin_with(Some("BEGIN IMMEDIATE"), true).await,
+            _ => self.pool.begin_with(None, false).await,
         }
     }
 

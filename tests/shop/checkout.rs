@@ -48,6 +48,59 @@ async fn fifty_concurrent_checkouts_of_ten_in_stock_make_exactly_ten_orders() {
     assert_eq!(app.count("order_lines").await, 10);
 }
 
+/// On SQLite one writer works at a time. The instance's own writes wait for their turn in the
+/// app, in order, rather than in SQLite's busy handler (which sleeps between tries and, with a
+/// short busy timeout, gives up): with a busy timeout of 1 ms, twenty shoppers adding to their
+/// carts and checking out all at once are all served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_on_sqlite_take_turns_in_the_app_not_in_the_busy_handler() {
+    let app = TestApp::spawn_with(&[
+        "--rate-limit-registrations-per-hour",
+        "100",
+        "--sqlite-busy-timeout-ms",
+        "1",
+    ])
+    .await;
+    if !app.database_url.starts_with("sqlite:") {
+        return; // the servers take concurrent writers themselves
+    }
+    let variant = app.variant_of("Coffee Radar Passport cover").await;
+    app.set_stock(variant, 1000).await;
+    let mut shoppers = Vec::new();
+    for i in 0..20 {
+        shoppers.push(app.signed_in(&format!("turns{i:02}")).await);
+    }
+    let app = &app;
+    let rounds = join_all(shoppers.iter().enumerate().map(|(i, client)| async move {
+        let mut statuses = Vec::new();
+        for round in 0..3 {
+            let added = client
+                .post(app.url("/api/v1/cart/items"))
+                .json(&json!({"variant_id": variant, "quantity": 1}))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(added.status());
+            let placed = client
+                .post(app.url("/api/v1/orders"))
+                .header("idempotency-key", format!("turns-{i}-{round}"))
+                .send()
+                .await
+                .unwrap();
+            statuses.push(placed.status());
+        }
+        statuses
+    }))
+    .await;
+    let statuses: Vec<StatusCode> = rounds.into_iter().flatten().collect();
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "every add and checkout served: {statuses:?}"
+    );
+    assert_eq!(app.count("orders").await, 60);
+    assert_eq!(app.stock_of(variant).await, 1000 - 60);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replayed_idempotency_key_returns_the_same_order_and_creates_none() {
     let app = TestApp::spawn().await;
