@@ -27,5 +27,6 @@ mod payments;
 mod pictures;
 mod pricing;
 mod resilience;
+mod schema_evolution;
 mod shop_list;
 mod storefront;
