@@ -27,6 +27,7 @@ mod payments;
 mod pictures;
 mod pricing;
 mod resilience;
+mod round_trips;
 mod schema_evolution;
 mod shop_list;
 mod storefront;
