@@ -13,6 +13,13 @@ log() { printf '\n==> %s\n' "$*"; }
 log "Installing test tools (skipped when present)"
 scripts/install-test-tools.sh
 
+log "Building the next release for the rolling-upgrade rehearsal (docs/upgrades.md)"
+# This tree with the cargo feature next-release-rehearsal (one more migration, from
+# deploy/rehearsal/), kept as target/debug/coffee-radar-next. Built first: the build below
+# puts the released binary back in target/debug/coffee-radar.
+cargo build --locked --bin coffee-radar --features next-release-rehearsal
+ln -f target/debug/coffee-radar target/debug/coffee-radar-next
+
 log "Building once (debug profile, all targets)"
 cargo build --workspace --all-targets --locked
 cargo nextest --version >/dev/null 2>&1 || cargo install cargo-nextest --locked
@@ -158,9 +165,11 @@ logs+=(target/api-contract.log)
 
 # The same faults on each database the seed may run: a PostgreSQL primary and synchronous
 # standby, then a MariaDB primary and semi-synchronous GTID replica (RDS MySQL Multi-AZ).
+# The rolling upgrade replaces every instance by the next release built above.
 for database in postgres mariadb; do
     log "Load and fault test on $database: HAProxy, three instances, primary and replica, moto"
-    if deploy/local/ha-test.sh --database "$database" 2>&1 | tee "target/ha-$database.log"; then :; else failed=1; fi
+    if deploy/local/ha-test.sh --database "$database" --next-binary target/debug/coffee-radar-next 2>&1 |
+        tee "target/ha-$database.log"; then :; else failed=1; fi
     summary+=("ha-$database: $(tail -1 "target/ha-$database.log")")
     logs+=("target/ha-$database.log")
 done

@@ -19,10 +19,14 @@ start() {
     fi
     # The interpreter's real path, so that the PID we keep is the server's own.
     "$venv/bin/python" "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$run/moto.log" 2>&1 &
-    echo $! >"$run/moto.pid"
+    local pid=$!
+    echo "$pid" >"$run/moto.pid"
+    # Python takes a while to import moto on a busy machine: wait while the server lives
+    # (up to a minute), and give up at once if it has exited.
     local ready=
-    for _ in $(seq 1 150); do
+    for _ in $(seq 1 600); do
         curl -fs "http://127.0.0.1:$port/moto-api/" >/dev/null 2>&1 && ready=1 && break
+        [ -d "/proc/$pid" ] || break
         sleep 0.1
     done
     if [ -z "$ready" ]; then

@@ -33,3 +33,11 @@ pub mod storage;
 pub mod web;
 
 pub use app::Application;
+
+/// The release this build is, as every response's X-App-Version header names it. The
+/// rolling-upgrade rehearsal's next release says so, so that its answers can be told apart.
+pub const RELEASE: &str = if cfg!(feature = "next-release-rehearsal") {
+    concat!(env!("CARGO_PKG_VERSION"), "-next")
+} else {
+    env!("CARGO_PKG_VERSION")
+};

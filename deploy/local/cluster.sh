@@ -18,6 +18,10 @@
 #                                                # stop (or SIGKILL) the primary, promote the
 #                                                # replica after SECS, re-point the address
 #   deploy/local/cluster.sh rejoin               # the old primary comes back as the replica
+#   deploy/local/cluster.sh upgrade NAME --binary PATH
+#                                                # one step of a rolling upgrade: HAProxy
+#                                                # drains NAME, it stops, PATH starts on its
+#                                                # port, and takes requests once ready
 #   deploy/local/cluster.sh zone-loss [--away SECS]
 #                                                # SIGKILL zone a at once: a1 and the primary
 #                                                # database; then the failover as above
@@ -441,6 +445,11 @@ binary() {
     cat "$run/binary"
 }
 
+# The binary an instance runs: the one `upgrade` gave it, else the cluster's.
+instance_binary() {
+    if [ -f "$run/app/$1.binary" ]; then cat "$run/app/$1.binary"; else binary; fi
+}
+
 start_instance() {
     local name=$1 bin db_url
     [ -n "${instance_port[$name]:-}" ] || die "no instance $name (a1, b1, b2)"
@@ -448,7 +457,7 @@ start_instance() {
         log "$name already runs"
         return
     fi
-    bin=$(binary)
+    bin=$(instance_binary "$name")
     db_url=$(db_url)
     mkdir -p "$run/app/$name"
     echo "---- start $(date -u +%FT%TZ)" >>"$run/app/$name.log"
@@ -491,6 +500,13 @@ lb_state() { # BACKEND SERVER
     local csv
     csv=$(curl -fs "http://127.0.0.1:$stats_port/;csv" 2>/dev/null) || { echo -; return 0; }
     awk -F, -v px="$1" -v sv="$2" '$1 == px && $2 == sv { print $18 }' <<<"$csv"
+}
+
+# The requests HAProxy has open on a server (the stats CSV's scur).
+lb_sessions() { # BACKEND SERVER
+    local csv
+    csv=$(curl -fs "http://127.0.0.1:$stats_port/;csv" 2>/dev/null) || { echo -; return 0; }
+    awk -F, -v px="$1" -v sv="$2" '$1 == px && $2 == sv { print $5 }' <<<"$csv"
 }
 
 wait_lb_state() { # BACKEND SERVER STATE SECONDS
@@ -634,6 +650,40 @@ cmd_start() {
     log "$name ready after $((SECONDS - t0)) s; load balancer: $(lb_state app "$name")"
 }
 
+# One step of a rolling upgrade, as the Auto Scaling group's instance refresh takes it with
+# the target group's deregistration delay: HAProxy sends NAME no new request (drain) and its
+# open ones finish, the instance stops (SIGTERM, its own drain), the binary at PATH starts
+# on the same port and migrates the database if it brings migrations, and once ready
+# HAProxy sends it requests again. The instance keeps PATH from now on (start, kill).
+cmd_upgrade() {
+    local name=${1:?upgrade NAME --binary PATH} bin= pid t0=$SECONDS deadline
+    shift
+    while (($#)); do
+        case $1 in
+            --binary) bin=${2:?--binary PATH}; shift 2 ;;
+            *) die "unknown option for upgrade: $1" ;;
+        esac
+    done
+    bin=$(realpath "${bin:?upgrade needs --binary PATH}" 2>/dev/null) && [ -x "$bin" ] || die "no app binary at $bin"
+    haproxy_pid >/dev/null || die "the cluster is not up"
+    pid=$(instance_pid "$name") || die "$name does not run"
+    haproxy_cmd "set server app/$name state drain" >/dev/null
+    deadline=$((SECONDS + drain_secs + 10))
+    until [ "$(lb_sessions app "$name")" = 0 ]; do
+        ((SECONDS < deadline)) || die "$name still has requests open $((drain_secs + 10)) s after the drain began"
+        sleep 0.1
+    done
+    log "$name drained by the load balancer; stopping it (pid $pid)"
+    kill -TERM "$pid"
+    wait_gone "$pid" $((drain_secs + 30)) || die "$name did not exit within $((drain_secs + 30)) s of SIGTERM"
+    echo "$bin" >"$run/app/$name.binary"
+    start_instance "$name"
+    wait_ready "$name" 60
+    haproxy_cmd "set server app/$name state ready" >/dev/null
+    wait_lb_state app "$name" UP 10 || die "HAProxy does not see $name up after its upgrade"
+    log "$name upgraded to $bin in $((SECONDS - t0)) s; load balancer: $(lb_state app "$name")"
+}
+
 # The RDS Multi-AZ failover: the primary goes away (stopped, or with --crash SIGKILLed, as
 # its host would be lost), the address leads nowhere for --away seconds (RDS takes a minute
 # or two), then the replica is promoted and the address names it.
@@ -719,11 +769,12 @@ case $action in
     start) cmd_start "$@" ;;
     failover) cmd_failover "$@" ;;
     rejoin) cmd_rejoin ;;
+    upgrade) cmd_upgrade "$@" ;;
     zone-loss) cmd_zone_loss "$@" ;;
     url) echo "$lb_url" ;;
     database-url) db_url ;;
     *)
-        sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
         [ -z "$action" ] || [ "$action" = help ] || [ "$action" = -h ] || [ "$action" = --help ] || exit 2
         ;;
 esac

@@ -9,7 +9,8 @@
 #
 # PATH defaults to target/debug/coffee-radar, the database to CLUSTER_DATABASE or postgres
 # (a PostgreSQL primary and synchronous standby, or a MariaDB primary and semi-synchronous
-# GTID replica); the load generator is
+# GTID replica). With `--next-binary PATH` (an option of the load generator) the test rolls
+# an upgrade to that binary through the fleet (docs/upgrades.md). The load generator is
 # target/debug/coffee-radar-bench (built with cargo when missing; BENCH_BINARY overrides).
 # The cluster's run dir (CLUSTER_DIR, default target/cluster) keeps every log and the report.
 set -uo pipefail

@@ -387,6 +387,11 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
             HeaderName::from_static("x-served-by"),
             served_by,
         ))
+        // Which release answered: during a rolling upgrade two serve side by side.
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("x-app-version"),
+            HeaderValue::from_static(crate::RELEASE),
+        ))
         .layer(SetResponseHeaderLayer::if_not_present(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -26,7 +26,29 @@ use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
 use sqlx::{Any, AssertSqlSafe, Executor};
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+static RELEASED_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The migrations this build applies. A migration the database has and this build lacks is
+/// no error: during a rolling upgrade, and in a rollback, instances of the previous release
+/// start on the schema the next one migrated, which expand-only migrations keep readable
+/// to them (docs/upgrades.md).
+static MIGRATOR: std::sync::LazyLock<sqlx::migrate::Migrator> = std::sync::LazyLock::new(|| {
+    #[allow(unused_mut)]
+    let mut migrations = RELEASED_MIGRATIONS.migrations.to_vec();
+    #[cfg(feature = "next-release-rehearsal")]
+    migrations.push(sqlx::migrate::Migration::new(
+        99990101000001,
+        "rehearsal release column".into(),
+        sqlx::migrate::MigrationType::Simple,
+        sqlx::SqlSafeStr::into_sql_str(include_str!(
+            "../../deploy/rehearsal/99990101000001_rehearsal_release_column.sql"
+        )),
+        false,
+    ));
+    let mut migrator = sqlx::migrate::Migrator::with_migrations(migrations);
+    migrator.set_ignore_missing(true);
+    migrator
+});
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

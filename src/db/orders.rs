@@ -383,6 +383,13 @@ impl Db {
             return Err(AppError::Conflict(DUPLICATE_KEY.into()));
         }
         inserted?;
+        // The rehearsal's next release marks the orders it took (docs/upgrades.md).
+        #[cfg(feature = "next-release-rehearsal")]
+        self.query("UPDATE orders SET placed_by_release = ? WHERE id = ?")
+            .bind(crate::RELEASE)
+            .bind(order.id)
+            .execute(&mut *tx)
+            .await?;
         let sql = Sql::repeated(
             concatcp!("INSERT INTO order_lines (", LINE_COLUMNS, ") VALUES "),
             "(?, ?, ?, ?, ?, ?, ?, ?, ?)",

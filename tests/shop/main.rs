@@ -28,5 +28,6 @@ mod pictures;
 mod pricing;
 mod resilience;
 mod round_trips;
+mod schema_evolution;
 mod shop_list;
 mod storefront;

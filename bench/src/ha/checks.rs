@@ -37,7 +37,7 @@ impl Checks {
 }
 
 /// The faults were injected, and the service answered as each phase demands: every request
-/// in the baseline and while the old primary rejoins, every GET while instances die, drain
+/// in the baseline, in the rolling upgrade and while the old primary rejoins, every GET while instances die, drain
 /// and restart, and every anonymous GET while the database is away (the failover and the
 /// zone loss), from the catalog snapshot.
 pub fn requests(checks: &mut Checks, fault_errors: &[String], records: &[Record]) {
@@ -57,6 +57,12 @@ pub fn requests(checks: &mut Checks, fault_errors: &[String], records: &[Record]
                 failed == 0,
                 format!("{failed} failed"),
             ),
+            // Without --next-binary the phase does not run.
+            Phase::Upgrade if records.iter().any(|r| r.phase == phase) => checks.check(
+                "upgrade: no failed request",
+                failed == 0,
+                format!("{failed} failed"),
+            ),
             Phase::Rejoin => checks.check(
                 "rejoin: no failed request",
                 failed == 0,
@@ -68,7 +74,7 @@ pub fn requests(checks: &mut Checks, fault_errors: &[String], records: &[Record]
                 format!("{failed_gets} failed GETs"),
             ),
             Phase::Failover | Phase::ZoneLoss => guests_answered(checks, phase, records),
-            Phase::Setup | Phase::After => {}
+            Phase::Setup | Phase::Upgrade | Phase::After => {}
         }
     }
 }

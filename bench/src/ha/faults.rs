@@ -1,5 +1,6 @@
 //! The phases under load, one after another, each with its fault: an instance killed, another
-//! drained, both restarted, the database failed over, the old primary back as the replica,
+//! drained, both restarted, every instance replaced by the next release (when there is one),
+//! the database failed over, the old primary back as the replica,
 //! then zone a lost at once (its instance and the primary database). Every phase lasts
 //! --phase-secs but the failover's and the zone loss's, which last until the service has
 //! recovered (or their cap).
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::Args;
 use super::cluster;
 use super::state::{PHASES, Phase, Shared};
+use super::upgrade::{self, Rolled};
 
 /// The failover phase ends once no request has failed for this long.
 const RECOVERED_AFTER: Duration = Duration::from_secs(10);
@@ -25,6 +27,8 @@ pub struct Faults {
     pub rejoin_at: Duration,
     /// When zone a was lost.
     pub zone_loss_at: Duration,
+    /// The rolling upgrade, when --next-binary asked for one.
+    pub upgrade: Option<Rolled>,
 }
 
 /// Runs every phase to its end.
@@ -38,11 +42,15 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
             failover_at: Duration::ZERO,
             rejoin_at: Duration::ZERO,
             zone_loss_at: Duration::ZERO,
+            upgrade: None,
         },
     };
     let away = args.database_away_secs.to_string();
     let cap = Duration::from_secs(args.recovery_target_secs) + RECOVERED_AFTER;
     for phase in PHASES {
+        if phase == Phase::Upgrade && args.next_binary.is_none() {
+            continue;
+        }
         let start = Instant::now();
         shared.enter(phase);
         match phase {
@@ -50,6 +58,15 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
             Phase::Kill => driver.cluster(&["kill", &args.kill]).await,
             Phase::Drain => driver.drain(&args.drain, start).await,
             Phase::Restart => driver.restart(&[&args.kill, &args.drain]).await,
+            Phase::Upgrade => {
+                let next = args.next_binary.as_deref().expect("skipped without one");
+                let overlap = Duration::from_secs(args.upgrade_overlap_secs);
+                let instances = ["a1", "b1", "b2"];
+                driver.faults.upgrade = Some(
+                    upgrade::roll(shared, &args.cluster, &args.base, next, &instances, overlap)
+                        .await,
+                );
+            }
             Phase::Failover => {
                 driver.faults.failover_at = shared.since_start();
                 driver

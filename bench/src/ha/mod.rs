@@ -6,6 +6,9 @@
 //!   kill      one instance gets SIGKILL                      (cluster.sh kill a1)
 //!   drain     another gets SIGTERM and drains, then exits    (cluster.sh stop b1)
 //!   restart   both start again                               (cluster.sh start a1; start b1)
+//!   upgrade   with --next-binary: a rolling upgrade, each instance in turn drained by
+//!             the load balancer and replaced by the next release, --upgrade-overlap-secs
+//!             apart                              (cluster.sh upgrade NAME --binary PATH)
 //!   failover  primary stopped, the address leading nowhere for --database-away-secs,
 //!             replica promoted, address re-pointed (cluster.sh failover --away N); lasts
 //!             until the service has been healthy for a while (at most the recovery
@@ -32,6 +35,7 @@ mod recovery;
 mod report;
 mod setup;
 mod state;
+mod upgrade;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -77,6 +81,14 @@ pub struct Args {
     /// promoted (RDS takes a minute or two).
     #[arg(long, default_value_t = 5)]
     pub database_away_secs: u64,
+    /// The next release's binary for the rolling upgrade (the rehearsal build, cargo
+    /// feature next-release-rehearsal); without it the upgrade phase is skipped.
+    #[arg(long)]
+    pub next_binary: Option<PathBuf>,
+    /// In the rolling upgrade, the pause after each instance is replaced, while old and new
+    /// instances serve side by side.
+    #[arg(long, default_value_t = 2)]
+    pub upgrade_overlap_secs: u64,
     /// Requests per second of the anonymous visitor (0: none).
     #[arg(long, default_value_t = 8.0)]
     pub guest_rate: f64,
@@ -129,6 +141,9 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
         let recovery = Recovery::measure(&results.records, name, window);
         recovery.print();
         recovery.check(&mut checks, target);
+    }
+    if let Some(rolled) = &faults.upgrade {
+        upgrade::check(&mut checks, rolled, &setup.pool).await;
     }
     database::check(
         setup.pool,

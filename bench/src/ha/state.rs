@@ -15,6 +15,7 @@ pub enum Phase {
     Kill,
     Drain,
     Restart,
+    Upgrade,
     Failover,
     Rejoin,
     ZoneLoss,
@@ -22,11 +23,12 @@ pub enum Phase {
 }
 
 /// The phases under load, in the order they run.
-pub const PHASES: [Phase; 8] = [
+pub const PHASES: [Phase; 9] = [
     Phase::Baseline,
     Phase::Kill,
     Phase::Drain,
     Phase::Restart,
+    Phase::Upgrade,
     Phase::Failover,
     Phase::Rejoin,
     Phase::ZoneLoss,
@@ -52,6 +54,7 @@ impl Phase {
             Phase::Kill => "kill",
             Phase::Drain => "drain",
             Phase::Restart => "restart",
+            Phase::Upgrade => "upgrade",
             Phase::Failover => "failover",
             Phase::Rejoin => "rejoin",
             Phase::ZoneLoss => "zone loss",
