@@ -82,6 +82,29 @@ pub async fn quote_lines(
     ))
 }
 
+/// What a cart costs before anything is chosen, as checkout first prices it: the first
+/// delivery option that ships, no discount, the shop's tax.
+pub struct Estimate {
+    pub totals: Totals,
+    /// The delivery option the figure is for.
+    pub delivery: DeliveryOption,
+}
+
+/// The cart page's figures; none when no delivery option ships (checkout then asks).
+pub async fn estimate(services: &Services, lines: &[CartLine]) -> AppResult<Option<Estimate>> {
+    let delivery = match chosen_delivery(services, None).await {
+        Ok(delivery) => delivery,
+        Err(AppError::Invalid(_)) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let choice = Choice {
+        delivery_option: Some(delivery.id),
+        ..Choice::default()
+    };
+    let totals = quote_lines(services, lines, &choice).await?;
+    Ok(Some(Estimate { totals, delivery }))
+}
+
 /// An order just placed (or found again by its idempotency key).
 #[derive(Debug)]
 pub struct PlacedOrder {
