@@ -60,9 +60,19 @@ pub async fn quote_lines(
     lines: &[CartLine],
     choice: &Choice<'_>,
 ) -> AppResult<Totals> {
-    let subtotal = cart_total(lines);
     let delivery = chosen_delivery(services, choice.delivery_option).await?;
-    let discount = match discount_code(services, choice.coupon).await? {
+    price(services, lines, &delivery, choice.coupon).await
+}
+
+/// What the lines cost delivered by `delivery`, with the discount code typed, if any.
+async fn price(
+    services: &Services,
+    lines: &[CartLine],
+    delivery: &DeliveryOption,
+    coupon: Option<&str>,
+) -> AppResult<Totals> {
+    let subtotal = cart_total(lines);
+    let discount = match discount_code(services, coupon).await? {
         Some(code) => Some(
             code.rule
                 .applies(subtotal, now_ms())
@@ -97,11 +107,7 @@ pub async fn estimate(services: &Services, lines: &[CartLine]) -> AppResult<Opti
         Err(AppError::Invalid(_)) => return Ok(None),
         Err(other) => return Err(other),
     };
-    let choice = Choice {
-        delivery_option: Some(delivery.id),
-        ..Choice::default()
-    };
-    let totals = quote_lines(services, lines, &choice).await?;
+    let totals = price(services, lines, &delivery, None).await?;
     Ok(Some(Estimate { totals, delivery }))
 }
 
