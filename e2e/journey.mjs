@@ -130,6 +130,90 @@ async function statusText() {
   return norm(await status.first().textContent());
 }
 
+// ---- searches, an over-stock add, the order's pages (each a function of its own) ----
+const atEachWidth = async (fn) => {
+  for (const width of WIDTHS) {
+    await page.setViewportSize({ width, height: width < 800 ? 800 : LAPTOP.height });
+    await fn(width);
+  }
+  await page.setViewportSize(LAPTOP);
+};
+
+// The search box's own examples, typed in the header's box, find their products.
+async function searchSteps() {
+  await step('search', async () => {
+    const examples = { mugs: ['Coffee Radar Mug'], shirts: ['Coffee Radar T-Shirt'], tshirt: ['Coffee Radar T-Shirt'],
+      black: ['Coffee maker', 'Coffee Radar Passport cover'] };
+    await atEachWidth(async (width) => {
+      for (const [words, products] of Object.entries(examples)) {
+        await page.goto(`${base}/`);
+        await page.getByRole('searchbox', { name: 'Search products' }).fill(words);
+        const loaded = page.waitForEvent('load');
+        await page.getByRole('searchbox', { name: 'Search products' }).press('Enter');
+        await loaded;
+        const found = (await page.locator('article.product-card h2').allTextContents()).map(norm);
+        for (const product of products) {
+          assert(found.includes(product), `${width} px: "${words}" finds ${JSON.stringify(found)}, not "${product}"`);
+        }
+      }
+    });
+  });
+}
+
+// Asking for more than the stock answers on the product page, signed in as before.
+async function overStockStep() {
+  await step('over-stock', async () => {
+    const badgeBefore = norm(await page.locator('.cart-link .badge').textContent());
+    await atEachWidth(async (width) => {
+      await page.goto(`${base}/shop/coffee-radar-mug`);
+      await page.getByLabel('Quantity', { exact: true }).fill('99');
+      const loaded = page.waitForEvent('load'); // script sends it, then falls back to the plain form
+      await page.getByRole('button', { name: 'Add to cart' }).click();
+      await loaded;
+      expectPath(/^\/cart\/items$|^\/shop\/coffee-radar-mug$/);
+      const h1 = norm(await page.locator('h1').textContent());
+      assert(h1 === 'Coffee Radar Mug', `${width} px: an over-stock add shows "${h1}", not the product page`);
+      const error = norm(await page.locator('.field-error').first().textContent());
+      assert(/left|sold out|stock/i.test(error), `${width} px: no stock message beside the quantity: "${error}"`);
+      const header = norm(await page.locator('.site-header').textContent());
+      assert(header.includes('Hi, Ada'), `${width} px: the header no longer greets the shopper: "${header.slice(0, 120)}"`);
+      const badge = norm(await page.locator('.cart-link .badge').textContent());
+      assert(badge === badgeBefore, `${width} px: the cart badge shows "${badge}", expected "${badgeBefore}"`);
+    });
+    // The refusal is answered 409 on purpose; the browser notes that status in its console.
+    for (let i = jsErrors.length - 1; i >= 0; i--) if (jsErrors[i].includes('status of 409')) jsErrors.splice(i, 1);
+  });
+  visited.delete(`${base}/cart/items`); // the refusal's address answers POST only
+  if (!stopped) await page.goto(`${base}/cart`); // where the journey goes on from
+}
+
+// The order's timeline, then the question before cancelling (answered "keep it").
+async function orderPageSteps() {
+  await step('order-timeline', async () => {
+    await page.goto(`${base}/orders/${orderCode}`);
+    const steps = page.locator('ol.timeline > li');
+    const names = (await steps.locator('.step-name').allTextContents()).map(norm);
+    assert(names.join(',') === 'Placed,Paid,Shipped,Delivered', `timeline steps: ${names}`);
+    assert(await steps.first().locator('time[datetime]').count() === 1, 'the placed step has no time');
+    const now = norm(await page.locator('ol.timeline > li[aria-current=step] .step-name').textContent());
+    assert(now.startsWith('Placed'), `the current step is "${now}"`);
+    assert(await page.locator('.order-lines img.thumb').count() > 0, 'the order lines have no pictures');
+  });
+  await step('cancel-confirmation', async () => {
+    await clickAndLoad(page.getByRole('link', { name: /^Cancel order/ }));
+    expectPath(new RegExp(`^/orders/${orderCode}/cancel$`));
+    const h1 = norm(await page.locator('h1').textContent());
+    assert(h1 === `Cancel order ${orderCode}?`, `confirmation h1 is "${h1}"`);
+    assert(await page.getByRole('button', { name: 'Yes, cancel the order' }).isVisible(), 'no button to confirm');
+  });
+  await step('order-kept', async () => {
+    await clickAndLoad(page.getByRole('link', { name: 'No, keep it' }));
+    expectPath(new RegExp(`^/orders/${orderCode}$`));
+    const pill = norm(await page.locator('.status').first().textContent());
+    assert(pill === 'placed', `after "keep it" the order is "${pill}"`);
+  }, { audit: false });
+}
+
 // ---- the journey ---------------------------------------------------------
 const username = `e2e${Date.now().toString(36)}`.slice(0, 32);
 const address = '12 Calle Mayor\n28013 Madrid';
@@ -187,6 +271,8 @@ await step('register', async () => {
   assert(cards >= 5, `expected at least 5 product cards, found ${cards}`);
 });
 
+await searchSteps();
+
 await step('product', async () => {
   await clickAndLoad(page.getByRole('link', { name: 'Coffee Radar Mug', exact: true }));
   const h1 = norm(await page.locator('h1').textContent());
@@ -219,6 +305,8 @@ await step('cart', async () => {
   assert(total === price * 2, `the mug line's total is ${total} for two at ${price}`);
 });
 
+await overStockStep();
+
 await step('checkout', async () => {
   await clickAndLoad(page.getByRole('link', { name: 'Checkout', exact: true }));
   expectPath(/^\/checkout$/);
@@ -239,7 +327,7 @@ await step('order', async () => {
   orderCode = match[1];
   const pill = norm(await page.locator('.status').first().textContent());
   assert(pill === 'placed', `order status is "${pill}", expected "placed"`);
-  assert(norm(await page.locator('.order-total').textContent()), 'order total is empty');
+  assert(norm(await page.locator('.totals .total').textContent()), 'order total is empty');
 });
 
 await step('history', async () => {
@@ -249,6 +337,8 @@ await step('history', async () => {
   const href = await row.getByRole('link', { name: orderCode }).getAttribute('href');
   assert(href === `/orders/${orderCode}`, `order link points to "${href}"`);
 });
+
+await orderPageSteps();
 
 await step('profile-picture', async () => {
   await page.goto(`${base}/profile`);

@@ -404,6 +404,16 @@ pub fn format_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// A timestamp for a `datetime` attribute: `2026-11-28T08:24:05Z`.
+pub fn iso_ms(ms: i64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
 /// A random row id below 2^53, so that JavaScript clients read it exactly.
 pub fn new_id() -> i64 {
     use rand::Rng;

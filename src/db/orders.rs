@@ -11,7 +11,7 @@ use sqlx::FromRow;
 use super::cart::{CartOwner, cart_total};
 use super::checkout::{DeliveryOption, DiscountCode};
 use super::places::PlaceRow;
-use super::{Db, Sql, new_id, now_ms};
+use super::{Db, Sql, Tx, new_id, now_ms};
 use crate::domain::address::ShippingAddress;
 use crate::domain::checkout::PaymentMethod;
 use crate::domain::pricing::{PriceTerms, Pricing, Totals};
@@ -423,6 +423,8 @@ impl Db {
             order_lines.push(row);
         }
         insert_lines.execute(&mut *tx).await?;
+        self.record_status(&mut tx, order.id, order.status, now)
+            .await?;
         self.clear_cart_in(&mut tx, &owner).await?;
         tx.commit().await?;
         Ok(Order {
@@ -615,15 +617,10 @@ impl Db {
             ));
         }
         let mut tx = self.begin_write().await?;
-        let cancelled = self
-            .query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
-            .bind(OrderStatus::Cancelled.as_str())
-            .bind(now_ms())
-            .bind(order_id)
-            .bind(from.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if cancelled.rows_affected() != 1 {
+        if !self
+            .change_status(&mut tx, order_id, from, OrderStatus::Cancelled)
+            .await?
+        {
             return Err(AppError::Conflict(
                 "This order has already shipped or been cancelled, so it can no longer be cancelled.".into(),
             ));
@@ -659,19 +656,13 @@ impl Db {
                 "A {from} order has no next step."
             )));
         };
-        let done = self
-            .query("UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
-            .bind(to.as_str())
-            .bind(now_ms())
-            .bind(order_id)
-            .bind(from.as_str())
-            .execute(self.pool())
-            .await?;
-        if done.rows_affected() != 1 {
+        let mut tx = self.begin_write().await?;
+        if !self.change_status(&mut tx, order_id, from, to).await? {
             return Err(AppError::Conflict(
                 "This order changed meanwhile; reload to see its status.".into(),
             ));
         }
+        tx.commit().await?;
         Ok(to)
     }
 }
@@ -783,18 +774,17 @@ impl Db {
     /// Moves an order awaiting payment to paid; false when it was not awaiting payment
     /// (already paid, or released).
     pub async fn mark_paid(&self, order_id: i64) -> AppResult<bool> {
-        let done = self
-            .query(
-                "UPDATE orders SET status = ?, payment_error = NULL, hold_until = NULL, updated_at = ? \
-                 WHERE id = ? AND status = ?",
+        let mut tx = self.begin_write().await?;
+        let paid = self
+            .change_status(
+                &mut tx,
+                order_id,
+                OrderStatus::AwaitingPayment,
+                OrderStatus::Paid,
             )
-            .bind(OrderStatus::Paid.as_str())
-            .bind(now_ms())
-            .bind(order_id)
-            .bind(OrderStatus::AwaitingPayment.as_str())
-            .execute(self.pool())
             .await?;
-        Ok(done.rows_affected() == 1)
+        tx.commit().await?;
+        Ok(paid)
     }
 
     /// A payment that arrived after its order was released: takes the stock again and
@@ -802,18 +792,15 @@ impl Db {
     /// (changing nothing) when one is not, or the order is not a released card order.
     pub async fn revive_as_paid(&self, order: &Order) -> AppResult<bool> {
         let mut tx = self.begin_write().await?;
-        let revived = self
-            .query(
-                "UPDATE orders SET status = ?, payment_error = NULL, hold_until = NULL, updated_at = ? \
-                 WHERE id = ? AND status = ? AND refunded_cents = 0",
+        if !self
+            .change_status(
+                &mut tx,
+                order.order.id,
+                OrderStatus::Cancelled,
+                OrderStatus::Paid,
             )
-            .bind(OrderStatus::Paid.as_str())
-            .bind(now_ms())
-            .bind(order.order.id)
-            .bind(OrderStatus::Cancelled.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if revived.rows_affected() != 1 {
+            .await?
+        {
             return Ok(false);
         }
         for line in &order.lines {
@@ -886,4 +873,81 @@ impl Db {
             Err(other) => Err(other.into()),
         }
     }
+}
+
+/// The history of each order's status: every change goes through [`Db::change_status`],
+/// which writes the new status and when it was reached in one transaction.
+impl Db {
+    /// Moves an order from `from` to `to` and records when; false (changing nothing) when
+    /// the order was no longer `from`. Becoming paid also ends the hold and forgets the last
+    /// card error, and never happens to an order whose money was given back.
+    async fn change_status(
+        &self,
+        tx: &mut Tx,
+        order_id: i64,
+        from: OrderStatus,
+        to: OrderStatus,
+    ) -> AppResult<bool> {
+        let now = now_ms();
+        let sql = match to {
+            OrderStatus::Paid => {
+                "UPDATE orders SET status = ?, payment_error = NULL, hold_until = NULL, \
+                 updated_at = ? WHERE id = ? AND status = ? AND refunded_cents = 0"
+            }
+            _ => "UPDATE orders SET status = ?, updated_at = ? WHERE id = ? AND status = ?",
+        };
+        let changed = self
+            .query(sql)
+            .bind(to.as_str())
+            .bind(now)
+            .bind(order_id)
+            .bind(from.as_str())
+            .execute(&mut **tx)
+            .await?;
+        if changed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        self.record_status(tx, order_id, to, now).await?;
+        Ok(true)
+    }
+
+    async fn record_status(
+        &self,
+        tx: &mut Tx,
+        order_id: i64,
+        status: OrderStatus,
+        at: i64,
+    ) -> AppResult<()> {
+        self.query(
+            "INSERT INTO order_history (id, order_id, status, changed_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(new_id())
+        .bind(order_id)
+        .bind(status.as_str())
+        .bind(at)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// When the order reached each status, oldest first (nothing for orders placed before
+    /// the history was kept).
+    pub async fn status_history(&self, order_id: i64) -> AppResult<Vec<StatusChange>> {
+        Ok(self
+            .query_as(
+                "SELECT status, changed_at FROM order_history WHERE order_id = ? \
+                 ORDER BY changed_at, id",
+            )
+            .bind(order_id)
+            .fetch_all(self.pool())
+            .await?)
+    }
+}
+
+/// An order reached `status` at `changed_at` (UTC milliseconds).
+#[derive(Debug, Clone, FromRow)]
+pub struct StatusChange {
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
+    pub changed_at: i64,
 }

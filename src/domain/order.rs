@@ -98,6 +98,136 @@ impl OrderStatus {
 
 stored_by_name!(OrderStatus, "order status");
 
+impl OrderStatus {
+    /// The name a shopper reads.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::AwaitingPayment => "Awaiting payment",
+            Self::Placed => "Placed",
+            Self::Paid => "Paid",
+            Self::Shipped => "Shipped",
+            Self::Delivered => "Delivered",
+            Self::Cancelled => "Cancelled",
+        }
+    }
+
+    /// How far along placed → paid → shipped → delivered the status is; an order awaiting
+    /// its card payment is placed. None for a cancelled order, which left the way.
+    fn progress(self) -> Option<usize> {
+        match self {
+            Self::AwaitingPayment | Self::Placed => Some(0),
+            Self::Paid => Some(1),
+            Self::Shipped => Some(2),
+            Self::Delivered => Some(3),
+            Self::Cancelled => None,
+        }
+    }
+}
+
+/// Where an order stands on one step of its way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepState {
+    Done,
+    /// The step the order is at now.
+    Current,
+    Upcoming,
+}
+
+impl StepState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Current => "current",
+            Self::Upcoming => "upcoming",
+        }
+    }
+}
+
+/// One step of an order's timeline: when it was reached, if it was and that is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimelineStep {
+    pub status: OrderStatus,
+    pub state: StepState,
+    /// UTC milliseconds; None for a step to come, or one reached before times were kept.
+    pub at: Option<i64>,
+}
+
+/// What is known of an order's life: when it was placed and last changed, and the status
+/// changes recorded (oldest first; none for orders from before they were recorded).
+pub struct OrderLife<'a> {
+    pub status: OrderStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub changes: &'a [(OrderStatus, i64)],
+}
+
+impl OrderLife<'_> {
+    const WAY: [OrderStatus; 4] = [
+        OrderStatus::Placed,
+        OrderStatus::Paid,
+        OrderStatus::Shipped,
+        OrderStatus::Delivered,
+    ];
+
+    /// Placed, paid, shipped, delivered, each done, current or to come; a cancelled order
+    /// shows the steps it reached, then when it was cancelled. A step without a recorded
+    /// change takes what the order itself says: placed at its creation, the current status
+    /// at its last change.
+    pub fn timeline(&self) -> Vec<TimelineStep> {
+        match self.status.progress() {
+            Some(now) => Self::WAY
+                .iter()
+                .enumerate()
+                .map(|(i, &status)| TimelineStep {
+                    status,
+                    state: match i.cmp(&now) {
+                        std::cmp::Ordering::Less => StepState::Done,
+                        std::cmp::Ordering::Equal => StepState::Current,
+                        std::cmp::Ordering::Greater => StepState::Upcoming,
+                    },
+                    at: (i <= now).then(|| self.reached(status)).flatten(),
+                })
+                .collect(),
+            None => {
+                let reached = Self::WAY[1..]
+                    .iter()
+                    .filter_map(|&status| self.recorded(status).map(|at| (status, at)));
+                std::iter::once((OrderStatus::Placed, self.created_at))
+                    .chain(reached)
+                    .map(|(status, at)| TimelineStep {
+                        status,
+                        state: StepState::Done,
+                        at: Some(at),
+                    })
+                    .chain(std::iter::once(TimelineStep {
+                        status: OrderStatus::Cancelled,
+                        state: StepState::Current,
+                        at: self.reached(OrderStatus::Cancelled),
+                    }))
+                    .collect()
+            }
+        }
+    }
+
+    fn reached(&self, status: OrderStatus) -> Option<i64> {
+        match status {
+            OrderStatus::Placed => Some(self.created_at),
+            _ => self
+                .recorded(status)
+                .or((status == self.status).then_some(self.updated_at)),
+        }
+    }
+
+    /// The last time the order became `status`, as recorded.
+    fn recorded(&self, status: OrderStatus) -> Option<i64> {
+        self.changes
+            .iter()
+            .rev()
+            .find(|(changed, _)| *changed == status)
+            .map(|(_, at)| *at)
+    }
+}
+
 /// How many of one variant a shopper puts in the cart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quantity(i64);
@@ -179,6 +309,94 @@ mod tests {
                 format!("unknown order status {stored:?}")
             );
         }
+    }
+
+    fn steps(life: &OrderLife<'_>) -> Vec<(OrderStatus, StepState, Option<i64>)> {
+        life.timeline()
+            .into_iter()
+            .map(|s| (s.status, s.state, s.at))
+            .collect()
+    }
+
+    #[test]
+    fn a_timeline_shows_each_step_reached_with_its_time_and_the_steps_to_come() {
+        use OrderStatus::*;
+        use StepState::*;
+        let changes = [(Placed, 10), (Paid, 20), (Shipped, 30)];
+        let life = OrderLife {
+            status: Shipped,
+            created_at: 10,
+            updated_at: 30,
+            changes: &changes,
+        };
+        assert_eq!(
+            steps(&life),
+            [
+                (Placed, Done, Some(10)),
+                (Paid, Done, Some(20)),
+                (Shipped, Current, Some(30)),
+                (Delivered, Upcoming, None)
+            ]
+        );
+        let awaiting = OrderLife {
+            status: AwaitingPayment,
+            created_at: 10,
+            updated_at: 15,
+            changes: &[(AwaitingPayment, 10)],
+        };
+        assert_eq!(steps(&awaiting)[0], (Placed, Current, Some(10)));
+        assert_eq!(steps(&awaiting)[1], (Paid, Upcoming, None));
+    }
+
+    #[test]
+    fn a_cancelled_order_shows_the_steps_it_reached_and_when_it_was_cancelled() {
+        use OrderStatus::*;
+        use StepState::*;
+        let changes = [(Placed, 10), (Paid, 20), (Cancelled, 40)];
+        let life = OrderLife {
+            status: Cancelled,
+            created_at: 10,
+            updated_at: 41,
+            changes: &changes,
+        };
+        assert_eq!(
+            steps(&life),
+            [
+                (Placed, Done, Some(10)),
+                (Paid, Done, Some(20)),
+                (Cancelled, Current, Some(40))
+            ]
+        );
+        // From before the history: cancelled when the order last changed.
+        let old = OrderLife {
+            changes: &[],
+            ..life
+        };
+        assert_eq!(
+            steps(&old),
+            [(Placed, Done, Some(10)), (Cancelled, Current, Some(41))]
+        );
+    }
+
+    #[test]
+    fn an_order_from_before_the_history_knows_its_creation_and_its_last_change() {
+        use OrderStatus::*;
+        use StepState::*;
+        let life = OrderLife {
+            status: Delivered,
+            created_at: 10,
+            updated_at: 50,
+            changes: &[],
+        };
+        assert_eq!(
+            steps(&life),
+            [
+                (Placed, Done, Some(10)),
+                (Paid, Done, None),
+                (Shipped, Done, None),
+                (Delivered, Current, Some(50))
+            ]
+        );
     }
 
     #[test]

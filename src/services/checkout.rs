@@ -60,9 +60,19 @@ pub async fn quote_lines(
     lines: &[CartLine],
     choice: &Choice<'_>,
 ) -> AppResult<Totals> {
-    let subtotal = cart_total(lines);
     let delivery = chosen_delivery(services, choice.delivery_option).await?;
-    let discount = match discount_code(services, choice.coupon).await? {
+    price(services, lines, &delivery, choice.coupon).await
+}
+
+/// What the lines cost delivered by `delivery`, with the discount code typed, if any.
+async fn price(
+    services: &Services,
+    lines: &[CartLine],
+    delivery: &DeliveryOption,
+    coupon: Option<&str>,
+) -> AppResult<Totals> {
+    let subtotal = cart_total(lines);
+    let discount = match discount_code(services, coupon).await? {
         Some(code) => Some(
             code.rule
                 .applies(subtotal, now_ms())
@@ -80,6 +90,25 @@ pub async fn quote_lines(
             tax: pricing.tax,
         },
     ))
+}
+
+/// What a cart costs before anything is chosen, as checkout first prices it: the first
+/// delivery option that ships, no discount, the shop's tax.
+pub struct Estimate {
+    pub totals: Totals,
+    /// The delivery option the figure is for.
+    pub delivery: DeliveryOption,
+}
+
+/// The cart page's figures; none when no delivery option ships (checkout then asks).
+pub async fn estimate(services: &Services, lines: &[CartLine]) -> AppResult<Option<Estimate>> {
+    let delivery = match chosen_delivery(services, None).await {
+        Ok(delivery) => delivery,
+        Err(AppError::Invalid(_)) => return Ok(None),
+        Err(other) => return Err(other),
+    };
+    let totals = price(services, lines, &delivery, None).await?;
+    Ok(Some(Estimate { totals, delivery }))
 }
 
 /// An order just placed (or found again by its idempotency key).

@@ -5,6 +5,7 @@ use super::{Services, accounts};
 use crate::db::cart::{CartLine, CartOwner};
 use crate::db::orders::{GuestProof, Order};
 use crate::db::users::UserRow;
+use crate::domain::order::{OrderLife, TimelineStep};
 use crate::domain::{OrderCode, Quantity};
 use crate::error::{AppError, AppResult};
 use crate::events::{Event, EventKind};
@@ -25,13 +26,10 @@ pub async fn add_to_cart(
     quantity: i64,
 ) -> AppResult<Added> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
-    let (owner, new_guest_token) = match owner {
-        Some(owner) => (owner, None),
-        None => {
-            let guest = accounts::start_guest_session(services).await?;
-            (CartOwner::Guest(guest.id), Some(guest.token))
-        }
-    };
+    let Added {
+        owner,
+        new_guest_token,
+    } = owner_or_new_guest(services, owner).await?;
     let already = services.db.cart_quantity(&owner, variant_id).await?;
     // A valid quantity that would take the cart past the most of one item is a conflict
     // with the cart, as a shortage of stock is.
@@ -131,6 +129,88 @@ pub async fn cancel_own_order(services: &Services, user: &UserRow, code: &str) -
     own_order(services, user, code).await
 }
 
+/// The steps of the order's life, each with when it was reached, as far as that is known.
+pub async fn timeline(services: &Services, order: &Order) -> AppResult<Vec<TimelineStep>> {
+    let history = services.db.status_history(order.order.id).await?;
+    let changes: Vec<_> = history.iter().map(|c| (c.status, c.changed_at)).collect();
+    let life = OrderLife {
+        status: order.order.status,
+        created_at: order.order.created_at,
+        updated_at: order.order.updated_at,
+        changes: &changes,
+    };
+    Ok(life.timeline())
+}
+
+/// What "buy again" did: the cart it filled, and what did not go in, and why.
+pub struct BoughtAgain {
+    pub added: Added,
+    /// One sentence per line that did not all go back in the cart.
+    pub left_out: Vec<String>,
+}
+
+/// Puts the lines of an order `viewer` may see back in the cart of `owner` (a new guest
+/// cart when there is none): what is still for sale, as many as the stock allows on top of
+/// what the cart holds.
+pub async fn buy_again(
+    services: &Services,
+    viewer: OrderViewer<'_>,
+    owner: Option<CartOwner>,
+    code: &str,
+) -> AppResult<BoughtAgain> {
+    let order = order_for(services, viewer, code).await?;
+    let added = owner_or_new_guest(services, owner).await?;
+    let left_out = refill(services, &order, &added.owner).await?;
+    Ok(BoughtAgain { added, left_out })
+}
+
+/// The visitor's cart, or a new guest session's for a visitor without a session.
+async fn owner_or_new_guest(services: &Services, owner: Option<CartOwner>) -> AppResult<Added> {
+    Ok(match owner {
+        Some(owner) => Added {
+            owner,
+            new_guest_token: None,
+        },
+        None => {
+            let guest = accounts::start_guest_session(services).await?;
+            Added {
+                owner: CartOwner::Guest(guest.id),
+                new_guest_token: Some(guest.token),
+            }
+        }
+    })
+}
+
+/// Adds each line of `order` to the cart within the stock; says what did not fit.
+async fn refill(services: &Services, order: &Order, owner: &CartOwner) -> AppResult<Vec<String>> {
+    let mut left_out = Vec::new();
+    for line in &order.lines {
+        let item = format!("{} ({}, {})", line.product_name, line.color, line.size);
+        let Some(variant) = services.db.variant_by_id(line.variant_id).await? else {
+            left_out.push(format!("{item} is no longer for sale."));
+            continue;
+        };
+        let in_cart = services.db.cart_quantity(owner, line.variant_id).await?;
+        let room = variant.stock.min(Quantity::MAX) - in_cart;
+        let taken = line.quantity.min(room);
+        if taken <= 0 {
+            left_out.push(match variant.stock {
+                0 => format!("{item} is sold out."),
+                _ => format!("{item}: your cart already holds all you can order."),
+            });
+            continue;
+        }
+        if taken < line.quantity {
+            left_out.push(format!(
+                "{item}: only {taken} of the {} you ordered went in your cart; that is all we have.",
+                line.quantity
+            ));
+        }
+        set_quantity_checked(services, owner, line.variant_id, in_cart + taken).await?;
+    }
+    Ok(left_out)
+}
+
 /// Who asks for an order page: a signed-in shopper, or a guest showing the order is theirs.
 #[derive(Debug, Clone, Copy)]
 pub enum OrderViewer<'a> {
@@ -177,16 +257,24 @@ pub async fn cancel_order_for(
     order_for(services, viewer, code).await
 }
 
+/// Whether the order may still be cancelled: a conflict saying why not once it shipped or
+/// was cancelled.
+pub fn cancellable(order: &Order) -> AppResult<()> {
+    if order.order.status.can_cancel() {
+        Ok(())
+    } else {
+        Err(AppError::Conflict(
+            "This order has already shipped or been cancelled, so it can no longer be cancelled."
+                .into(),
+        ))
+    }
+}
+
 /// Cancels an order that has not shipped, returning its stock (for its shopper or staff).
 /// A paid card order is refunded first: if the provider cannot be reached, the order stays
 /// as it is and the shopper is asked to try again.
 pub async fn cancel(services: &Services, order: &Order) -> AppResult<()> {
-    if !order.order.status.can_cancel() {
-        return Err(AppError::Conflict(
-            "This order has already shipped or been cancelled, so it can no longer be cancelled."
-                .into(),
-        ));
-    }
+    cancellable(order)?;
     super::payments::refund(services, &order.order).await?;
     services
         .db

@@ -19,7 +19,7 @@ use crate::domain::checkout::PaymentMethod;
 use crate::domain::pricing::Totals;
 use crate::error::AppError;
 use crate::services::catalog;
-use crate::services::checkout::{self, Choice, Shopper};
+use crate::services::checkout::{self, Choice, Estimate, Shopper};
 use crate::services::shop;
 use crate::state::AppState;
 
@@ -29,8 +29,12 @@ struct CartPage {
     layout: Layout,
     lines: Vec<CartLine>,
     total: Cents,
+    /// What checkout will charge before anything is chosen; none: "calculated at checkout".
+    estimate: Option<Estimate>,
     /// A quantity change that was refused: shown on its line, as typed, with the reason.
     refused: Option<RefusedQuantity>,
+    /// What "buy again" could not put in the cart, and why.
+    left_out: Vec<String>,
 }
 
 impl CartPage {
@@ -50,24 +54,27 @@ impl CartPage {
     }
 }
 
-async fn cart_page(
+pub(super) async fn cart_page(
     state: &AppState,
     visitor: &Visitor,
     refused: Option<RefusedQuantity>,
+    left_out: Vec<String>,
     status: StatusCode,
 ) -> PageResult<Response> {
     let lines = shop::cart(&state.services, visitor.cart_owner().as_ref()).await?;
     let page = CartPage {
         layout: Layout::load(state, visitor, "Your cart", "cart").await?,
+        estimate: checkout::estimate(&state.services, &lines).await?,
         total: cart_total(&lines),
         lines,
         refused,
+        left_out,
     };
     Ok(render_with_status(status, &page))
 }
 
 pub async fn show(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
-    cart_page(&state, &visitor, None, StatusCode::OK).await
+    cart_page(&state, &visitor, None, Vec::new(), StatusCode::OK).await
 }
 
 /// A quantity as typed in a form: a whole number, or a field error saying so.
@@ -161,7 +168,7 @@ pub async fn update(
         Err(error) => {
             let refusal = Refusal::of(error)?;
             let refused = RefusedQuantity::new(variant_id, &form.quantity, &refusal);
-            cart_page(&state, &visitor, Some(refused), refusal.status).await
+            cart_page(&state, &visitor, Some(refused), Vec::new(), refusal.status).await
         }
     }
 }

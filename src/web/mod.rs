@@ -47,7 +47,11 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/checkout", get(cart::checkout_form).post(cart::checkout))
         .route("/orders", get(orders::list))
         .route("/orders/{code}", get(orders::show))
-        .route("/orders/{code}/cancel", post(orders::cancel))
+        .route(
+            "/orders/{code}/cancel",
+            get(orders::confirm_cancel).post(orders::cancel),
+        )
+        .route("/orders/{code}/again", post(orders::buy_again))
         .route("/orders/{code}/pay", get(pay::show).post(pay::pay))
         .route("/orders/{code}/payment/check", post(pay::check))
         .route(

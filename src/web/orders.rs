@@ -6,11 +6,16 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
-use super::cart::EmptyForm;
+use axum::http::StatusCode;
+
+use super::cart::{EmptyForm, cart_page};
 use super::{CsrfForm, Flash, Layout, PageResult, SignedIn, redirect_with, render};
-use crate::auth::Visitor;
+use crate::auth::{self, Visitor};
 use crate::db::orders::Order;
+use crate::db::{format_ms, iso_ms};
+use crate::domain::order::TimelineStep;
 use crate::services::shop::{self, OrderViewer};
+use crate::services::{accounts, catalog};
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -93,11 +98,45 @@ impl FromRequestParts<AppState> for OrderVisitor {
     }
 }
 
+/// The picture of each line's product (the shop's logo for one no longer shown), in the
+/// order of the lines: for the order pages' tables.
+pub(crate) async fn line_pictures(state: &AppState, order: &Order) -> PageResult<Vec<String>> {
+    let catalog = catalog::snapshot(&state.services).await?;
+    Ok(order
+        .lines
+        .iter()
+        .map(|line| match catalog.by_id(line.product_id) {
+            Some(product) => product.product.image_url(),
+            None => crate::assets::image_url(None),
+        })
+        .collect())
+}
+
+/// A step of the timeline as the page shows it.
+struct Step {
+    label: &'static str,
+    state: &'static str,
+    /// When, as a `datetime` attribute and as people read it.
+    at: Option<(String, String)>,
+}
+
+impl From<TimelineStep> for Step {
+    fn from(step: TimelineStep) -> Self {
+        Self {
+            label: step.status.label(),
+            state: step.state.as_str(),
+            at: step.at.map(|ms| (iso_ms(ms), format_ms(ms))),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "order.html")]
 struct OrderPage {
     layout: Layout,
     order: Order,
+    pictures: Vec<String>,
+    timeline: Vec<Step>,
     /// `?key=…` for a guest who came by the mail's link, for the page's links and forms.
     query: String,
     /// Whether the order belongs to the signed-in account (which has a list of orders).
@@ -110,13 +149,65 @@ pub async fn show(
     Path(code): Path<String>,
 ) -> PageResult<Response> {
     let order = shop::order_for(&state.services, who.viewer(), &code).await?;
+    let timeline = shop::timeline(&state.services, &order).await?;
     let title = format!("Order {}", order.order.code);
     Ok(render(&OrderPage {
         layout: Layout::load(&state, &who.visitor, title, "orders").await?,
         in_account: order.order.user_id.is_some(),
+        pictures: line_pictures(&state, &order).await?,
+        timeline: timeline.into_iter().map(Step::from).collect(),
         order,
         query: who.query(),
     }))
+}
+
+#[derive(Template)]
+#[template(path = "cancel_order.html")]
+struct CancelPage {
+    layout: Layout,
+    order: Order,
+    pictures: Vec<String>,
+    query: String,
+}
+
+/// Asks before cancelling: the order's lines and one button that cancels (the order page
+/// links here, so no order is cancelled by one stray click, with or without script).
+pub async fn confirm_cancel(
+    State(state): State<AppState>,
+    who: OrderVisitor,
+    Path(code): Path<String>,
+) -> PageResult<Response> {
+    let order = shop::order_for(&state.services, who.viewer(), &code).await?;
+    shop::cancellable(&order)?;
+    let title = format!("Cancel order {}?", order.order.code);
+    Ok(render(&CancelPage {
+        layout: Layout::load(&state, &who.visitor, title, "orders").await?,
+        pictures: line_pictures(&state, &order).await?,
+        order,
+        query: who.query(),
+    }))
+}
+
+/// Puts the order's lines back in the cart and shows the cart, saying what did not go in.
+/// The page answers the POST itself: what was left out is told once, and a fixed flash
+/// could not say it.
+pub async fn buy_again(
+    State(state): State<AppState>,
+    who: OrderVisitor,
+    jar: CookieJar,
+    Path(code): Path<String>,
+    CsrfForm(_): CsrfForm<EmptyForm>,
+) -> PageResult<Response> {
+    let owner = who.visitor.cart_owner();
+    let bought = shop::buy_again(&state.services, who.viewer(), owner, &code).await?;
+    let mut visitor = who.visitor;
+    let token = bought.added.new_guest_token;
+    if let Some(token) = &token {
+        visitor.session = accounts::session(&state.services, token).await?;
+    }
+    let jar = auth::with_guest_session(&state, jar, token, visitor.secure);
+    let cart = cart_page(&state, &visitor, None, bought.left_out, StatusCode::OK).await?;
+    Ok((jar, cart).into_response())
 }
 
 pub async fn cancel(

@@ -360,9 +360,16 @@ impl TestApp {
     pub async fn order_one(&self, shopper: &Client, product_name: &str) -> String {
         let variant = self.variant_of(product_name).await;
         self.add_one_to_cart(shopper, variant).await;
+        self.order_cart(shopper, &format!("order-one-{variant}"))
+            .await
+    }
+
+    /// `shopper` orders their cart through the API with this idempotency key; returns the
+    /// order's code.
+    pub async fn order_cart(&self, shopper: &Client, key: &str) -> String {
         let order: Value = shopper
             .post(self.url("/api/v1/orders"))
-            .header("idempotency-key", format!("order-one-{variant}"))
+            .header("idempotency-key", key)
             .send()
             .await
             .unwrap()

@@ -122,11 +122,14 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
     let order = get_page(&browser, app.url(&order_url)).await;
     assert_eq!(text_of(&order, ".status").as_deref(), Some("placed"));
     assert_eq!(
-        text_of(&order, ".order-subtotal").as_deref(),
+        text_of(&order, ".totals .subtotal").as_deref(),
         Some("$24.00")
     );
-    assert_eq!(text_of(&order, ".order-delivery").as_deref(), Some("$4.95"));
-    assert_eq!(text_of(&order, ".order-total").as_deref(), Some("$28.95"));
+    assert_eq!(
+        text_of(&order, ".totals .delivery").as_deref(),
+        Some("$4.95")
+    );
+    assert_eq!(text_of(&order, ".totals .total").as_deref(), Some("$28.95"));
     assert_eq!(
         text_of(&order, ".address").as_deref(),
         Some("Lucía Pérez\nGran Vía 2\n28013 Madrid\nSpain")

@@ -22,6 +22,7 @@ mod html_journey;
 mod import_flask;
 mod insights;
 mod ops;
+mod orders_pages;
 mod password_reset;
 mod payments;
 mod pictures;

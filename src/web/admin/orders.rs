@@ -51,6 +51,7 @@ pub(super) async fn list(
 struct OrderPage {
     layout: Layout,
     order: Order,
+    pictures: Vec<String>,
 }
 
 pub(super) async fn show(
@@ -61,6 +62,7 @@ pub(super) async fn show(
     let order = staff::order(&state.services, &code).await?;
     Ok(render(&OrderPage {
         layout: layout(&state, &staff, format!("Order {}", order.order.code)).await?,
+        pictures: crate::web::orders::line_pictures(&state, &order).await?,
         order,
     }))
 }
