@@ -26,6 +26,7 @@ mod password_reset;
 mod payments;
 mod pictures;
 mod pricing;
+mod product_page;
 mod resilience;
 mod shop_list;
 mod storefront;
