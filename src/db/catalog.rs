@@ -179,6 +179,8 @@ pub struct SeedProduct<'a> {
     pub category: &'a str,
     pub price_cents: i64,
     pub image_key: Option<String>,
+    /// (colour, picture key) for the colours with a picture of their own.
+    pub color_images: Vec<(String, String)>,
     pub variants: &'a [SeedVariant],
 }
 
@@ -445,6 +447,16 @@ impl Db {
                 .bind(&variant.size)
                 .bind(variant.price_cents)
                 .bind(variant.stock)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (color, key) in &product.color_images {
+                self.query(
+                    "INSERT INTO color_pictures (product_id, color, image_key) VALUES (?, ?, ?)",
+                )
+                .bind(product_id)
+                .bind(color)
+                .bind(key)
                 .execute(&mut *tx)
                 .await?;
             }
