@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::{Layout, PageResult, render_with_status};
-use crate::auth::Visitor;
+use crate::auth::{Browsing, Visitor};
 use crate::db::catalog::{Product, VariantRow};
 use crate::domain::FieldErrors;
 use crate::services::catalog::{self, CatalogFilter, Page, ProductRef, Sort};
@@ -128,7 +128,7 @@ impl ShopPage {
 
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Browsing(visitor): Browsing,
     Query(query): Query<ShopQuery>,
 ) -> PageResult<Response> {
     let mut errors = FieldErrors::default();
@@ -262,7 +262,7 @@ impl ProductPage {
 
 pub async fn product(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Browsing(visitor): Browsing,
     Path(slug): Path<String>,
     Query(query): Query<ProductQuery>,
 ) -> PageResult<Response> {

@@ -28,5 +28,6 @@ mod pictures;
 mod pricing;
 mod product_page;
 mod resilience;
+mod round_trips;
 mod shop_list;
 mod storefront;
