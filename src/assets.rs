@@ -35,6 +35,8 @@ const FILES: &[(&str, &[u8], &str)] = embed![
     "pay.js" => "text/javascript; charset=utf-8",
     "favicon.svg" => "image/svg+xml",
     "products/mug.svg" => "image/svg+xml",
+    "products/mug-gray.svg" => "image/svg+xml",
+    "products/mug-black.svg" => "image/svg+xml",
     "products/t-shirt.svg" => "image/svg+xml",
     "products/coffee-maker.svg" => "image/svg+xml",
     "products/bag.svg" => "image/svg+xml",

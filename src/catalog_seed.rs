@@ -24,6 +24,9 @@ struct ProductFixture {
     category: String,
     price_cents: i64,
     image: String,
+    /// Pictures of some colours, by the colour's name.
+    #[serde(default)]
+    color_images: std::collections::BTreeMap<String, String>,
     variants: Vec<SeedVariant>,
 }
 
@@ -77,14 +80,13 @@ async fn seed_catalog(db: &Db, storage: &Storage) -> anyhow::Result<()> {
     let catalog: CatalogFixture = serde_json::from_str(include_str!("../fixtures/catalog.json"))?;
     let mut products = Vec::with_capacity(catalog.products.len());
     for product in &catalog.products {
-        let image_key = match crate::assets::bytes(&product.image) {
-            Some(bytes) => Some(
-                storage
-                    .put_content_addressed("products", "svg", Bytes::from_static(bytes))
-                    .await?,
-            ),
-            None => None,
-        };
+        let image_key = store_picture(storage, &product.image).await?;
+        let mut color_images = Vec::with_capacity(product.color_images.len());
+        for (color, image) in &product.color_images {
+            if let Some(key) = store_picture(storage, image).await? {
+                color_images.push((color.clone(), key));
+            }
+        }
         products.push(SeedProduct {
             slug: &product.slug,
             name: &product.name,
@@ -92,6 +94,7 @@ async fn seed_catalog(db: &Db, storage: &Storage) -> anyhow::Result<()> {
             category: &product.category,
             price_cents: product.price_cents,
             image_key,
+            color_images,
             variants: &product.variants,
         });
     }
@@ -101,6 +104,19 @@ async fn seed_catalog(db: &Db, storage: &Storage) -> anyhow::Result<()> {
     }
     tracing::info!(products = catalog.products.len(), "demo catalog loaded");
     Ok(())
+}
+
+/// Stores the demo picture `name` (a static file); its key, or `None` when there is no
+/// such file.
+async fn store_picture(storage: &Storage, name: &str) -> anyhow::Result<Option<String>> {
+    match crate::assets::bytes(name) {
+        Some(bytes) => Ok(Some(
+            storage
+                .put_content_addressed("products", "svg", Bytes::from_static(bytes))
+                .await?,
+        )),
+        None => Ok(None),
+    }
 }
 
 async fn seed_places(db: &Db) -> anyhow::Result<()> {
@@ -133,11 +149,16 @@ mod tests {
             serde_json::from_str(include_str!("../fixtures/catalog.json")).unwrap();
         assert_eq!(catalog.products.len(), 5);
         for product in &catalog.products {
-            assert!(
-                crate::assets::bytes(&product.image).is_some(),
-                "{}",
-                product.image
-            );
+            for image in std::iter::once(&product.image).chain(product.color_images.values()) {
+                assert!(crate::assets::bytes(image).is_some(), "{image}");
+            }
+            for color in product.color_images.keys() {
+                assert!(
+                    product.variants.iter().any(|v| &v.color == color),
+                    "{} has no {color} variant",
+                    product.slug
+                );
+            }
         }
         for place in &PLACES.places {
             assert!(

@@ -225,6 +225,11 @@ pub struct ServeSettings {
           value_parser = clap::value_parser!(u16).range(1..=500))]
     pub shop_page_size: u16,
 
+    /// Products a product page suggests from its category ("You may also like"; 0: none).
+    #[arg(long, env = "RELATED_PRODUCTS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(0..=24))]
+    pub related_products: u16,
+
     /// Seconds before a request is abandoned with 408/503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 15)]
     pub request_timeout_secs: u64,
@@ -688,6 +693,20 @@ mod tests {
         assert_eq!(settings.payments.payment_currency, "eur");
         for wrong in ["euro", "e1r", ""] {
             assert!(serve(&["--payment-currency", wrong]).is_err(), "{wrong:?}");
+        }
+    }
+
+    #[test]
+    fn a_product_page_suggests_four_related_products_unless_told_another_count_up_to_24() {
+        assert_eq!(ServeSettings::defaults().related_products, 4);
+        assert_eq!(
+            serve(&["--related-products", "0"])
+                .unwrap()
+                .related_products,
+            0
+        );
+        for wrong in ["25", "-1", "some"] {
+            assert!(serve(&["--related-products", wrong]).is_err(), "{wrong}");
         }
     }
 

@@ -18,6 +18,8 @@ pub struct RuntimeConfig {
     pub hsts_max_age_secs: u64,
     /// Products on one page of the shop list.
     pub shop_page_size: usize,
+    /// Products a product page suggests from its category.
+    pub related_products: usize,
 }
 
 impl RuntimeConfig {

@@ -3,6 +3,9 @@
 //   the cart is redrawn from the page the server answers with, keeping the focus.
 // - "Add to cart" is sent in the background too: the cart badge counts the new items and
 //   a message says so, without leaving the page.
+// - On a product page, choosing a colour or a size switches the picture, the price, the
+//   sizes on offer and the address in place, without a reload (the colours are links and
+//   the sizes a plain form, for browsers without script).
 // - A table that scrolls sideways and has no keyboard stop of its own gets one (pages mark
 //   theirs; this covers any that do not).
 // Whenever a background request does not go as planned, the form is sent the plain way.
@@ -23,6 +26,74 @@
   }
   reachScrollingTables();
   window.addEventListener("resize", reachScrollingTables);
+
+  function pickPairs() {
+    var swatches = Array.prototype.slice.call(document.querySelectorAll(".swatches a.swatch"));
+    if (!swatches.length) return;
+    var form = document.querySelector("form.add-form");
+    var picture = document.getElementById("product-picture");
+    var price = document.getElementById("chosen-price");
+    var colourName = document.getElementById("chosen-colour");
+    var colourField = document.getElementById("chosen-colour-field");
+
+    function shownSizes(extra) {
+      return form ? form.querySelectorAll("fieldset.sizes:not([hidden]) input[name=size]" + (extra || "")) : [];
+    }
+    function showPrice() {
+      var from = shownSizes(":checked")[0] || shownSizes()[0];
+      if (from) price.textContent = from.getAttribute("data-price");
+    }
+    function remember(color, size) {
+      var url = new URL(window.location.href);
+      url.searchParams.set("color", color);
+      if (size) url.searchParams.set("size", size);
+      else url.searchParams.delete("size");
+      window.history.replaceState(null, "", url);
+    }
+    function choose(swatch) {
+      var color = swatch.getAttribute("data-color");
+      swatches.forEach(function (other) {
+        if (other === swatch) other.setAttribute("aria-current", "true");
+        else other.removeAttribute("aria-current");
+      });
+      colourName.textContent = color;
+      picture.src = swatch.getAttribute("data-picture");
+      picture.alt = picture.getAttribute("data-product") + " in " + color;
+      var size = null;
+      if (form) {
+        var before = shownSizes(":checked")[0];
+        form.querySelectorAll("fieldset.sizes").forEach(function (group) {
+          var shown = group.getAttribute("data-color") === color;
+          group.hidden = !shown;
+          group.disabled = !shown;
+        });
+        colourField.value = color;
+        // The same size in the new colour when it has it in stock, else its first in stock.
+        var open = Array.prototype.slice.call(shownSizes(":not([disabled])"));
+        var pick = open.filter(function (input) { return before && input.value === before.value; })[0] || open[0];
+        shownSizes().forEach(function (input) { input.checked = input === pick; });
+        if (pick) size = pick.value;
+      }
+      showPrice();
+      remember(color, size);
+    }
+
+    swatches.forEach(function (swatch) {
+      swatch.addEventListener("click", function (event) {
+        if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+        event.preventDefault();
+        choose(swatch);
+      });
+    });
+    if (form) {
+      form.addEventListener("change", function (event) {
+        if (event.target.name !== "size") return;
+        showPrice();
+        remember(colourField.value, event.target.value);
+      });
+    }
+  }
+  pickPairs();
 
   function say(text, near) {
     var status = document.getElementById("js-status");

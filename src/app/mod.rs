@@ -90,6 +90,7 @@ impl Application {
                 .to_owned(),
             hsts_max_age_secs: serve.hsts_max_age_secs,
             shop_page_size: usize::from(serve.shop_page_size),
+            related_products: usize::from(serve.related_products),
         };
         let payments = match serve.payments.stripe() {
             Some(stripe) => Some(Payments {

@@ -6,7 +6,7 @@ use backon::Retryable;
 use const_format::concatcp;
 use sqlx::FromRow;
 
-use super::{Db, Sql, now_ms};
+use super::{Backend, Db, Sql, now_ms};
 use crate::domain::{Cents, PriceRange, ProductDetails, Slug, VariantDetails, Visibility};
 use crate::error::{AppError, AppResult, on_unique_violation};
 
@@ -41,11 +41,27 @@ pub struct VariantRow {
     pub visibility: Visibility,
 }
 
-/// A product with its variants, as the shop shows it.
+/// The picture staff gave one colour of a product.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ColorPicture {
+    pub product_id: i64,
+    pub color: String,
+    pub image_key: String,
+}
+
+impl ColorPicture {
+    pub fn image_url(&self) -> String {
+        crate::assets::image_url(Some(&self.image_key))
+    }
+}
+
+/// A product with its variants and its colours' pictures, as the shop shows it.
 #[derive(Debug, Clone)]
 pub struct Product {
     pub product: ProductRow,
     pub variants: Vec<VariantRow>,
+    /// At most one per colour, in the order of the colours' names.
+    pub color_pictures: Vec<ColorPicture>,
 }
 
 impl Product {
@@ -66,6 +82,17 @@ impl Product {
 
     pub fn variant(&self, id: i64) -> Option<&VariantRow> {
         self.variants.iter().find(|v| v.id == id)
+    }
+
+    /// The picture of `color`: its own when staff gave it one, else the product's.
+    pub fn picture_of(&self, color: &str) -> String {
+        self.color_picture(color)
+            .map_or_else(|| self.product.image_url(), ColorPicture::image_url)
+    }
+
+    /// The picture staff gave `color`, if any.
+    pub fn color_picture(&self, color: &str) -> Option<&ColorPicture> {
+        self.color_pictures.iter().find(|p| p.color == color)
     }
 }
 
@@ -152,6 +179,8 @@ pub struct SeedProduct<'a> {
     pub category: &'a str,
     pub price_cents: i64,
     pub image_key: Option<String>,
+    /// (colour, picture key) for the colours with a picture of their own.
+    pub color_images: Vec<(String, String)>,
     pub variants: &'a [SeedVariant],
 }
 
@@ -170,7 +199,8 @@ const VARIANT_COLUMNS: &str = "v.id, v.product_id, v.color, v.size, \
      v.stock, v.hidden";
 
 impl Db {
-    /// Every product with its variants, in shop order: two queries, whatever the count.
+    /// Every product with its variants and colour pictures, in shop order: three queries,
+    /// whatever the count.
     pub async fn list_products(&self, include_hidden: bool) -> AppResult<Vec<Product>> {
         let sql = if include_hidden {
             concatcp!(
@@ -242,15 +272,30 @@ impl Db {
             query = query.bind(product.id);
         }
         let mut variants = query.fetch_all(self.pool()).await?;
+        let sql = Sql::repeated(
+            "SELECT product_id, color, image_key FROM color_pictures WHERE product_id IN (",
+            "?",
+            products.len(),
+            ") ORDER BY product_id, color",
+        );
+        let mut query = self.query_as::<ColorPicture>(sql);
+        for product in &products {
+            query = query.bind(product.id);
+        }
+        let mut pictures = query.fetch_all(self.pool()).await?;
         Ok(products
             .into_iter()
             .map(|product| {
                 let (mine, rest): (Vec<_>, Vec<_>) =
                     variants.drain(..).partition(|v| v.product_id == product.id);
                 variants = rest;
+                let (my_pictures, rest): (Vec<_>, Vec<_>) =
+                    pictures.drain(..).partition(|p| p.product_id == product.id);
+                pictures = rest;
                 Product {
                     product,
                     variants: mine,
+                    color_pictures: my_pictures,
                 }
             })
             .collect())
@@ -301,6 +346,39 @@ impl Db {
             .execute(self.pool())
             .await?;
         Ok(())
+    }
+
+    /// Gives `color` of the product `id` the picture stored under `key`, replacing the one
+    /// it had.
+    pub async fn set_color_picture(&self, id: i64, color: &str, key: &str) -> AppResult<()> {
+        let sql = match self.backend() {
+            Backend::MySql => {
+                "INSERT INTO color_pictures (product_id, color, image_key) VALUES (?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE image_key = VALUES(image_key)"
+            }
+            Backend::Sqlite | Backend::Postgres => {
+                "INSERT INTO color_pictures (product_id, color, image_key) VALUES (?, ?, ?) \
+                 ON CONFLICT (product_id, color) DO UPDATE SET image_key = excluded.image_key"
+            }
+        };
+        self.query(sql)
+            .bind(id)
+            .bind(color)
+            .bind(key)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the picture of `color` of the product `id` away; false when it had none.
+    pub async fn remove_color_picture(&self, id: i64, color: &str) -> AppResult<bool> {
+        let done = self
+            .query("DELETE FROM color_pictures WHERE product_id = ? AND color = ?")
+            .bind(id)
+            .bind(color)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     pub async fn create_variant(
@@ -369,6 +447,16 @@ impl Db {
                 .bind(&variant.size)
                 .bind(variant.price_cents)
                 .bind(variant.stock)
+                .execute(&mut *tx)
+                .await?;
+            }
+            for (color, key) in &product.color_images {
+                self.query(
+                    "INSERT INTO color_pictures (product_id, color, image_key) VALUES (?, ?, ?)",
+                )
+                .bind(product_id)
+                .bind(color)
+                .bind(key)
                 .execute(&mut *tx)
                 .await?;
             }

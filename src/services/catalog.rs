@@ -258,6 +258,22 @@ impl Catalog {
         self.products.iter().find(|p| p.product.id == id)
     }
 
+    /// "You may also like": at most `most` other products of `product`'s category, those
+    /// in stock first, each part in shop order.
+    pub fn related(&self, product: &Product, most: usize) -> Vec<&Product> {
+        let mut related: Vec<&Product> = self
+            .products
+            .iter()
+            .filter(|p| {
+                p.product.category == product.product.category && p.product.id != product.product.id
+            })
+            .collect();
+        // Stable: within "in stock" and "sold out", shop order stays.
+        related.sort_by_key(|p| !p.in_stock());
+        related.truncate(most);
+        related
+    }
+
     /// The product a variant belongs to.
     pub fn by_variant(&self, variant_id: i64) -> Option<&Product> {
         self.products
@@ -569,6 +585,7 @@ mod tests {
                     visibility: Visibility::Shown,
                 })
                 .collect(),
+            color_pictures: Vec::new(),
         }
     }
 
@@ -704,6 +721,29 @@ mod tests {
         for bad in ["0", "-1", "x", "1.5"] {
             assert!(Page::parse_number(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn related_products_share_the_category_put_those_in_stock_first_and_stop_at_most() {
+        let mut products = vec![
+            product(1, "Radar Mug", "Drinkware", &[("Black", 1200)]),
+            product(2, "Espresso Cups", "Drinkware", &[("White", 900)]),
+            product(3, "Black Tee", "Apparel", &[("Black", 2000)]),
+            product(4, "Travel Cup", "Drinkware", &[("Gray", 1800)]),
+        ];
+        products[1].variants[0].stock = 0;
+        let catalog = Catalog::new(products);
+        let mug = catalog.by_id(1).unwrap();
+        let names = |most| -> Vec<_> {
+            catalog
+                .related(mug, most)
+                .iter()
+                .map(|p| p.product.name.as_str())
+                .collect()
+        };
+        assert_eq!(names(4), ["Travel Cup", "Espresso Cups"]);
+        assert_eq!(names(1), ["Travel Cup"]);
+        assert!(names(0).is_empty());
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod media;
 pub mod notices;
 pub mod payments;
+pub mod picker;
 pub mod radar;
 pub mod retention;
 pub mod shop;

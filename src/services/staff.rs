@@ -59,6 +59,50 @@ pub async fn set_product_picture(
     Ok(())
 }
 
+/// Checks, shrinks and stores the picture of one colour of a product, replacing the one
+/// it had. The colour must be one the product comes in.
+pub async fn set_color_picture(
+    services: &Services,
+    id: i64,
+    color: &str,
+    upload: bytes::Bytes,
+) -> AppResult<()> {
+    let product = product(services, id).await?;
+    let color = known_color(&product, color)?;
+    let key = media::store_picture(services, "products", upload).await?;
+    services.db.set_color_picture(id, color, &key).await?;
+    services.catalog.invalidate();
+    Ok(())
+}
+
+/// Takes a colour's own picture away: the product's picture shows for it again.
+pub async fn remove_color_picture(services: &Services, id: i64, color: &str) -> AppResult<()> {
+    if !services.db.remove_color_picture(id, color.trim()).await? {
+        return Err(AppError::not_found("That colour's picture"));
+    }
+    services.catalog.invalidate();
+    Ok(())
+}
+
+/// `color` as one of the product's variants spells it, or a field error.
+fn known_color<'a>(product: &'a Product, color: &str) -> AppResult<&'a str> {
+    product
+        .variants
+        .iter()
+        .map(|v| v.color.as_str())
+        .find(|known| *known == color.trim())
+        .ok_or_else(|| {
+            AppError::invalid(
+                "color",
+                format!(
+                    "The {} does not come in {}.",
+                    product.product.name,
+                    color.trim()
+                ),
+            )
+        })
+}
+
 pub async fn create_variant(
     services: &Services,
     product_id: i64,

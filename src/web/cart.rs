@@ -7,6 +7,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 
 use super::forms::RefusedQuantity;
+use super::forms::empty_is_none;
+use super::shop::ProductChoice;
 use super::{CsrfForm, Flash, Layout, PageResult, Refusal, redirect_with, render_with_status};
 use crate::auth::{self, Visitor};
 use crate::db::cart::{CartLine, cart_total};
@@ -20,6 +22,7 @@ use crate::domain::pricing::Totals;
 use crate::error::AppError;
 use crate::services::catalog;
 use crate::services::checkout::{self, Choice, Estimate, Shopper};
+use crate::services::picker;
 use crate::services::shop;
 use crate::state::AppState;
 
@@ -87,9 +90,18 @@ fn typed_quantity(typed: &str) -> Result<i64, AppError> {
     })
 }
 
+/// The add-to-cart form: the product page sends the product with a colour and a size;
+/// the API's way, a variant's id, is taken too.
 #[derive(serde::Deserialize)]
 pub struct AddForm {
-    variant_id: i64,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    variant_id: Option<i64>,
+    #[serde(default, deserialize_with = "empty_is_none")]
+    product_id: Option<i64>,
+    #[serde(default)]
+    color: String,
+    #[serde(default)]
+    size: String,
     /// As typed: a quantity that is not a number is refused on the product page too.
     #[serde(default = "one")]
     quantity: String,
@@ -99,23 +111,73 @@ fn one() -> String {
     "1".to_owned()
 }
 
-/// Adds to the cart from a product page; a refusal (too few in stock, a wrong quantity)
-/// is shown on that product page, next to the form as it was sent.
+impl AddForm {
+    /// The product page as this form was sent, with why it was refused.
+    fn refused(&self, size_error: Option<String>, quantity_error: Option<String>) -> ProductChoice {
+        ProductChoice {
+            color: self.color.chars().take(60).collect(),
+            size: self.size.chars().take(30).collect(),
+            quantity: self.quantity.chars().take(10).collect(),
+            quantity_error,
+            size_error,
+        }
+    }
+}
+
+/// Adds to the cart from a product page. The colour and size are looked up in the
+/// catalog; a pair that does not exist or is sold out, or a quantity refused (too few in
+/// stock, not a number), is shown on that product page, next to the form as it was sent.
 pub async fn add(
     State(state): State<AppState>,
     visitor: Visitor,
     jar: CookieJar,
-    CsrfForm(form): CsrfForm<AddForm>,
+    CsrfForm(mut form): CsrfForm<AddForm>,
 ) -> PageResult<Response> {
+    let catalog = catalog::snapshot(&state.services).await?;
+    let (product, chosen) = match (form.variant_id, form.product_id) {
+        (Some(id), _) => match catalog.by_variant(id) {
+            Some(product) => {
+                let variant = product
+                    .variant(id)
+                    .ok_or_else(|| AppError::not_found("That product variant"))?;
+                form.color.clone_from(&variant.color);
+                form.size.clone_from(&variant.size);
+                (Some(product), picker::in_stock(variant).map(|v| v.id))
+            }
+            // Not in the snapshot (yet): the cart's own check in the database decides.
+            None => (None, Ok(id)),
+        },
+        (None, Some(id)) => {
+            let product = catalog
+                .by_id(id)
+                .ok_or_else(|| AppError::not_found("That product"))?;
+            let pair = picker::find_pair(product, &form.color, &form.size);
+            (Some(product), pair.map(|v| v.id))
+        }
+        (None, None) => {
+            return Err(
+                AppError::BadRequest("Choose a product, its colour and its size.".into()).into(),
+            );
+        }
+    };
+    let variant_id = match chosen {
+        Ok(id) => id,
+        Err(refused) => {
+            let status = if refused.is_conflict() {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
+            let choice = form.refused(Some(refused.message()), None);
+            let product = product
+                .cloned()
+                .ok_or_else(|| AppError::not_found("That product"))?;
+            return super::shop::product_page(&state, &visitor, product, choice, status).await;
+        }
+    };
     let added = match typed_quantity(&form.quantity) {
         Ok(quantity) => {
-            shop::add_to_cart(
-                &state.services,
-                visitor.cart_owner(),
-                form.variant_id,
-                quantity,
-            )
-            .await
+            shop::add_to_cart(&state.services, visitor.cart_owner(), variant_id, quantity).await
         }
         Err(error) => Err(error),
     };
@@ -126,14 +188,11 @@ pub async fn add(
         }
         Err(error) => {
             let refusal = Refusal::of(error)?;
-            let catalog = catalog::snapshot(&state.services).await?;
-            let product = catalog
-                .by_variant(form.variant_id)
+            let product = product
                 .cloned()
                 .ok_or_else(|| AppError::not_found("That product variant"))?;
-            let refused = RefusedQuantity::new(form.variant_id, &form.quantity, &refusal);
-            super::shop::product_page(&state, &visitor, product, Some(refused), refusal.status)
-                .await
+            let choice = form.refused(None, refusal.summary());
+            super::shop::product_page(&state, &visitor, product, choice, refusal.status).await
         }
     }
 }

@@ -146,17 +146,31 @@ pub fn check_token(cookie: Option<&CsrfToken>, submitted: &str) -> Result<(), Pa
 /// An uploaded file and the CSRF token from a multipart form.
 pub struct Upload {
     pub file: Bytes,
+    /// The text field asked for by [`Upload::read_with_text`] (blank when not sent).
+    pub text: String,
 }
 
 impl Upload {
     /// Reads a multipart form with a `csrf` field and one file field named `field`.
     pub async fn read(
-        mut multipart: Multipart,
+        multipart: Multipart,
         cookie: Option<&CsrfToken>,
         field: &str,
         pictures: &crate::pictures::Pictures,
     ) -> Result<Self, PageError> {
+        Self::read_with_text(multipart, cookie, field, None, pictures).await
+    }
+
+    /// As [`Upload::read`], also keeping the text field named `text_field`.
+    pub async fn read_with_text(
+        mut multipart: Multipart,
+        cookie: Option<&CsrfToken>,
+        field: &str,
+        text_field: Option<&str>,
+        pictures: &crate::pictures::Pictures,
+    ) -> Result<Self, PageError> {
         let mut csrf = String::new();
+        let mut text = String::new();
         let mut file = None;
         let unreadable =
             || AppError::BadRequest("The upload could not be read. Choose the file again.".into());
@@ -167,6 +181,9 @@ impl Upload {
         {
             match part.name() {
                 Some("csrf") => csrf = part.text().await.map_err(|_| unreadable())?,
+                Some(name) if Some(name) == text_field => {
+                    text = part.text().await.map_err(|_| unreadable())?;
+                }
                 Some(name) if name == field => {
                     file = Some(
                         part.bytes()
@@ -181,7 +198,7 @@ impl Upload {
         let file = file
             .filter(|f| !f.is_empty())
             .ok_or_else(|| AppError::invalid(field, "Choose a picture to upload."))?;
-        Ok(Self { file })
+        Ok(Self { file, text })
     }
 }
 

@@ -1,6 +1,6 @@
 //! What search engines and link previews read in a page's head beyond its title: a
-//! product's structured data (schema.org `Product` with an `Offer` per variant), as
-//! JSON-LD. The JSON sits in a `<script type="application/ld+json">` element, which is
+//! product's structured data (schema.org `Product` with an `Offer` per variant) and the
+//! trail of links that leads to it (`BreadcrumbList`), as JSON-LD. The JSON sits in a `<script type="application/ld+json">` element, which is
 //! data, not script, so the content security policy does not need to allow inline script.
 
 use serde_json::{Value, json};
@@ -45,6 +45,29 @@ pub fn product_data(product: &Product, layout: &Layout) -> String {
         "url": layout.canonical,
         "brand": { "@type": "Brand", "name": super::SHOP_NAME },
         "offers": offers,
+    });
+    script_safe(&data.to_string())
+}
+
+/// The breadcrumbs `(name, address)` as a schema.org `BreadcrumbList`, safe to place
+/// inside a `<script>` element as [`product_data`] is.
+pub fn breadcrumb_data(crumbs: &[(String, String)], layout: &Layout) -> String {
+    let items: Vec<Value> = crumbs
+        .iter()
+        .zip(1..)
+        .map(|((name, href), position)| {
+            json!({
+                "@type": "ListItem",
+                "position": position,
+                "name": name,
+                "item": layout.absolute(href),
+            })
+        })
+        .collect();
+    let data = json!({
+        "@context": SCHEMA_ORG,
+        "@type": "BreadcrumbList",
+        "itemListElement": items,
     });
     script_safe(&data.to_string())
 }

@@ -1,17 +1,18 @@
 //! The shop: the catalog with categories, search, sort, a price filter and pages, and
-//! product pages. Everything is a plain GET form or link, so it works without JavaScript.
+//! product pages (colours as links, sizes as a plain form, breadcrumbs, related products).
+//! Everything is a plain GET form or link, so it works without JavaScript.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::forms::RefusedQuantity;
 use super::{Layout, PageResult, render_with_status};
 use crate::auth::{Browsing, Visitor};
-use crate::db::catalog::Product;
+use crate::db::catalog::{Product, VariantRow};
 use crate::domain::FieldErrors;
 use crate::services::catalog::{self, CatalogFilter, Page, ProductRef, Sort};
+use crate::services::picker::{self, Picker};
 use crate::state::AppState;
 
 /// The shop list's address, as its forms and links write it; every field as typed.
@@ -167,23 +168,103 @@ pub async fn list(
     ))
 }
 
+/// What a product page's address may ask for: a colour and a size, as its links write them.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct ProductQuery {
+    #[serde(default)]
+    color: String,
+    #[serde(default)]
+    size: String,
+}
+
+/// What the product page shows chosen: what its address asked for, or an add-to-cart
+/// form that was refused, as it was sent, with why.
+#[derive(Debug, Default)]
+pub struct ProductChoice {
+    pub color: String,
+    pub size: String,
+    /// The quantity in the form: 1, or what was typed.
+    pub quantity: String,
+    /// Why the quantity was refused (too few in stock, not a number).
+    pub quantity_error: Option<String>,
+    /// Why the colour and size were refused (no such pair, sold out, none chosen).
+    pub size_error: Option<String>,
+}
+
+impl ProductChoice {
+    fn asked(query: ProductQuery) -> Self {
+        Self {
+            color: query.color,
+            size: query.size,
+            quantity: "1".to_owned(),
+            ..Self::default()
+        }
+    }
+
+    fn is_refusal(&self) -> bool {
+        self.quantity_error.is_some() || self.size_error.is_some()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "product.html")]
 struct ProductPage {
     layout: Layout,
     product: Product,
-    /// The variant chosen: the one asked for, else the first one in stock.
-    chosen_variant: i64,
-    /// The quantity in the form: 1, or what was typed.
-    quantity: String,
-    /// Why adding to the cart was refused.
-    error: Option<String>,
+    picker: Picker,
+    choice: ProductChoice,
+    /// "You may also like".
+    related: Vec<Product>,
+}
+
+impl ProductPage {
+    /// The address of this page with `color` chosen.
+    fn colour_href(&self, color: &str) -> String {
+        let query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("color", color)
+            .finish();
+        format!("/shop/{}?{query}", self.product.product.slug)
+    }
+
+    /// Home › Shop › the category › the product, as (name, address).
+    fn breadcrumbs(&self) -> Vec<(String, String)> {
+        let category = &self.product.product.category;
+        let category_query: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("category", category)
+            .finish();
+        vec![
+            ("Home".to_owned(), "/".to_owned()),
+            ("Shop".to_owned(), "/shop".to_owned()),
+            (category.clone(), format!("/shop?{category_query}")),
+            (
+                self.product.product.name.clone(),
+                format!("/shop/{}", self.product.product.slug),
+            ),
+        ]
+    }
+
+    fn is_chosen(&self, variant: &VariantRow) -> bool {
+        variant.color == self.picker.color && Some(&variant.size) == self.picker.size.as_ref()
+    }
+
+    fn few_left(&self, variant: &VariantRow) -> bool {
+        (1..picker::FEW_LEFT).contains(&variant.stock)
+    }
+
+    /// The picture's text: the product, in the chosen colour.
+    fn picture_alt(&self) -> String {
+        match self.picker.color.as_str() {
+            "" => self.product.product.name.clone(),
+            color => format!("{} in {color}", self.product.product.name),
+        }
+    }
 }
 
 pub async fn product(
     State(state): State<AppState>,
     Browsing(visitor): Browsing,
     Path(slug): Path<String>,
+    Query(query): Query<ProductQuery>,
 ) -> PageResult<Response> {
     let product = catalog::view_product(
         &state.services,
@@ -191,33 +272,47 @@ pub async fn product(
         visitor.user().map(|u| u.id),
     )
     .await?;
-    product_page(&state, &visitor, product, None, StatusCode::OK).await
+    product_page(
+        &state,
+        &visitor,
+        product,
+        ProductChoice::asked(query),
+        StatusCode::OK,
+    )
+    .await
 }
 
-/// The product page; with `refused`, the add-to-cart form as it was sent and why it was
-/// refused, answered with `status`.
+/// The product page with `choice` chosen, answered with `status`.
 pub async fn product_page(
     state: &AppState,
     visitor: &Visitor,
     product: Product,
-    refused: Option<RefusedQuantity>,
+    choice: ProductChoice,
     status: StatusCode,
 ) -> PageResult<Response> {
-    let first_in_stock = product
-        .variants
-        .iter()
-        .find(|v| v.stock > 0)
-        .map_or(0, |v| v.id);
-    let (chosen_variant, quantity, error) = match refused {
-        Some(refused) => (refused.variant_id, refused.typed, Some(refused.message)),
-        None => (first_in_stock, "1".to_owned(), None),
+    let asked = |text: &str| {
+        Some(text.trim())
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned)
     };
+    let picker = Picker::of(
+        &product,
+        asked(&choice.color).as_deref(),
+        asked(&choice.size).as_deref(),
+        choice.is_refusal(),
+    );
+    let catalog = catalog::snapshot(&state.services).await?;
+    let related = catalog
+        .related(&product, state.config.related_products)
+        .into_iter()
+        .cloned()
+        .collect();
     let page = ProductPage {
         layout: Layout::load(state, visitor, product.product.name.clone(), "shop").await?,
         product,
-        chosen_variant,
-        quantity,
-        error,
+        picker,
+        choice,
+        related,
     };
     Ok(render_with_status(status, &page))
 }

@@ -13,7 +13,7 @@ async fn assets_publish_uploads_the_fingerprinted_files_the_pages_link_to() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("Published 10 static files"));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Published 12 static files"));
 
     let home = app
         .client()

@@ -379,6 +379,46 @@ impl TestApp {
         order["code"].as_str().expect("an order code").to_owned()
     }
 
+    /// `staff` (signed in with the admin role) creates a visible product through the admin
+    /// pages, with one variant; returns the product's id.
+    pub async fn staff_create_product(&self, staff: &Client, product: &NewProduct<'_>) -> i64 {
+        let csrf = csrf_token(staff, &self.url("/admin/products/new")).await;
+        let created = staff
+            .post(self.url("/admin/products"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("name", product.name),
+                ("description", product.description),
+                ("category", product.category),
+                ("price", product.price),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::SEE_OTHER);
+        let id = location(&created)
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (color, size, stock) = product.variant;
+        let variant = staff
+            .post(self.url(&format!("/admin/products/{id}/variants")))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("color", color),
+                ("size", size),
+                ("price", ""),
+                ("stock", &stock.to_string()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(variant.status(), StatusCode::SEE_OTHER);
+        id
+    }
+
     /// The first variant of a product that has stock, from the API.
     pub async fn variant_of(&self, product_name: &str) -> i64 {
         let products: Value = self
@@ -405,6 +445,17 @@ impl TestApp {
             .and_then(|v| v["id"].as_i64())
             .unwrap_or_else(|| panic!("{product_name} has a variant in stock"))
     }
+}
+
+/// A product as staff type it into the admin pages, with its one variant's colour, size
+/// and stock.
+pub struct NewProduct<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
+    /// In dollars, as typed: "18", "12.50".
+    pub price: &'a str,
+    pub variant: (&'a str, &'a str, i64),
 }
 
 impl Drop for TestApp {

@@ -62,9 +62,19 @@ async fn asking_for_more_than_the_stock_answers_the_product_page_with_the_shoppe
         Some("quantity-error")
     );
     assert_eq!(
-        attr_of(&page, "fieldset.variant-picker input[checked]", "value"),
-        Some(mug.to_string()),
-        "the colour and size asked for stay chosen"
+        attr_of(&page, "a.swatch[aria-current=true]", "data-color").as_deref(),
+        Some("White"),
+        "the colour asked for stays chosen"
+    );
+    assert_eq!(
+        attr_of(
+            &page,
+            "fieldset.sizes:not([hidden]) input[checked]",
+            "value"
+        )
+        .as_deref(),
+        Some("200 ml"),
+        "the size asked for stays chosen"
     );
     assert_signed_in_with_one_item(&page, "over-stock add");
 

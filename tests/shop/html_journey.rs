@@ -29,14 +29,16 @@ async fn a_shopper_walks_from_registration_to_order_history_with_forms() {
         .unwrap();
     let product = document(&product_html);
     assert_eq!(text_of(&product, "h1").as_deref(), Some("Coffee Radar Mug"));
-    let variant = attr_of(&product, "fieldset.variant-picker input[checked]", "value").unwrap();
-    let csrf = attr_of(&product, "input[name=csrf]", "value").unwrap();
+    // The form sends the chosen colour and size, as a browser without script would.
+    let field = |selector: &str| attr_of(&product, selector, "value").unwrap();
     let added = browser
         .post(app.url("/cart/items"))
         .form(&[
-            ("csrf", csrf.as_str()),
-            ("variant_id", &variant),
-            ("quantity", "2"),
+            ("csrf", field("input[name=csrf]")),
+            ("product_id", field("input[name=product_id]")),
+            ("color", field("input[name=color]")),
+            ("size", field("fieldset.sizes:not([hidden]) input[checked]")),
+            ("quantity", "2".to_owned()),
         ])
         .send()
         .await

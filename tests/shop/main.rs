@@ -27,6 +27,7 @@ mod password_reset;
 mod payments;
 mod pictures;
 mod pricing;
+mod product_page;
 mod resilience;
 mod round_trips;
 mod schema_evolution;

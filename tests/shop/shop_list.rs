@@ -2,9 +2,7 @@
 //! filter, a result count and pages, on the page and through the API; and one way of
 //! showing a price on every page.
 
-use crate::common::{
-    TestApp, attr_of, count_of, csrf_token, get_json, get_page, location, text_of,
-};
+use crate::common::{NewProduct, TestApp, attr_of, count_of, get_json, get_page, text_of};
 use reqwest::{Client, StatusCode};
 use scraper::{Html, Selector};
 use serde_json::Value;
@@ -80,34 +78,14 @@ async fn best_matches_come_first_and_the_header_search_box_is_on_every_page() {
     let staff = app.signed_in("owner").await;
     app.grant_admin("owner");
     // The mug's description speaks of espresso; this product's name is it.
-    let csrf = csrf_token(&staff, &app.url("/admin/products/new")).await;
-    let created = staff
-        .post(app.url("/admin/products"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("name", "Espresso Cups"),
-            ("description", "Two small cups."),
-            ("category", "Drinkware"),
-            ("price", "18"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(created.status(), StatusCode::SEE_OTHER);
-    let id = location(&created).rsplit('/').next().unwrap().to_owned();
-    let variant = staff
-        .post(app.url(&format!("/admin/products/{id}/variants")))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("color", "White"),
-            ("size", "90 ml"),
-            ("price", ""),
-            ("stock", "4"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(variant.status(), StatusCode::SEE_OTHER);
+    let cups = NewProduct {
+        name: "Espresso Cups",
+        description: "Two small cups.",
+        category: "Drinkware",
+        price: "18",
+        variant: ("White", "90 ml", 4),
+    };
+    app.staff_create_product(&staff, &cups).await;
 
     let browser = app.client();
     assert_eq!(
@@ -316,10 +294,11 @@ async fn a_price_says_from_on_every_page_only_when_the_variants_differ() {
         assert_eq!(price_of(page, MUG).as_deref(), Some("from $12.00"));
         assert_eq!(price_of(page, SHIRT).as_deref(), Some("$20.00"));
     }
+    // A product page shows the price of the pair chosen: the mug's White 200 ml.
     let mug = get_page(&browser, app.url("/shop/coffee-radar-mug")).await;
     assert_eq!(
         text_of(&mug, ".product-info .price").as_deref(),
-        Some("from $12.00")
+        Some("$12.00")
     );
     let shirt = get_page(&browser, app.url("/shop/coffee-radar-t-shirt")).await;
     assert_eq!(

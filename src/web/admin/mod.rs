@@ -46,6 +46,14 @@ pub fn router(state: AppState) -> Router<AppState> {
             post(products::upload_picture).layer(crate::app::upload_body_limit(&state)),
         )
         .route(
+            "/admin/products/{id}/color-pictures",
+            post(products::upload_color_picture).layer(crate::app::upload_body_limit(&state)),
+        )
+        .route(
+            "/admin/products/{id}/color-pictures/remove",
+            post(products::remove_color_picture),
+        )
+        .route(
             "/admin/products/{id}/variants",
             post(products::create_variant),
         )

@@ -1,5 +1,6 @@
 //! Products and their variants: the list, one form for a new product and for editing one,
-//! the product's picture, and the rows of its variants on the product's page.
+//! the product's picture and its colours' pictures, and the rows of its variants on the
+//! product's page.
 //!
 //! Every change that succeeds goes back to the product's page, which says it was saved; a
 //! refused product form, or a refused variant row, comes back on that page filled in as
@@ -94,6 +95,26 @@ struct RefusedVariant {
 }
 
 impl ProductEditPage {
+    /// The product's colours, each once, with the picture staff gave it, if any.
+    fn colours(&self) -> Vec<(String, Option<String>)> {
+        let Some(product) = &self.product else {
+            return Vec::new();
+        };
+        let mut colours: Vec<&str> = Vec::new();
+        for variant in &product.variants {
+            if !colours.contains(&variant.color.as_str()) {
+                colours.push(&variant.color);
+            }
+        }
+        colours
+            .into_iter()
+            .map(|color| {
+                let picture = product.color_picture(color).map(|p| p.image_url());
+                (color.to_owned(), picture)
+            })
+            .collect()
+    }
+
     /// The refused row when it is the variant `id`'s (`None`: the new variant's form).
     fn refused_row(&self, id: Option<i64>) -> Option<&RefusedVariant> {
         self.refused_variant.as_ref().filter(|r| r.id == id)
@@ -263,14 +284,54 @@ pub(super) async fn upload_picture(
     Path(id): Path<i64>,
     multipart: Multipart,
 ) -> PageResult<Response> {
-    let upload = Upload::read(
+    let upload = read_picture(&state, &jar, multipart, None).await?;
+    staff::set_product_picture(&state.services, id, upload.file).await?;
+    Ok(saved(id))
+}
+
+/// Gives one colour its own picture (or replaces it); the colour is a field of the form.
+pub(super) async fn upload_color_picture(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    jar: CookieJar,
+    Path(id): Path<i64>,
+    multipart: Multipart,
+) -> PageResult<Response> {
+    let upload = read_picture(&state, &jar, multipart, Some("color")).await?;
+    staff::set_color_picture(&state.services, id, &upload.text, upload.file).await?;
+    Ok(saved(id))
+}
+
+/// The `picture` of a staff upload form, with the text field `text_field` if asked.
+async fn read_picture(
+    state: &AppState,
+    jar: &CookieJar,
+    multipart: Multipart,
+    text_field: Option<&str>,
+) -> Result<Upload, crate::web::PageError> {
+    Upload::read_with_text(
         multipart,
-        CsrfToken::from_jar(&jar).as_ref(),
+        CsrfToken::from_jar(jar).as_ref(),
         "picture",
+        text_field,
         state.services.pictures(),
     )
-    .await?;
-    staff::set_product_picture(&state.services, id, upload.file).await?;
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct ColorForm {
+    color: String,
+}
+
+/// Takes a colour's own picture away, so the product's picture shows for it again.
+pub(super) async fn remove_color_picture(
+    State(state): State<AppState>,
+    Staff(_): Staff,
+    Path(id): Path<i64>,
+    CsrfForm(form): CsrfForm<ColorForm>,
+) -> PageResult<Response> {
+    staff::remove_color_picture(&state.services, id, &form.color).await?;
     Ok(saved(id))
 }
 
@@ -376,6 +437,7 @@ mod tests {
                 created_at: 0,
             },
             variants: Vec::new(),
+            color_pictures: Vec::new(),
         }
     }
 
