@@ -38,6 +38,15 @@ impl BoundedPool {
         &self.pool
     }
 
+    /// Its connections now: open, idle, and how many it may open.
+    pub fn usage(&self) -> PoolUse {
+        PoolUse {
+            open: self.pool.size(),
+            idle: self.pool.num_idle(),
+            size: self.pool.options().get_max_connections(),
+        }
+    }
+
     fn deadline(&self) -> Option<Instant> {
         self.limit.map(|limit| Instant::now() + limit)
     }
@@ -55,6 +64,14 @@ impl BoundedPool {
         let tx = within(deadline, started).await?;
         Ok(Tx(TxConn { tx, deadline }))
     }
+}
+
+/// A pool's connections at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: usize,
+    pub size: u32,
 }
 
 /// A transaction with a deadline: every statement in it, and its commit, fail once it has

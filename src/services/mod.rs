@@ -107,6 +107,11 @@ impl Services {
         self.db.ping().await
     }
 
+    /// The database pool's connections now (for the metrics).
+    pub fn database_pool(&self) -> crate::db::PoolUse {
+        self.db.pool().usage()
+    }
+
     /// Whether the object store answers (for readiness).
     pub async fn ping_storage(&self) -> Result<(), object_store::Error> {
         self.storage.ping().await
