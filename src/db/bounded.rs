@@ -6,7 +6,14 @@
 //! is also bounded here: a statement on the pool (waiting for a connection included), and a
 //! whole transaction, from its BEGIN to its COMMIT. A call past its bound fails as a
 //! connection failure would, and the request answers 503 at once instead of queueing.
+//!
+//! One request makes several calls, one after the other: each within the bound, they could
+//! still keep the request (and a connection, and a place in the queue) waiting several times
+//! as long. So the calls of one request share one budget, the same bound, and spend it as
+//! they wait for the database ([`BoundedPool::within_budget`]); time spent elsewhere (an
+//! object store, a payment provider) does not count.
 
+use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
@@ -47,8 +54,24 @@ impl BoundedPool {
         }
     }
 
+    /// Runs `work` (one request) with its database calls, all together, bounded by the
+    /// limit: once they have waited that long, the next call fails at once.
+    pub async fn within_budget<F: Future>(&self, work: F) -> F::Output {
+        match self.limit {
+            None => work.await,
+            Some(limit) => BUDGET.scope(Cell::new(limit), work).await,
+        }
+    }
+
+    /// When a call starting now must end: within the limit, and within what is left of the
+    /// request's budget.
     fn deadline(&self) -> Option<Instant> {
-        self.limit.map(|limit| Instant::now() + limit)
+        let left = BUDGET.try_with(Cell::get).ok();
+        let bound = match (self.limit, left) {
+            (Some(limit), Some(left)) => Some(limit.min(left)),
+            (limit, left) => limit.or(left),
+        };
+        bound.map(|bound| Instant::now() + bound)
     }
 
     /// A transaction started with `begin` (e.g. `BEGIN IMMEDIATE`), which must reach its
@@ -118,6 +141,17 @@ impl fmt::Debug for TxConn {
     }
 }
 
+tokio::task_local! {
+    /// What is left of the current request's database time (see
+    /// [`BoundedPool::within_budget`]); absent outside requests.
+    static BUDGET: Cell<Duration>;
+}
+
+/// Takes `spent` off the current request's budget, if there is one.
+fn spend(spent: Duration) {
+    let _ = BUDGET.try_with(|left| left.set(left.get().saturating_sub(spent)));
+}
+
 /// The error of a call past its bound: the database counts as not answering.
 fn timed_out() -> sqlx::Error {
     sqlx::Error::Io(std::io::Error::new(
@@ -130,12 +164,15 @@ async fn within<T>(
     deadline: Option<Instant>,
     call: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
-    match deadline {
+    let started = Instant::now();
+    let result = match deadline {
         None => call.await,
         Some(deadline) => tokio::time::timeout_at(deadline, call)
             .await
             .unwrap_or_else(|_| Err(timed_out())),
-    }
+    };
+    spend(started.elapsed());
+    result
 }
 
 /// `stream`, ended with the timeout error once `deadline` has passed.
@@ -148,7 +185,10 @@ fn stream_within<'e, T: Send + 'e>(
     };
     futures::stream::unfold(Some(stream), move |stream| async move {
         let mut stream = stream?;
-        match tokio::time::timeout_at(deadline, stream.next()).await {
+        let started = Instant::now();
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        spend(started.elapsed());
+        match next {
             Ok(Some(item)) => Some((item, Some(stream))),
             Ok(None) => None,
             Err(_) => Some((Err(timed_out()), None)),
