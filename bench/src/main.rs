@@ -1,8 +1,13 @@
 //! Load generator for Coffee Radar.
 //!
 //!   coffee-radar-bench bench --base URL [--server-pid PID] [--duration S] [--connections N]
-//!       requests/s and p50/p99/p99.9 latency of the home page, catalog, product page, add to
-//!       cart and checkout, and the server's peak memory
+//!       requests/s and p50/p99/p99.9 latency of a hello-world server (the ceiling), the home
+//!       page, shop list, product page and catalog API, anonymous and signed in, add to cart
+//!       and checkout, and the server's peak memory
+//!   coffee-radar-bench startup --binary PATH --data-dir DIR
+//!       how soon an instance serves (/readyz) after start on an existing database
+//!   coffee-radar-bench hello
+//!       the hello-world server that `bench` measures as its ceiling
 //!   coffee-radar-bench insights --base URL --database-url URL [--orders N]
 //!       seeds a year of orders and times the staff Insights page and API over it
 //!   coffee-radar-bench abuse --base URL --server-pid PID
@@ -21,10 +26,13 @@
 mod abuse;
 mod bench;
 mod ha;
+mod hello;
 mod insights;
 mod process;
 mod shop;
+mod startup;
 mod stats;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -47,6 +55,10 @@ enum Command {
     Ha(ha::Args),
     /// The shopper load for minutes against deploy/local/cluster.sh: does anything creep up?
     Soak(ha::soak::Args),
+    /// A minimal axum "Hello, world!" server: the ceiling `bench` compares with.
+    Hello(hello::Args),
+    /// How soon an instance is ready after start on an existing database.
+    Startup(startup::Args),
     /// The staff Insights page and API over a year of orders.
     Insights(insights::Args),
 }
@@ -106,6 +118,8 @@ async fn main() -> ExitCode {
             }
             .await
         }
+        Command::Hello(args) => hello::serve(args).await.map(|()| true),
+        Command::Startup(args) => startup::run(args).await.map(|()| true),
         Command::Ha(args) => {
             async {
                 loopback_only(&args.base)?;

@@ -84,6 +84,7 @@ impl BoundedPool {
                 None => self.pool.begin().await,
             }
         };
+        crate::ops::metrics::database_round_trip();
         let tx = within(deadline, started).await?;
         Ok(Tx(TxConn { tx, deadline }))
     }
@@ -110,11 +111,13 @@ pub struct TxConn {
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let TxConn { tx, deadline } = self.0;
+        crate::ops::metrics::database_round_trip();
         within(deadline, tx.commit()).await
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         let TxConn { tx, deadline } = self.0;
+        crate::ops::metrics::database_round_trip();
         within(deadline, tx.rollback()).await
     }
 }
@@ -212,6 +215,7 @@ macro_rules! bounded_executor {
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
+                crate::ops::metrics::database_round_trip();
                 stream_within($deadline, $inner.fetch_many(query))
             }
 
@@ -224,6 +228,7 @@ macro_rules! bounded_executor {
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
+                crate::ops::metrics::database_round_trip();
                 Box::pin(within($deadline, $inner.fetch_optional(query)))
             }
 
