@@ -104,7 +104,8 @@ pub struct CommonSettings {
     pub database_statement_timeout_ms: u64,
 
     /// Longest database call as the app sees it, time on the wire included: one statement
-    /// with its wait for a connection, or a transaction from BEGIN to COMMIT (0: no limit).
+    /// with its wait for a connection, or a transaction from BEGIN to COMMIT; and the most
+    /// one request's calls may wait together (0: no limit).
     #[arg(
         long,
         env = "DATABASE_CALL_TIMEOUT_MS",
@@ -131,6 +132,20 @@ pub struct CommonSettings {
         global = true
     )]
     pub database_migration_lock_wait_secs: u64,
+
+    /// Longest call to the object store (a picture stored or read), its retries included.
+    #[arg(
+        long,
+        env = "STORAGE_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub storage_timeout_ms: u64,
+
+    /// How many times a failed object store call is tried again (quickly, then given up:
+    /// an upload answers 503 instead of waiting for a store that is away).
+    #[arg(long, env = "STORAGE_RETRIES", default_value_t = 2, global = true)]
+    pub storage_retries: usize,
 
     /// S3 endpoint for S3-compatible servers (default: AWS's own for the region).
     #[arg(long, env = "S3_ENDPOINT", global = true)]

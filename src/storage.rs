@@ -21,21 +21,35 @@ pub struct Storage {
     description: String,
     /// S3 keeps each object's Content-Type and Cache-Control; local files cannot.
     keeps_headers: bool,
+    /// Longest call, retries included, so a dead store cannot hang a request.
+    timeout: Duration,
 }
 
 /// Objects never change once written (their key is their content's hash).
 pub const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
-/// Storage calls give up after this long, so a dead store cannot hang a request.
-const STORAGE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How to reach S3 when the storage URL says `s3://`.
-#[derive(Debug, Clone, Default)]
+/// How to reach the store: its time bound, and for `s3://` the endpoint and credentials.
+#[derive(Debug, Clone)]
 pub struct S3Settings {
     /// An S3-compatible server instead of AWS (path-style requests; plain HTTP allowed).
     pub endpoint: Option<String>,
     /// Whether the instance role (through the metadata service) may provide credentials.
     pub instance_metadata: bool,
+    /// Longest call, retries included (STORAGE_TIMEOUT_MS).
+    pub timeout: Duration,
+    /// Retries of a failed S3 call (STORAGE_RETRIES).
+    pub retries: usize,
+}
+
+impl Default for S3Settings {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            instance_metadata: false,
+            timeout: Duration::from_secs(5),
+            retries: 2,
+        }
+    }
 }
 
 impl Storage {
@@ -47,6 +61,8 @@ impl Storage {
         let s3 = S3Settings {
             endpoint: common.s3_endpoint.clone(),
             instance_metadata: common.aws_instance_metadata,
+            timeout: Duration::from_millis(common.storage_timeout_ms),
+            retries: common.storage_retries,
         };
         Self::from_url(&common.storage_url(configured)?, &s3)
     }
@@ -81,6 +97,7 @@ impl Storage {
             prefix,
             description: url.to_owned(),
             keeps_headers,
+            timeout: s3.timeout,
         })
     }
 
@@ -127,17 +144,25 @@ impl Storage {
                 .attributes
                 .insert(Attribute::CacheControl, IMMUTABLE.into());
         }
-        with_timeout(
-            self.store
-                .put_opts(&location, PutPayload::from_bytes(bytes), options),
-        )
-        .await?;
-        Ok(())
+        let put = self
+            .store
+            .put_opts(&location, PutPayload::from_bytes(bytes), options);
+        match self.within_timeout(put).await {
+            // Nothing to find on a write: the bucket itself is missing, the store's fault.
+            Err(object_store::Error::NotFound { path, source }) => {
+                Err(object_store::Error::Generic {
+                    store: "storage",
+                    source: format!("no bucket to write {path} into: {source}").into(),
+                })
+            }
+            other => other.map(|_| ()),
+        }
     }
 
     pub async fn get(&self, key: &str) -> Result<Bytes, object_store::Error> {
         let location = self.location(key);
-        with_timeout(async { self.store.get(&location).await?.bytes().await }).await
+        self.within_timeout(async { self.store.get(&location).await?.bytes().await })
+            .await
     }
 
     /// Storage answers: used by the readiness check.
@@ -150,7 +175,20 @@ impl Storage {
                 _ => Ok(()),
             }
         };
-        with_timeout(probe).await
+        self.within_timeout(probe).await
+    }
+
+    async fn within_timeout<T>(
+        &self,
+        work: impl Future<Output = Result<T, object_store::Error>>,
+    ) -> Result<T, object_store::Error> {
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(object_store::Error::Generic {
+                store: "storage",
+                source: "the object store did not answer in time".into(),
+            }),
+        }
     }
 }
 
@@ -171,7 +209,16 @@ fn s3_store(bucket: &str, s3: &S3Settings) -> anyhow::Result<object_store::aws::
              or AWS_INSTANCE_METADATA=true to use the EC2 instance role"
         );
     }
-    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // A few quick retries, all within the call's time bound: a store that is away is
+    // reported at once instead of after minutes of backing off.
+    let retry = object_store::RetryConfig {
+        max_retries: s3.retries,
+        retry_timeout: s3.timeout,
+        ..Default::default()
+    };
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry);
     if std::env::var_os("AWS_REGION").is_none() && std::env::var_os("AWS_DEFAULT_REGION").is_none()
     {
         builder = builder.with_region("us-east-1");
@@ -183,18 +230,6 @@ fn s3_store(bucket: &str, s3: &S3Settings) -> anyhow::Result<object_store::aws::
             .with_virtual_hosted_style_request(false);
     }
     Ok(builder.build()?)
-}
-
-async fn with_timeout<T>(
-    work: impl Future<Output = Result<T, object_store::Error>>,
-) -> Result<T, object_store::Error> {
-    match tokio::time::timeout(STORAGE_TIMEOUT, work).await {
-        Ok(result) => result,
-        Err(_) => Err(object_store::Error::Generic {
-            store: "storage",
-            source: "the object store did not answer in time".into(),
-        }),
-    }
 }
 
 /// Whether a key is one this application writes: `folder/<64 hex>.<ext>`, nothing else.

@@ -17,6 +17,9 @@
 //!   coffee-radar-bench ha --base URL --cluster deploy/local/cluster.sh --database-url postgres://… (or mysql://…)
 //!       the shopper journey at a steady rate while instances die and the database fails over;
 //!       ends with "N passed, M failed" and exits non-zero when a target is missed
+//!   coffee-radar-bench soak --base URL --cluster deploy/local/cluster.sh --database-url … [--minutes 10]
+//!       the same shopper load for minutes, no fault: memory, open files, database connections
+//!       and p99 a minute, judged flat from the second minute to the last
 //!
 //! Every request goes to --base, which must be a loopback address.
 
@@ -50,6 +53,8 @@ enum Command {
     Bench(bench::Args),
     /// The load-and-fault test against deploy/local/cluster.sh.
     Ha(ha::Args),
+    /// The shopper load for minutes against deploy/local/cluster.sh: does anything creep up?
+    Soak(ha::soak::Args),
     /// A minimal axum "Hello, world!" server: the ceiling `bench` compares with.
     Hello(hello::Args),
     /// How soon an instance is ready after start on an existing database.
@@ -86,7 +91,7 @@ fn loopback_database(url: &str) -> anyhow::Result<()> {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let is_ha = matches!(cli.command, Command::Ha(_));
+    let is_ha = matches!(cli.command, Command::Ha(_) | Command::Soak(_));
     let outcome = match cli.command {
         Command::Bench(args) => {
             async {
@@ -120,6 +125,14 @@ async fn main() -> ExitCode {
                 loopback_only(&args.base)?;
                 loopback_database(&args.database_url)?;
                 ha::run(args).await
+            }
+            .await
+        }
+        Command::Soak(args) => {
+            async {
+                loopback_only(&args.base)?;
+                loopback_database(&args.database_url)?;
+                ha::soak::run(args).await
             }
             .await
         }

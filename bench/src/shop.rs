@@ -47,6 +47,8 @@ pub struct Outcome {
     pub served_by: Option<String>,
     /// X-Catalog-Stale: the answer came from a catalog snapshot past its time to live.
     pub stale: bool,
+    /// The answer said when to try again (Retry-After).
+    pub retry_after: bool,
     pub body: Vec<u8>,
 }
 
@@ -100,6 +102,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
             error: Some(error_chain(&e)),
             served_by: None,
             stale: false,
+            retry_after: false,
             body: Vec::new(),
         },
         Ok(response) => {
@@ -110,6 +113,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned);
             let stale = response.headers().contains_key("x-catalog-stale");
+            let retry_after = response.headers().contains_key("retry-after");
             let body = response.bytes().await;
             let latency = start.elapsed();
             match body {
@@ -119,6 +123,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                     error: Some(format!("body cut: {}", error_chain(&e))),
                     served_by,
                     stale,
+                    retry_after,
                     body: Vec::new(),
                 },
                 Ok(body) => Outcome {
@@ -127,6 +132,7 @@ pub async fn send(request: reqwest::RequestBuilder, expected: u16) -> Outcome {
                     error: (status != expected).then(|| summarize(&body)),
                     served_by,
                     stale,
+                    retry_after,
                     body: body.to_vec(),
                 },
             }

@@ -86,6 +86,7 @@ impl Connection {
             error: Some(error),
             served_by: None,
             stale: false,
+            retry_after: false,
             body: Vec::new(),
         };
         match answer {
@@ -103,6 +104,7 @@ impl Connection {
                 error: (status != expected).then(|| summarize(&body)),
                 served_by: None,
                 stale: false,
+                retry_after: false,
                 body: body.to_vec(),
             },
         }

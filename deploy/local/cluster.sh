@@ -25,6 +25,15 @@
 #   deploy/local/cluster.sh zone-loss [--away SECS]
 #                                                # SIGKILL zone a at once: a1 and the primary
 #                                                # database; then the failover as above
+#   deploy/local/cluster.sh s3-stop              # the object store goes away (moto stopped)
+#   deploy/local/cluster.sh s3-start             # it comes back (an empty bucket: moto keeps
+#                                                # objects in memory only)
+#   deploy/local/cluster.sh primary-address      # HOST:PORT of the primary database itself
+#   deploy/local/cluster.sh database-through HOST:PORT
+#                                                # the database address leads through a proxy
+#                                                # at HOST:PORT (e.g. one that delays)
+#   deploy/local/cluster.sh database-direct      # ... and straight to the primary again
+#   deploy/local/cluster.sh instances            # NAME HOST:PORT PID (- when stopped), a line each
 #   deploy/local/cluster.sh url                  # the load balancer's URL
 #   deploy/local/cluster.sh database-url         # the database address the apps use
 #
@@ -758,6 +767,56 @@ cmd_zone_loss() {
     fail_over crash "$away" "${zone_a[@]}"
 }
 
+# --- the dependencies misbehaving: the object store away, the database slow ---------------
+
+# The object store goes away: moto's server is stopped, so connections to it are refused.
+cmd_s3_stop() {
+    local pid
+    pid=$(moto_pid) || die "the object store does not run"
+    kill -TERM "$pid"
+    wait_gone "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+    log "object store (moto, pid $pid) stopped"
+}
+
+# It comes back, with the bucket made again (moto keeps objects in memory: earlier ones are
+# gone, as after a bucket restored empty).
+cmd_s3_start() {
+    moto_pid >/dev/null && die "the object store runs already"
+    start_s3
+}
+
+cmd_primary_address() { echo "127.0.0.1:${database_port[$(primary)]}"; }
+
+# The database address leads through a proxy (HOST:PORT, which forwards to the primary
+# itself; see primary-address), as a slow network between the instances and RDS would sit
+# there. The health checks keep going to the primary directly, so a slow proxy does not take
+# the address down; connections open before are cut, so every new one goes through.
+cmd_database_through() {
+    local to=${1:?database-through HOST:PORT} name
+    [[ "$to" =~ ^(127\.[0-9.]+):([0-9]+)$ ]] || die "database-through wants a loopback HOST:PORT, not $to"
+    name=$(primary)
+    haproxy_cmd "set server db/$name check-port ${database_port[$name]}" >/dev/null
+    haproxy_cmd "set server db/$name addr ${BASH_REMATCH[1]} port ${BASH_REMATCH[2]}" >/dev/null
+    haproxy_cmd "shutdown sessions server db/$name" >/dev/null
+    log "database address 127.0.0.1:$db_port leads to $name through $to"
+}
+
+cmd_database_direct() {
+    local name
+    name=$(primary)
+    haproxy_cmd "set server db/$name addr 127.0.0.1 port ${database_port[$name]}" >/dev/null
+    haproxy_cmd "shutdown sessions server db/$name" >/dev/null
+    log "database address 127.0.0.1:$db_port leads straight to $name again"
+}
+
+cmd_instances() {
+    local name pid
+    for name in "${instances[@]}"; do
+        pid=$(instance_pid "$name") || pid=-
+        echo "$name 127.0.0.1:${instance_port[$name]} $pid"
+    done
+}
+
 action=${1:-}
 [ $# -gt 0 ] && shift
 case $action in
@@ -771,10 +830,16 @@ case $action in
     rejoin) cmd_rejoin ;;
     upgrade) cmd_upgrade "$@" ;;
     zone-loss) cmd_zone_loss "$@" ;;
+    s3-stop) cmd_s3_stop ;;
+    s3-start) cmd_s3_start ;;
+    primary-address) cmd_primary_address ;;
+    database-through) cmd_database_through "$@" ;;
+    database-direct) cmd_database_direct ;;
+    instances) cmd_instances ;;
     url) echo "$lb_url" ;;
     database-url) db_url ;;
     *)
-        sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'
+        sed -n '2,39p' "$0" | sed 's/^# \{0,1\}//'
         [ -z "$action" ] || [ "$action" = help ] || [ "$action" = -h ] || [ "$action" = --help ] || exit 2
         ;;
 esac

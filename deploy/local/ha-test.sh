@@ -4,9 +4,11 @@
 # database fails over (coffee-radar-bench ha), and always takes the cluster down again.
 # Exits with the test's status; the output ends with its "N passed, M failed" line.
 #
-#   deploy/local/ha-test.sh [--binary PATH] [--database postgres|mariadb] \
-#       [extra options of `coffee-radar-bench ha`]
+#   deploy/local/ha-test.sh [--binary PATH] [--database postgres|mariadb] [--scenario ha|soak] \
+#       [extra options of `coffee-radar-bench ha` (or soak)]
 #
+# --scenario soak runs `coffee-radar-bench soak` instead (deploy/local/soak.sh): the same load
+# for minutes with no fault.
 # PATH defaults to target/debug/coffee-radar, the database to CLUSTER_DATABASE or postgres
 # (a PostgreSQL primary and synchronous standby, or a MariaDB primary and semi-synchronous
 # GTID replica). With `--next-binary PATH` (an option of the load generator) the test rolls
@@ -21,10 +23,12 @@ cluster=$here/cluster.sh
 run=$(realpath -m "${CLUSTER_DIR:-$repo/target/cluster}")
 binary=$repo/target/debug/coffee-radar
 database=${CLUSTER_DATABASE:-postgres}
+scenario=ha
 while (($#)); do
     case $1 in
         --binary) binary=${2:?--binary PATH}; shift 2 ;;
         --database) database=${2:?--database postgres|mariadb}; shift 2 ;;
+        --scenario) scenario=${2:?--scenario ha|soak}; shift 2 ;;
         *) break ;;
     esac
 done
@@ -59,12 +63,12 @@ fi
 
 started=$SECONDS
 url=$("$cluster" up --binary "$binary" --database "$database") || fail "the cluster did not come up (logs in $run)"
-echo "ha-test: $database cluster up in $((SECONDS - started)) s at $url"
+echo "ha-test: $database cluster up in $((SECONDS - started)) s at $url; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
-"$bench" ha --base "$url" --cluster "$cluster" --database-url "$("$cluster" database-url)" "$@" |
-    tee "$run/ha-report.txt"
+"$bench" "$scenario" --base "$url" --cluster "$cluster" --database-url "$("$cluster" database-url)" "$@" |
+    tee "$run/$scenario-report.txt"
 status=${PIPESTATUS[0]}
-summary=$(tail -1 "$run/ha-report.txt" | grep -E '^[0-9]+ passed, [0-9]+ failed$') || {
+summary=$(tail -1 "$run/$scenario-report.txt" | grep -E '^[0-9]+ passed, [0-9]+ failed$') || {
     # A crash of the load generator still ends with a summary line.
     status=1
     summary="0 passed, 1 failed"

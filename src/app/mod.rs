@@ -279,6 +279,19 @@ async fn transport_headers(
     response
 }
 
+/// A request's database calls share one budget: a slow database costs each request at most
+/// DATABASE_CALL_TIMEOUT_MS of waiting, however many calls it makes.
+async fn database_budget(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> axum::response::Response {
+    state
+        .services
+        .within_database_budget(next.run(request))
+        .await
+}
+
 /// An answer built from a catalog snapshot past its time to live (the database did not
 /// answer when it was due to be reloaded) says how old it is, `X-Catalog-Stale: 42s`, and
 /// is counted.
@@ -384,6 +397,10 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(ops::metrics::track))
         .layer(middleware::from_fn(catalog_staleness))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            database_budget,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             HeaderName::from_static("x-served-by"),
             served_by,

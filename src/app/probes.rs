@@ -15,7 +15,14 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .route("/metrics", get(crate::ops::metrics::render))
+        .route("/metrics", get(metrics))
+}
+
+/// The metrics, with the database pool read at the moment of asking.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let pool = state.services.database_pool();
+    crate::ops::metrics::database_pool(pool.open, pool.idle, pool.size);
+    crate::ops::metrics::render().await
 }
 
 /// Shallow liveness for the load balancer and the Auto Scaling group: the process serves.

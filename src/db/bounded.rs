@@ -7,6 +7,12 @@
 //! whole transaction, from its BEGIN to its COMMIT. A call past its bound fails as a
 //! connection failure would, and the request answers 503 at once instead of queueing.
 //!
+//! One request makes several calls, one after the other: each within the bound, they could
+//! still keep the request (and a connection, and a place in the queue) waiting several times
+//! as long. So the calls of one request share one budget, the same bound, and spend it as
+//! they wait for the database ([`BoundedPool::within_budget`]); time spent elsewhere (an
+//! object store, a payment provider) does not count.
+//!
 //! SQLite takes one writer at a time, and a writer that finds the database locked sleeps in
 //! SQLite's busy handler (1, 2, 5 … up to 100 ms between tries): under concurrent checkouts
 //! that made the tail (p99 over 100 ms, a maximum of a second) while the file sat idle
@@ -14,6 +20,7 @@
 //! each transaction begun for writing holds it from BEGIN to COMMIT, each write statement
 //! outside one for its run. Reads never wait for it (WAL lets them run beside the writer).
 
+use std::cell::Cell;
 use std::fmt;
 use std::time::Duration;
 
@@ -52,8 +59,33 @@ impl BoundedPool {
         &self.pool
     }
 
+    /// Its connections now: open, idle, and how many it may open.
+    pub fn usage(&self) -> PoolUse {
+        PoolUse {
+            open: self.pool.size(),
+            idle: self.pool.num_idle(),
+            size: self.pool.options().get_max_connections(),
+        }
+    }
+
+    /// Runs `work` (one request) with its database calls, all together, bounded by the
+    /// limit: once they have waited that long, the next call fails at once.
+    pub async fn within_budget<F: Future>(&self, work: F) -> F::Output {
+        match self.limit {
+            None => work.await,
+            Some(limit) => BUDGET.scope(Cell::new(limit), work).await,
+        }
+    }
+
+    /// When a call starting now must end: within the limit, and within what is left of the
+    /// request's budget.
     fn deadline(&self) -> Option<Instant> {
-        self.limit.map(|limit| Instant::now() + limit)
+        let left = BUDGET.try_with(Cell::get).ok();
+        let bound = match (self.limit, left) {
+            (Some(limit), Some(left)) => Some(limit.min(left)),
+            (limit, left) => limit.or(left),
+        };
+        bound.map(|bound| Instant::now() + bound)
     }
 
     /// A transaction started with `begin` (e.g. `BEGIN IMMEDIATE`), which must reach its
@@ -95,6 +127,14 @@ fn writes(sql: &str) -> bool {
     ["INSERT", "UPDATE", "DELETE", "REPLACE"]
         .iter()
         .any(|w| verb.eq_ignore_ascii_case(w))
+}
+
+/// A pool's connections at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: usize,
+    pub size: u32,
 }
 
 /// A transaction with a deadline: every statement in it, and its commit, fail once it has
@@ -159,6 +199,17 @@ impl fmt::Debug for TxConn {
     }
 }
 
+tokio::task_local! {
+    /// What is left of the current request's database time (see
+    /// [`BoundedPool::within_budget`]); absent outside requests.
+    static BUDGET: Cell<Duration>;
+}
+
+/// Takes `spent` off the current request's budget, if there is one.
+fn spend(spent: Duration) {
+    let _ = BUDGET.try_with(|left| left.set(left.get().saturating_sub(spent)));
+}
+
 /// The error of a call past its bound: the database counts as not answering.
 fn timed_out() -> sqlx::Error {
     sqlx::Error::Io(std::io::Error::new(
@@ -171,12 +222,15 @@ async fn within<T>(
     deadline: Option<Instant>,
     call: impl Future<Output = Result<T, sqlx::Error>>,
 ) -> Result<T, sqlx::Error> {
-    match deadline {
+    let started = Instant::now();
+    let result = match deadline {
         None => call.await,
         Some(deadline) => tokio::time::timeout_at(deadline, call)
             .await
             .unwrap_or_else(|_| Err(timed_out())),
-    }
+    };
+    spend(started.elapsed());
+    result
 }
 
 /// `stream`, ended with the timeout error once `deadline` has passed.
@@ -189,7 +243,10 @@ fn stream_within<'e, T: Send + 'e>(
     };
     futures::stream::unfold(Some(stream), move |stream| async move {
         let mut stream = stream?;
-        match tokio::time::timeout_at(deadline, stream.next()).await {
+        let started = Instant::now();
+        let next = tokio::time::timeout_at(deadline, stream.next()).await;
+        spend(started.elapsed());
+        match next {
             Ok(Some(item)) => Some((item, Some(stream))),
             Ok(None) => None,
             Err(_) => Some((Err(timed_out()), None)),

@@ -108,7 +108,7 @@ pub struct Db {
     migration_lock_wait: Duration,
 }
 
-pub use bounded::{BoundedPool, Tx};
+pub use bounded::{BoundedPool, PoolUse, Tx};
 
 impl Db {
     /// Opens the pool lazily, so that an instance starts (and answers /healthz) even while

@@ -1,5 +1,6 @@
-//! Prometheus metrics: requests by route and status, a latency histogram, orders placed,
-//! connections open, refused beyond the cap and closed by the server's timers.
+//! Prometheus metrics: requests by route and status, a latency histogram, requests in
+//! flight, orders placed, connections open, refused beyond the cap and closed by the
+//! server's timers, and the database pool's connections (what shows a queue building up).
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -48,6 +49,7 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
+    let _in_flight = InFlight::start();
     let (response, round_trips) = DATABASE_ROUND_TRIPS
         .scope(Cell::new(0), async {
             let response = next.run(request).await;
@@ -62,6 +64,30 @@ pub async fn track(request: Request, next: Next) -> Response {
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
         .record(started.elapsed().as_secs_f64());
     response
+}
+
+/// Counts a request in flight for as long as it lives, even when its client goes away and
+/// the request is dropped unfinished.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> Self {
+        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+    }
+}
+
+/// The database pool as it is now: connections open and idle, and its ceiling.
+pub fn database_pool(open: u32, idle: usize, size: u32) {
+    metrics::gauge!("database_pool_connections", "state" => "open").set(open);
+    metrics::gauge!("database_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("database_pool_size").set(size);
 }
 
 pub fn order_placed() {

@@ -108,6 +108,17 @@ impl Services {
         self.db.ping().await
     }
 
+    /// Runs one request's work with its database calls sharing one budget, the call
+    /// timeout (see `db::bounded`).
+    pub async fn within_database_budget<F: Future>(&self, work: F) -> F::Output {
+        self.db.pool().within_budget(work).await
+    }
+
+    /// The database pool's connections now (for the metrics).
+    pub fn database_pool(&self) -> crate::db::PoolUse {
+        self.db.pool().usage()
+    }
+
     /// Whether the object store answers (for readiness).
     pub async fn ping_storage(&self) -> Result<(), object_store::Error> {
         self.storage.ping().await

@@ -1,6 +1,6 @@
 //! Health, readiness, metrics, the instance name and the OpenAPI document.
 
-use crate::common::TestApp;
+use crate::common::{TestApp, metric};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -56,6 +56,30 @@ async fn every_response_names_the_instance_and_metrics_count_requests() {
         "{metrics}"
     );
     assert!(metrics.contains("http_request_duration_seconds_bucket"));
+}
+
+/// What shows a queue building up: the requests in flight and the database pool's
+/// connections, open and idle.
+#[tokio::test]
+async fn metrics_show_the_requests_in_flight_and_the_database_pool() {
+    let app = TestApp::spawn_with(&["--database-pool-size", "3"]).await;
+    let client = app.client();
+    let shop = client.get(app.url("/shop")).send().await.unwrap();
+    assert_eq!(shop.status(), StatusCode::OK);
+    assert_eq!(
+        metric(&client, &app, "http_requests_in_flight").await,
+        1.0,
+        "the metrics request itself, nothing else"
+    );
+    let open = metric(&client, &app, "database_pool_connections{state=\"open\"}").await;
+    let idle = metric(&client, &app, "database_pool_connections{state=\"idle\"}").await;
+    assert!((1.0..=3.0).contains(&open), "open connections: {open}");
+    assert!(idle <= open, "idle {idle} of {open}");
+    assert_eq!(
+        metric(&client, &app, "database_pool_size").await,
+        3.0,
+        "the pool's ceiling"
+    );
 }
 
 #[tokio::test]

@@ -608,6 +608,40 @@ async fn a_checkout_over_a_slow_link_to_the_database_answers_503_within_the_call
     );
 }
 
+/// A slow link where every call on its own stays within the call timeout: a request that
+/// makes several of them would wait for all, one after the other, and requests would pile
+/// up. Its calls share one budget, the call timeout: past it the request answers 503 and
+/// holds no connection any more, while a request of one call still gets its answer.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn a_request_s_database_calls_share_one_budget_over_a_slow_link() {
+    let (app, proxy) = app_behind_cuttable_database(&[
+        "--database-call-timeout-ms",
+        "1000",
+        "--request-timeout-secs",
+        "120",
+    ])
+    .await;
+    let shopper = app.signed_in("budget").await;
+    let orders = || shopper.get(app.url("/orders"));
+    let me = || shopper.get(app.url("/api/v1/me"));
+    assert_eq!(answered(orders()).await.status(), StatusCode::OK);
+
+    // 100 ms each way: the one statement of /api/v1/me takes about half the budget, the
+    // several of the orders page about one and a half.
+    proxy.slow_down(Duration::from_millis(100));
+    assert_eq!(answered(me()).await.status(), StatusCode::OK, "one call");
+    let page = answered(orders()).await;
+    assert_eq!(
+        page.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "several calls, more than the budget together"
+    );
+
+    proxy.slow_down(Duration::ZERO);
+    assert_eq!(answered(orders()).await.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 #[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
 async fn an_instance_whose_database_is_down_at_start_still_starts_and_catches_up() {
@@ -730,6 +764,96 @@ async fn pages_still_render_when_the_object_store_is_down_and_uploads_get_503() 
             .status(),
         StatusCode::OK
     );
+}
+
+/// An S3 endpoint on loopback that answers every request with `status` and an S3 error
+/// `code` (503 SlowDown: S3 shedding load), counting them.
+async fn failing_object_store(
+    status: AxumStatus,
+    code: &'static str,
+) -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let router = Router::new().fallback(move || {
+        let counted = counted.clone();
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            (status, format!("<Error><Code>{code}</Code></Error>"))
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    (format!("http://{address}"), calls)
+}
+
+/// An app whose pictures go to the S3 `endpoint` (with dummy credentials), and the
+/// endpoint's count of calls.
+async fn app_with_object_store(
+    (endpoint, calls): (String, Arc<AtomicUsize>),
+    extra: &[&str],
+) -> (TestApp, Arc<AtomicUsize>) {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        // SAFETY: set before any thread of this test reads the environment; the values are
+        // dummies for a fake S3 endpoint on loopback.
+        unsafe {
+            std::env::set_var("AWS_ACCESS_KEY_ID", "test");
+            std::env::set_var("AWS_SECRET_ACCESS_KEY", "test");
+        }
+    }
+    let mut args = vec![
+        "--storage-url",
+        "s3://pictures/shop",
+        "--s3-endpoint",
+        &endpoint,
+    ];
+    args.extend_from_slice(extra);
+    (TestApp::spawn_with(&args).await, calls)
+}
+
+/// A signed-in `username` uploads a picture: refused with 503, saying when to try again.
+async fn assert_upload_refused(app: &TestApp, username: &str) {
+    let client = app.signed_in(username).await;
+    let upload = answered(
+        client
+            .put(app.url("/api/v1/me/photo"))
+            .header("content-type", "image/png")
+            .body(png(50, 50)),
+    )
+    .await;
+    assert_eq!(upload.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(upload.headers().contains_key("retry-after"));
+}
+
+/// An object store that keeps failing is asked a bounded number of times (STORAGE_RETRIES
+/// more after the first), so an upload is refused at once instead of after a long series
+/// of retries, and says when to try again.
+#[tokio::test]
+async fn an_upload_to_a_failing_object_store_is_tried_a_bounded_number_of_times() {
+    let (app, calls) = app_with_object_store(
+        failing_object_store(AxumStatus::SERVICE_UNAVAILABLE, "SlowDown").await,
+        &["--storage-retries", "2"],
+    )
+    .await;
+    calls.store(0, Ordering::SeqCst);
+    assert_upload_refused(&app, "shed").await;
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        3,
+        "the first try and two retries"
+    );
+}
+
+/// A bucket that is not there (not made yet, or gone) is the shop's problem, not the
+/// visitor's: an upload answers 503, not the 404 of a picture that does not exist.
+#[tokio::test]
+async fn an_upload_to_a_missing_bucket_is_unavailable_not_not_found() {
+    let (app, _) = app_with_object_store(
+        failing_object_store(AxumStatus::NOT_FOUND, "NoSuchBucket").await,
+        &[],
+    )
+    .await;
+    assert_upload_refused(&app, "bucketless").await;
 }
 
 /// A stand-in for the EC2 metadata service on loopback that insists on IMDSv2 tokens.

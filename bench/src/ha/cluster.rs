@@ -74,3 +74,23 @@ async fn echo(
         }
     }
 }
+
+/// What `SCRIPT ARGS` prints (a query such as `primary-address`, not a fault: not logged).
+pub async fn output(script: &Path, args: &[&str]) -> Result<String, String> {
+    let what = format!("{} {}", script.display(), args.join(" "));
+    let output = tokio::process::Command::new(script)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    } else {
+        Err(format!(
+            "{what} exited with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ))
+    }
+}

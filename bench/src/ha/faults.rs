@@ -1,9 +1,10 @@
 //! The phases under load, one after another, each with its fault: an instance killed, another
 //! drained, both restarted, every instance replaced by the next release (when there is one),
-//! the database failed over, the old primary back as the replica,
-//! then zone a lost at once (its instance and the primary database). Every phase lasts
-//! --phase-secs but the failover's and the zone loss's, which last until the service has
-//! recovered (or their cap).
+//! the database failed over, the old primary back as the replica, the object store away and
+//! the database slow (see `dependencies`), then zone a lost at once (its instance and the
+//! primary database). Every phase lasts --phase-secs but the failover's and the zone loss's,
+//! which last until the service has recovered (or their cap), and the dependencies' phases,
+//! which have lengths of their own.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::Args;
 use super::cluster;
+use super::dependencies;
 use super::state::{PHASES, Phase, Shared};
 use super::upgrade::{self, Rolled};
 
@@ -25,6 +27,8 @@ pub struct Faults {
     pub failover_at: Duration,
     /// When the old primary started to rejoin (the failover phase's end).
     pub rejoin_at: Duration,
+    /// When the database address led straight to the primary again, after the slow phases.
+    pub database_back_at: Duration,
     /// When zone a was lost.
     pub zone_loss_at: Duration,
     /// The rolling upgrade, when --next-binary asked for one.
@@ -41,12 +45,18 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
             errors: Vec::new(),
             failover_at: Duration::ZERO,
             rejoin_at: Duration::ZERO,
+            database_back_at: Duration::ZERO,
             zone_loss_at: Duration::ZERO,
             upgrade: None,
         },
     };
     let away = args.database_away_secs.to_string();
     let cap = Duration::from_secs(args.recovery_target_secs) + RECOVERED_AFTER;
+    let (slow, slower) = (
+        args.dependencies.slow_database_ms,
+        args.dependencies.slower_database_ms,
+    );
+    let mut delay_proxy = None;
     for phase in PHASES {
         if phase == Phase::Upgrade && args.next_binary.is_none() {
             continue;
@@ -77,6 +87,21 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
                 driver.faults.rejoin_at = shared.since_start();
                 driver.cluster(&["rejoin"]).await;
             }
+            Phase::StorageOutage => driver.storage_outage(&args.dependencies, start).await,
+            Phase::SlowDatabase | Phase::SlowerDatabase => {
+                let delay = if phase == Phase::SlowDatabase {
+                    slow
+                } else {
+                    slower
+                };
+                driver
+                    .slow_database(&mut delay_proxy, &args.dependencies, delay, start)
+                    .await;
+            }
+            Phase::DatabaseBack => {
+                driver.faults.database_back_at = shared.since_start();
+                driver.database_back(&mut delay_proxy, start, cap).await;
+            }
             Phase::ZoneLoss => {
                 driver.faults.zone_loss_at = shared.since_start();
                 driver
@@ -85,21 +110,23 @@ pub async fn inject(shared: &Arc<Shared>, args: &Args) -> Faults {
             }
         }
         // The drain and the failover have waited already; the others wait here.
-        driver.hold(start).await;
+        if !dependencies::holds_itself(phase) {
+            driver.hold(start).await;
+        }
     }
     driver.faults
 }
 
-struct Driver {
-    shared: Arc<Shared>,
-    script: PathBuf,
+pub struct Driver {
+    pub(super) shared: Arc<Shared>,
+    pub(super) script: PathBuf,
     phase_len: Duration,
-    faults: Faults,
+    pub(super) faults: Faults,
 }
 
 impl Driver {
     /// Runs one cluster.sh command; a failure is kept for the checks.
-    async fn cluster(&mut self, args: &[&str]) {
+    pub(super) async fn cluster(&mut self, args: &[&str]) {
         if let Err(e) = cluster::run(&self.shared, &self.script, args).await {
             self.faults.errors.push(e);
         }
@@ -107,7 +134,12 @@ impl Driver {
 
     /// Waits out the rest of the phase.
     async fn hold(&self, phase_start: Instant) {
-        tokio::time::sleep(self.phase_len.saturating_sub(phase_start.elapsed())).await;
+        self.hold_for(phase_start, self.phase_len).await;
+    }
+
+    /// Waits until the phase has lasted `length`.
+    pub(super) async fn hold_for(&self, phase_start: Instant, length: Duration) {
+        tokio::time::sleep(length.saturating_sub(phase_start.elapsed())).await;
     }
 
     /// SIGTERM: the instance drains, then exits. The stop waits for both while the load and
@@ -134,7 +166,12 @@ impl Driver {
     /// Runs the fault (the primary goes, the replica takes over), then lets the phase last
     /// until the service has answered every request for a while and acknowledged a checkout
     /// since its last failure: at least one phase, at most `cap`.
-    async fn until_recovered(&mut self, fault: &[&str], phase_start: Instant, cap: Duration) {
+    pub(super) async fn until_recovered(
+        &mut self,
+        fault: &[&str],
+        phase_start: Instant,
+        cap: Duration,
+    ) {
         self.cluster(fault).await;
         let cap = cap.max(self.phase_len);
         loop {

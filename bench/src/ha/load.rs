@@ -223,7 +223,7 @@ impl Shopper {
 }
 
 /// Sends one request and records it in the phase it was sent in.
-async fn send_recorded(
+pub async fn send_recorded(
     shared: &Shared,
     kind: Kind,
     request: reqwest::RequestBuilder,
@@ -257,6 +257,7 @@ mod tests {
             error: error.map(str::to_owned),
             served_by: None,
             stale: false,
+            retry_after: false,
             body: Vec::new(),
         }
     }

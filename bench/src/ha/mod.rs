@@ -14,12 +14,17 @@
 //!             until the service has been healthy for a while (at most the recovery
 //!             target + 10 s)
 //!   rejoin    the old primary comes back as the replica            (cluster.sh rejoin)
+//!   s3 outage, slow db, slower db, db back
+//!             the object store away, then every database round trip slower, then fast
+//!             again (see `dependencies`: lengths and checks of their own)
 //!   zone loss a1 and the primary database SIGKILLed at once, then the failover as above
 //!             (cluster.sh zone-loss --away N); lasts as the failover does
 //!   after     no fault
 //!
 //! Beside the shoppers, an anonymous visitor reads pages and the catalog API: those must
-//! answer in every phase, from the catalog snapshot while the database is away.
+//! answer in every phase, from the catalog snapshot while the database is away; and one
+//! more shopper uploads profile pictures (`pictures`). Each instance's metrics and memory
+//! are read every second (`instances`).
 //!
 //! The run, in the order of `run` below: `setup` (catalog, stock, shoppers), `load` (the
 //! shoppers' journeys), `faults` (the phases above, through `cluster`), then the report and
@@ -29,11 +34,16 @@
 mod checks;
 mod cluster;
 mod database;
+mod delay_proxy;
+mod dependencies;
 mod faults;
+mod instances;
 mod load;
+mod pictures;
 mod recovery;
 mod report;
 mod setup;
+pub mod soak;
 mod state;
 mod upgrade;
 
@@ -92,6 +102,8 @@ pub struct Args {
     /// Requests per second of the anonymous visitor (0: none).
     #[arg(long, default_value_t = 8.0)]
     pub guest_rate: f64,
+    #[command(flatten)]
+    pub dependencies: dependencies::Settings,
 }
 
 /// The scenario: setup, the load through every fault phase, then the report and the checks.
@@ -123,8 +135,19 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
         args.rate,
         guest,
     );
+    let uploader = pictures::Uploader::start(
+        &shared,
+        &base,
+        format!("{}p", setup.prefix),
+        args.dependencies.upload_every(),
+    )
+    .await?;
+    let sampler =
+        dependencies::Sampler::start(&shared, args.cluster.clone(), Duration::from_secs(1));
     let faults = faults::inject(&shared, &args).await;
     let run_end = load.stop(&shared).await;
+    let uploads = uploader.finish().await;
+    let samples = sampler.finish().await;
     let results = shared.take_results();
 
     println!();
@@ -135,6 +158,10 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     let target = Duration::from_secs(args.recovery_target_secs);
     let windows = [
         ("failover", faults.failover_at..faults.rejoin_at),
+        (
+            "slow database",
+            faults.database_back_at..faults.zone_loss_at,
+        ),
         ("zone loss", faults.zone_loss_at..run_end),
     ];
     for (name, window) in windows {
@@ -145,6 +172,15 @@ pub async fn run(args: Args) -> anyhow::Result<bool> {
     if let Some(rolled) = &faults.upgrade {
         upgrade::check(&mut checks, rolled, &setup.pool).await;
     }
+    let clients = args.users + 2;
+    dependencies::check(
+        &mut checks,
+        &args.dependencies,
+        &results.records,
+        &uploads,
+        &samples,
+        clients,
+    );
     database::check(
         setup.pool,
         &setup.prefix,

@@ -18,12 +18,16 @@ pub enum Phase {
     Upgrade,
     Failover,
     Rejoin,
+    StorageOutage,
+    SlowDatabase,
+    SlowerDatabase,
+    DatabaseBack,
     ZoneLoss,
     After,
 }
 
 /// The phases under load, in the order they run.
-pub const PHASES: [Phase; 9] = [
+pub const PHASES: [Phase; 13] = [
     Phase::Baseline,
     Phase::Kill,
     Phase::Drain,
@@ -31,6 +35,10 @@ pub const PHASES: [Phase; 9] = [
     Phase::Upgrade,
     Phase::Failover,
     Phase::Rejoin,
+    Phase::StorageOutage,
+    Phase::SlowDatabase,
+    Phase::SlowerDatabase,
+    Phase::DatabaseBack,
     Phase::ZoneLoss,
     Phase::After,
 ];
@@ -57,6 +65,10 @@ impl Phase {
             Phase::Upgrade => "upgrade",
             Phase::Failover => "failover",
             Phase::Rejoin => "rejoin",
+            Phase::StorageOutage => "s3 outage",
+            Phase::SlowDatabase => "slow db",
+            Phase::SlowerDatabase => "slower db",
+            Phase::DatabaseBack => "db back",
             Phase::ZoneLoss => "zone loss",
             Phase::After => "after",
         }
@@ -71,6 +83,8 @@ pub enum Kind {
     Product,
     Cart,
     Checkout,
+    /// A signed-in shopper's new profile picture.
+    Upload,
     Guest(GuestPage),
 }
 
@@ -110,6 +124,7 @@ impl Kind {
             Kind::Product => "GET /shop/<slug>",
             Kind::Cart => "POST /api/v1/cart/items",
             Kind::Checkout => "POST /api/v1/orders",
+            Kind::Upload => "PUT /api/v1/me/photo",
             Kind::Guest(GuestPage::Home) => "anonymous GET /",
             Kind::Guest(GuestPage::Shop) => "anonymous GET /shop",
             Kind::Guest(GuestPage::Product) => "anonymous GET /shop/<slug>",
@@ -268,6 +283,16 @@ impl Shared {
             self.last_checkout_ms.load(Ordering::SeqCst),
             quiet,
         )
+    }
+
+    /// (answered as expected, latency) of each request sent in `range`, so far.
+    pub fn sent_in(&self, range: std::ops::Range<Duration>) -> Vec<(bool, Duration)> {
+        let records = self.records.lock().unwrap();
+        records
+            .iter()
+            .filter(|r| range.contains(&r.sent_at))
+            .map(|r| (r.ok, r.latency))
+            .collect()
     }
 
     pub fn take_results(&self) -> Results {
