@@ -6,15 +6,23 @@
 //! is also bounded here: a statement on the pool (waiting for a connection included), and a
 //! whole transaction, from its BEGIN to its COMMIT. A call past its bound fails as a
 //! connection failure would, and the request answers 503 at once instead of queueing.
+//!
+//! With credentials read by command ([`super::credentials`]), a statement first gets a
+//! connection the server accepted: when a new connection's credentials are refused, they
+//! are read again and the connection tried once more, within the same bound.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
+use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, SqlStr};
 use tokio::time::Instant;
+
+use super::credentials::{CredentialSource, is_refused_credentials};
 
 /// The pool, whose every statement (waiting for a connection included) ends within `limit`.
 #[derive(Debug, Clone)]
@@ -22,15 +30,54 @@ pub struct BoundedPool {
     pool: AnyPool,
     /// None: no bound.
     limit: Option<Duration>,
+    /// None: the credentials are those of the database URL.
+    credentials: Option<Arc<CredentialSource>>,
 }
 
 impl BoundedPool {
     /// A zero `limit` means no bound.
-    pub fn new(pool: AnyPool, limit: Duration) -> Self {
+    pub fn new(pool: AnyPool, limit: Duration, credentials: Option<CredentialSource>) -> Self {
         Self {
             pool,
             limit: (!limit.is_zero()).then_some(limit),
+            credentials: credentials.map(Arc::new),
         }
+    }
+
+    /// The options new connections are opened with, credentials read if need be (for a
+    /// connection outside the pool, such as the migrations').
+    pub async fn connect_options(&self) -> Result<sqlx::any::AnyConnectOptions, sqlx::Error> {
+        if let Some(credentials) = &self.credentials {
+            credentials.read_once(&self.pool).await?;
+        }
+        Ok((*self.pool.connect_options()).clone())
+    }
+
+    /// Runs `attempt` (which opens a connection) with the credentials read; when the server
+    /// refuses them, reads them again and runs it once more.
+    async fn with_credentials<T, Fut>(&self, attempt: impl Fn() -> Fut) -> Result<T, sqlx::Error>
+    where
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let Some(credentials) = &self.credentials else {
+            return attempt().await;
+        };
+        credentials.read_once(&self.pool).await?;
+        let tried_at = Instant::now();
+        match attempt().await {
+            Err(error) if is_refused_credentials(&error) => {
+                if credentials.reread_after_refusal(&self.pool, tried_at).await {
+                    attempt().await
+                } else {
+                    Err(error)
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        self.with_credentials(|| self.pool.acquire()).await
     }
 
     /// The pool itself, unbounded (migrations, closing).
@@ -46,12 +93,12 @@ impl BoundedPool {
     /// COMMIT within the limit.
     pub async fn begin_with(&self, begin: Option<&'static str>) -> Result<Tx, sqlx::Error> {
         let deadline = self.deadline();
-        let started = async {
+        let started = self.with_credentials(|| async {
             match begin {
                 Some(statement) => self.pool.begin_with(statement).await,
                 None => self.pool.begin().await,
             }
-        };
+        });
         let tx = within(deadline, started).await?;
         Ok(Tx(TxConn { tx, deadline }))
     }
@@ -193,8 +240,67 @@ macro_rules! bounded_executor {
     };
 }
 
-// The statements run on the pool, each within the limit from the moment it is sent.
-bounded_executor!('p, &'p BoundedPool, |pool| pool.deadline(), &pool.pool);
+// The statements run on the pool, each within the limit from the moment it is sent, on a
+// connection whose credentials the server accepted.
+impl<'p> Executor<'p> for &'p BoundedPool {
+    type Database = Any;
+
+    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Step, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        let deadline = self.deadline();
+        if self.credentials.is_none() {
+            return stream_within(deadline, self.pool.fetch_many(query));
+        }
+        // The connection must outlive the stream of its results: they are gathered first.
+        let gathered = async move {
+            let mut conn = self.acquire().await?;
+            Ok::<_, sqlx::Error>(conn.fetch_many(query).collect::<Vec<_>>().await)
+        };
+        let steps = futures::stream::once(gathered).flat_map(|gathered| match gathered {
+            Ok(steps) => futures::stream::iter(steps).left_stream(),
+            Err(error) => futures::stream::iter([Err(error)]).right_stream(),
+        });
+        stream_within(deadline, steps.boxed())
+    }
+
+    fn fetch_optional<'e, 'q: 'e, E>(
+        self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        'p: 'e,
+        E: 'q + Execute<'q, Any>,
+    {
+        Box::pin(within(self.deadline(), async move {
+            self.acquire().await?.fetch_optional(query).await
+        }))
+    }
+
+    fn prepare_with<'e>(
+        self,
+        sql: SqlStr,
+        parameters: &'e [AnyTypeInfo],
+    ) -> BoxFuture<'e, Result<AnyStatement, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        Box::pin(within(self.deadline(), async move {
+            self.acquire().await?.prepare_with(sql, parameters).await
+        }))
+    }
+
+    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+    where
+        'p: 'e,
+    {
+        Box::pin(within(self.deadline(), async move {
+            self.acquire().await?.describe(sql).await
+        }))
+    }
+}
 
 // The statements of a transaction, each within the transaction's deadline.
 bounded_executor!('c, &'c mut TxConn, |conn| conn.deadline, {

@@ -6,6 +6,7 @@ pub mod bounded;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod credentials;
 pub mod events;
 pub mod flask_source;
 pub mod imported;
@@ -21,6 +22,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use backon::Retryable;
+
+use credentials::CredentialSource;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
@@ -59,6 +62,8 @@ pub struct PoolSettings {
     /// wait for a connection, or a transaction from BEGIN to COMMIT. Zero means no limit.
     pub call_timeout: Duration,
     pub migration_lock_wait: Duration,
+    /// None: the password is the database URL's.
+    pub password_command: Option<PasswordCommand>,
 }
 
 impl PoolSettings {
@@ -69,6 +74,15 @@ impl PoolSettings {
             statement_timeout: Duration::from_millis(common.database_statement_timeout_ms),
             call_timeout: Duration::from_millis(common.database_call_timeout_ms),
             migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
+            password_command: common.database_password_command.clone().map(|command| {
+                PasswordCommand {
+                    command,
+                    timeout: Duration::from_millis(common.database_password_command_timeout_ms),
+                    min_interval: Duration::from_millis(
+                        common.database_password_reread_min_interval_ms,
+                    ),
+                }
+            }),
         }
     }
 }
@@ -77,13 +91,12 @@ impl PoolSettings {
 pub struct Db {
     pool: BoundedPool,
     backend: Backend,
-    /// For the migrations' own connection.
-    url: String,
     acquire_timeout: Duration,
     migration_lock_wait: Duration,
 }
 
 pub use bounded::{BoundedPool, Tx};
+pub use credentials::PasswordCommand;
 
 impl Db {
     /// Opens the pool lazily, so that an instance starts (and answers /healthz) even while
@@ -140,11 +153,18 @@ impl Db {
                     Ok(())
                 })
             });
-        let pool = BoundedPool::new(options.connect_lazy(&url)?, settings.call_timeout);
+        let credentials = match &settings.password_command {
+            Some(command) => Some(CredentialSource::new(command.clone(), &url)?),
+            None => None,
+        };
+        let pool = BoundedPool::new(
+            options.connect_lazy(&url)?,
+            settings.call_timeout,
+            credentials,
+        );
         Ok(Self {
             pool,
             backend,
-            url,
             acquire_timeout: settings.acquire_timeout,
             migration_lock_wait: settings.migration_lock_wait,
         })
@@ -203,7 +223,7 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(self.acquire_timeout)
-            .connect(&self.url)
+            .connect_with(self.pool.connect_options().await?)
             .await?;
         // The lock is held by a connection of its own while the migrator uses the
         // other; closing the pool releases it.

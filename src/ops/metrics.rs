@@ -28,6 +28,12 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Installs the recorder, so that what happens while the app starts (its first database
+/// connections) is counted too.
+pub fn install() {
+    handle();
+}
+
 pub async fn track(request: Request, next: Next) -> Response {
     handle();
     let started = Instant::now();

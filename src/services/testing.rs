@@ -41,6 +41,7 @@ impl TestShop {
                 statement_timeout: Duration::ZERO,
                 call_timeout: Duration::ZERO,
                 migration_lock_wait: Duration::from_secs(5),
+                password_command: None,
             },
         )
         .expect("database");
