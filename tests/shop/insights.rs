@@ -433,7 +433,11 @@ async fn export_writes_nothing_outside_exports() {
         }
         None => format!("file://{}", out.path().display()),
     };
-    let output = app.command().args(["export", "--to", &to]).output().unwrap();
+    let output = app
+        .command()
+        .args(["export", "--to", &to])
+        .output()
+        .unwrap();
     assert!(
         output.status.success(),
         "{}",
