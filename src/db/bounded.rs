@@ -19,7 +19,7 @@ use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::any::{AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, SqlStr};
+use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, SqlStr};
 use tokio::time::Instant;
 
 use super::credentials::{CredentialSource, is_refused_credentials};
@@ -189,52 +189,63 @@ fn stream_within<'e, T: Send + 'e>(
 
 type Step = Either<AnyQueryResult, AnyRow>;
 
-/// Implements `Executor` for `$target` by running each statement on `$inner` within
-/// `$deadline` (both read from `$this`, the executor).
+/// Implements `Executor` for `$target`: each method binds the executor to `$this` and its
+/// arguments to the names given, then evaluates the body given for it.
 macro_rules! bounded_executor {
-    ($l:lifetime, $target:ty, |$this:ident| $deadline:expr, $inner:expr) => {
+    ($l:lifetime, $target:ty, |$this:ident| {
+        fetch_many($query:ident) => $fetch_many:expr,
+        fetch_optional($query2:ident) => $fetch_optional:expr,
+        prepare_with($sql:ident, $parameters:ident) => $prepare_with:expr,
+        describe($sql2:ident) => $describe:expr $(,)?
+    }) => {
         impl<$l> Executor<$l> for $target {
             type Database = Any;
 
-            fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Step, sqlx::Error>>
+            fn fetch_many<'e, 'q: 'e, E>(
+                self,
+                $query: E,
+            ) -> BoxStream<'e, Result<Step, sqlx::Error>>
             where
                 $l: 'e,
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
-                stream_within($deadline, $inner.fetch_many(query))
+                $fetch_many
             }
 
             fn fetch_optional<'e, 'q: 'e, E>(
                 self,
-                query: E,
+                $query2: E,
             ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
             where
                 $l: 'e,
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
-                Box::pin(within($deadline, $inner.fetch_optional(query)))
+                Box::pin($fetch_optional)
             }
 
             fn prepare_with<'e>(
                 self,
-                sql: SqlStr,
-                parameters: &'e [AnyTypeInfo],
+                $sql: SqlStr,
+                $parameters: &'e [AnyTypeInfo],
             ) -> BoxFuture<'e, Result<AnyStatement, sqlx::Error>>
             where
                 $l: 'e,
             {
                 let $this = self;
-                Box::pin(within($deadline, $inner.prepare_with(sql, parameters)))
+                Box::pin($prepare_with)
             }
 
-            fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+            fn describe<'e>(
+                self,
+                $sql2: SqlStr,
+            ) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
             where
                 $l: 'e,
             {
                 let $this = self;
-                Box::pin(within($deadline, $inner.describe(sql)))
+                Box::pin($describe)
             }
         }
     };
@@ -242,12 +253,25 @@ macro_rules! bounded_executor {
 
 // The statements run on the pool, each within the limit from the moment it is sent, on a
 // connection whose credentials the server accepted.
-impl<'p> Executor<'p> for &'p BoundedPool {
-    type Database = Any;
+bounded_executor!('p, &'p BoundedPool, |pool| {
+    fetch_many(query) => pool.fetch_many_bounded(query),
+    fetch_optional(query) => within(pool.deadline(), async move {
+        pool.acquire().await?.fetch_optional(query).await
+    }),
+    prepare_with(sql, parameters) => within(pool.deadline(), async move {
+        pool.acquire().await?.prepare_with(sql, parameters).await
+    }),
+    describe(sql) => within(pool.deadline(), async move {
+        pool.acquire().await?.describe(sql).await
+    }),
+});
 
-    fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Step, sqlx::Error>>
+impl BoundedPool {
+    fn fetch_many_bounded<'e, 'q: 'e, E>(
+        &'e self,
+        query: E,
+    ) -> BoxStream<'e, Result<Step, sqlx::Error>>
     where
-        'p: 'e,
         E: 'q + Execute<'q, Any>,
     {
         let deadline = self.deadline();
@@ -265,45 +289,12 @@ impl<'p> Executor<'p> for &'p BoundedPool {
         });
         stream_within(deadline, steps.boxed())
     }
-
-    fn fetch_optional<'e, 'q: 'e, E>(
-        self,
-        query: E,
-    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
-    where
-        'p: 'e,
-        E: 'q + Execute<'q, Any>,
-    {
-        Box::pin(within(self.deadline(), async move {
-            self.acquire().await?.fetch_optional(query).await
-        }))
-    }
-
-    fn prepare_with<'e>(
-        self,
-        sql: SqlStr,
-        parameters: &'e [AnyTypeInfo],
-    ) -> BoxFuture<'e, Result<AnyStatement, sqlx::Error>>
-    where
-        'p: 'e,
-    {
-        Box::pin(within(self.deadline(), async move {
-            self.acquire().await?.prepare_with(sql, parameters).await
-        }))
-    }
-
-    fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
-    where
-        'p: 'e,
-    {
-        Box::pin(within(self.deadline(), async move {
-            self.acquire().await?.describe(sql).await
-        }))
-    }
 }
 
 // The statements of a transaction, each within the transaction's deadline.
-bounded_executor!('c, &'c mut TxConn, |conn| conn.deadline, {
-    let connection: &'c mut AnyConnection = &mut conn.tx;
-    connection
+bounded_executor!('c, &'c mut TxConn, |conn| {
+    fetch_many(query) => stream_within(conn.deadline, conn.tx.fetch_many(query)),
+    fetch_optional(query) => within(conn.deadline, conn.tx.fetch_optional(query)),
+    prepare_with(sql, parameters) => within(conn.deadline, conn.tx.prepare_with(sql, parameters)),
+    describe(sql) => within(conn.deadline, conn.tx.describe(sql)),
 });

@@ -355,24 +355,10 @@ async fn export_writes_csv_files_partitioned_by_date() {
     let app = TestApp::spawn().await;
     fixture(&app).await;
     let out = tempfile::tempdir().unwrap();
-    let output = app
-        .command()
-        .args([
-            "export",
-            "--to",
-            &format!("file://{}", out.path().display()),
-        ])
-        .output()
-        .unwrap();
+    let stdout = export_to(&app, &format!("file://{}", out.path().display()));
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("Exported 5 orders, 6 order lines"),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
+        stdout.contains("Exported 5 orders, 6 order lines"),
+        "{stdout}"
     );
 
     let day = std::fs::read_to_string(out.path().join("exports/orders/date=2026-03-02/orders.csv"))
@@ -433,16 +419,7 @@ async fn export_writes_nothing_outside_exports() {
         }
         None => format!("file://{}", out.path().display()),
     };
-    let output = app
-        .command()
-        .args(["export", "--to", &to])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    export_to(&app, &to);
 
     let written = match &s3 {
         Some(endpoint) => {
@@ -466,6 +443,17 @@ async fn export_writes_nothing_outside_exports() {
         .filter(|key| !key.starts_with("exports/"))
         .collect();
     assert!(outside.is_empty(), "written outside exports/: {outside:?}");
+}
+
+/// Runs `coffee-radar export --to TO` on the app's database; its standard output.
+fn export_to(app: &TestApp, to: &str) -> String {
+    let output = app.command().args(["export", "--to", to]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Every file below `root`, as a path relative to it with `/` between its parts.
