@@ -125,6 +125,9 @@ pub struct Visitor {
     /// The address (path and query) of the page asked for, when it was asked with GET: where
     /// signing in from this page comes back to.
     pub page: Option<String>,
+    /// The visitor has a session that could not be read: the database is away (see
+    /// [`Browsing`]). They are not signed out, only out of reach.
+    pub account_unreachable: bool,
 }
 
 impl Visitor {
@@ -161,13 +164,55 @@ impl FromRequestParts<AppState> for Visitor {
             Some(token) => accounts::session(&state.services, token).await?,
             None => None,
         };
+        let visitor = Visitor::from_parts(parts, state, &jar, session);
+        parts.extensions.insert(visitor.clone());
+        Ok(visitor)
+    }
+}
+
+/// The visitor of a page that can be shown without their account: the home page, the shop,
+/// a product, the footer's pages. While the database is away these still answer (from the
+/// catalog snapshot) for a shopper whose session cannot be read, saying that their account
+/// is out of reach instead of failing the page or treating them as signed out; every other
+/// page, and every write, still answers 503.
+pub struct Browsing(pub Visitor);
+
+impl FromRequestParts<AppState> for Browsing {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match Visitor::from_request_parts(parts, state).await {
+            Err(AppError::Unavailable(_)) => {
+                let jar = CookieJar::from_headers(&parts.headers);
+                let visitor = Visitor {
+                    account_unreachable: true,
+                    ..Visitor::from_parts(parts, state, &jar, None)
+                };
+                parts.extensions.insert(visitor.clone());
+                Ok(Self(visitor))
+            }
+            visitor => visitor.map(Self),
+        }
+    }
+}
+
+impl Visitor {
+    fn from_parts(
+        parts: &Parts,
+        state: &AppState,
+        jar: &CookieJar,
+        session: Option<SessionRow>,
+    ) -> Self {
         let csrf = parts
             .extensions
             .get::<CsrfToken>()
             .cloned()
-            .or_else(|| CsrfToken::from_jar(&jar))
+            .or_else(|| CsrfToken::from_jar(jar))
             .unwrap_or_else(|| CsrfToken(new_token()));
-        let visitor = Visitor {
+        Visitor {
             session,
             csrf,
             secure: state.config.is_https(&parts.headers),
@@ -177,9 +222,8 @@ impl FromRequestParts<AppState> for Visitor {
             page: (parts.method == axum::http::Method::GET)
                 .then(|| parts.uri.path_and_query().map(|p| p.as_str().to_owned()))
                 .flatten(),
-        };
-        parts.extensions.insert(visitor.clone());
-        Ok(visitor)
+            account_unreachable: false,
+        }
     }
 }
 

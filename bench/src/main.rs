@@ -1,8 +1,13 @@
 //! Load generator for Coffee Radar.
 //!
 //!   coffee-radar-bench bench --base URL [--server-pid PID] [--duration S] [--connections N]
-//!       requests/s and p50/p99/p99.9 latency of the home page, catalog, product page, add to
-//!       cart and checkout, and the server's peak memory
+//!       requests/s and p50/p99/p99.9 latency of a hello-world server (the ceiling), the home
+//!       page, shop list, product page and catalog API, anonymous and signed in, add to cart
+//!       and checkout, and the server's peak memory
+//!   coffee-radar-bench startup --binary PATH --data-dir DIR
+//!       how soon an instance serves (/readyz) after start on an existing database
+//!   coffee-radar-bench hello
+//!       the hello-world server that `bench` measures as its ceiling
 //!   coffee-radar-bench insights --base URL --database-url URL [--orders N]
 //!       seeds a year of orders and times the staff Insights page and API over it
 //!   coffee-radar-bench abuse --base URL --server-pid PID
@@ -18,10 +23,13 @@
 mod abuse;
 mod bench;
 mod ha;
+mod hello;
 mod insights;
 mod process;
 mod shop;
+mod startup;
 mod stats;
+mod wire;
 
 use std::process::ExitCode;
 
@@ -42,6 +50,10 @@ enum Command {
     Bench(bench::Args),
     /// The load-and-fault test against deploy/local/cluster.sh.
     Ha(ha::Args),
+    /// A minimal axum "Hello, world!" server: the ceiling `bench` compares with.
+    Hello(hello::Args),
+    /// How soon an instance is ready after start on an existing database.
+    Startup(startup::Args),
     /// The staff Insights page and API over a year of orders.
     Insights(insights::Args),
 }
@@ -101,6 +113,8 @@ async fn main() -> ExitCode {
             }
             .await
         }
+        Command::Hello(args) => hello::serve(args).await.map(|()| true),
+        Command::Startup(args) => startup::run(args).await.map(|()| true),
         Command::Ha(args) => {
             async {
                 loopback_only(&args.base)?;

@@ -12,6 +12,7 @@ pub const PASSWORD: &str = "dark roast every morning 42";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Product {
+    pub id: i64,
     pub slug: String,
     pub variants: Vec<Variant>,
 }

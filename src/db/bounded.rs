@@ -99,6 +99,7 @@ impl BoundedPool {
                 None => self.pool.begin().await,
             }
         });
+        crate::ops::metrics::database_round_trip();
         let tx = within(deadline, started).await?;
         Ok(Tx(TxConn { tx, deadline }))
     }
@@ -117,11 +118,13 @@ pub struct TxConn {
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         let TxConn { tx, deadline } = self.0;
+        crate::ops::metrics::database_round_trip();
         within(deadline, tx.commit()).await
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
         let TxConn { tx, deadline } = self.0;
+        crate::ops::metrics::database_round_trip();
         within(deadline, tx.rollback()).await
     }
 }
@@ -210,6 +213,7 @@ macro_rules! bounded_executor {
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
+                crate::ops::metrics::database_round_trip();
                 $fetch_many
             }
 
@@ -222,6 +226,7 @@ macro_rules! bounded_executor {
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
+                crate::ops::metrics::database_round_trip();
                 Box::pin($fetch_optional)
             }
 

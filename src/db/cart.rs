@@ -82,16 +82,6 @@ impl Db {
         Ok(row.map_or(0, |r| r.0))
     }
 
-    /// How many items the cart holds (summed here: SUM's result type differs by database).
-    pub async fn cart_count(&self, owner: &CartOwner) -> AppResult<i64> {
-        let rows: Vec<(i64,)> = self
-            .query_as("SELECT quantity FROM cart_items WHERE owner = ?")
-            .bind(owner.key())
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows.iter().map(|r| r.0).sum())
-    }
-
     /// Sets the quantity of a variant in the cart, adding the line if it is new.
     pub async fn set_cart_quantity(
         &self,

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route and status, a latency histogram, orders placed,
 //! connections open, refused beyond the cap and closed by the server's timers.
 
+use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -34,6 +35,17 @@ pub fn install() {
     handle();
 }
 
+tokio::task_local! {
+    /// How many round trips to the database the request being served has made.
+    static DATABASE_ROUND_TRIPS: Cell<u64>;
+}
+
+/// Counts one round trip to the database for the request being served (none outside one:
+/// background jobs are not requests).
+pub fn database_round_trip() {
+    let _ = DATABASE_ROUND_TRIPS.try_with(|n| n.set(n.get() + 1));
+}
+
 pub async fn track(request: Request, next: Next) -> Response {
     handle();
     let started = Instant::now();
@@ -42,10 +54,17 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = request.method().to_string();
-    let response = next.run(request).await;
+    let (response, round_trips) = DATABASE_ROUND_TRIPS
+        .scope(Cell::new(0), async {
+            let response = next.run(request).await;
+            (response, DATABASE_ROUND_TRIPS.with(Cell::get))
+        })
+        .await;
     let status = response.status().as_u16().to_string();
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
+    // What each route costs the database: with http_requests_total, round trips per request.
+    metrics::counter!("http_database_round_trips_total", &labels[..2]).increment(round_trips);
     metrics::histogram!("http_request_duration_seconds", &labels[..2])
         .record(started.elapsed().as_secs_f64());
     response

@@ -107,14 +107,6 @@ pub async fn remove_from_cart(
     }
 }
 
-/// How many items the cart holds, for the badge in the header.
-pub async fn cart_count(services: &Services, owner: Option<&CartOwner>) -> AppResult<i64> {
-    match owner {
-        Some(owner) => services.db.cart_count(owner).await,
-        None => Ok(0),
-    }
-}
-
 /// The shopper's orders, newest first.
 pub async fn orders_of(services: &Services, user: &UserRow) -> AppResult<Vec<Order>> {
     services.db.orders_of_user(user.id).await

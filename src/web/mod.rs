@@ -24,11 +24,11 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::extract::CookieJar;
 
-use crate::auth::{self, CsrfToken, Visitor};
+use crate::auth::{self, Browsing, CsrfToken, Visitor};
 use crate::db::users::UserRow;
 use crate::error::AppError;
 use crate::events::{Event, EventKind};
-use crate::services::{self, accounts};
+use crate::services::accounts;
 use crate::state::AppState;
 
 pub use crate::flash::{FLASH_COOKIE, Flash};
@@ -84,9 +84,11 @@ fn info_pages() -> Router<AppState> {
         .fold(Router::new(), |router, page| {
             router.route(
                 page.path,
-                get(move |State(state): State<AppState>, visitor: Visitor| {
-                    pages::info(state, visitor, page)
-                }),
+                get(
+                    move |State(state): State<AppState>, Browsing(visitor): Browsing| {
+                        pages::info(state, visitor, page)
+                    },
+                ),
             )
         })
 }
@@ -128,18 +130,21 @@ pub struct Layout {
     pub search: String,
     /// The page to come back to after signing in or registering from this one.
     pub come_back_to: Option<String>,
+    /// The visitor's session could not be read (the database is away): the header says so
+    /// instead of offering to sign in.
+    pub account_unreachable: bool,
 }
 
 impl Layout {
-    /// The layout for `visitor`, counted as a page view: one query for the cart badge
-    /// when they have a session.
+    /// The layout for `visitor`, counted as a page view. No query of its own: the cart
+    /// badge came with the visitor's session.
     pub async fn load(
         state: &AppState,
         visitor: &Visitor,
         title: impl Into<String>,
         nav: Nav,
     ) -> Result<Self, AppError> {
-        let layout = Self::for_visitor(state, visitor, title, nav).await?;
+        let layout = Self::for_visitor(state, visitor, title, nav);
         state.services.record(
             Event::new(EventKind::PageView)
                 .area(nav)
@@ -149,14 +154,12 @@ impl Layout {
     }
 
     /// The layout for `visitor` (their name, their cart badge), not counted as a view.
-    async fn for_visitor(
+    fn for_visitor(
         state: &AppState,
         visitor: &Visitor,
         title: impl Into<String>,
         nav: Nav,
-    ) -> Result<Self, AppError> {
-        let cart_count =
-            services::shop::cart_count(&state.services, visitor.cart_owner().as_ref()).await?;
+    ) -> Self {
         let mut layout = Self::anonymous(state, title, nav);
         layout.user = visitor.user().map(|u| NavUser {
             username: u.username.clone(),
@@ -165,11 +168,12 @@ impl Layout {
         });
         layout.come_back_to = visitor.page.as_deref().and_then(come_back_to);
         layout.csrf = visitor.csrf.0.clone();
-        layout.cart_count = cart_count;
+        layout.cart_count = visitor.session.as_ref().map_or(0, |s| s.cart_count);
         layout.flash = visitor.flash;
         layout.canonical = layout.absolute(&visitor.path);
         layout.path = visitor.path.clone();
-        Ok(layout)
+        layout.account_unreachable = visitor.account_unreachable;
+        layout
     }
 
     /// The layout without any database access, for error pages.
@@ -188,6 +192,7 @@ impl Layout {
             path: String::new(),
             search: String::new(),
             come_back_to: None,
+            account_unreachable: false,
         }
     }
 }
@@ -330,7 +335,7 @@ async fn error_page_for(
     let knows_visitor = status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS;
     let layout = if knows_visitor {
         match Visitor::from_request_parts(request, state).await {
-            Ok(visitor) => Layout::for_visitor(state, &visitor, title, "").await.ok(),
+            Ok(visitor) => Some(Layout::for_visitor(state, &visitor, title, "")),
             Err(_) => None,
         }
     } else {

@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::radar_map::{RadarPicture, direction_label};
 use super::{Layout, PageResult, render};
-use crate::auth::Visitor;
+use crate::auth::{Browsing, Visitor};
 use crate::catalog_seed::{City, cities};
 use crate::db::catalog::Product;
 use crate::domain::geo::Coordinates;
@@ -23,7 +23,10 @@ struct HomePage {
     featured: Vec<Product>,
 }
 
-pub async fn home(State(state): State<AppState>, visitor: Visitor) -> PageResult<Response> {
+pub async fn home(
+    State(state): State<AppState>,
+    Browsing(visitor): Browsing,
+) -> PageResult<Response> {
     let featured = catalog::snapshot(&state.services)
         .await?
         .products
@@ -146,7 +149,7 @@ impl PlaceOnRadar {
 
 pub async fn radar(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Browsing(visitor): Browsing,
     Query(query): Query<RadarQuery>,
 ) -> PageResult<Response> {
     let mut error = None;

@@ -8,7 +8,7 @@ use axum::response::Response;
 
 use super::forms::RefusedQuantity;
 use super::{Layout, PageResult, render_with_status};
-use crate::auth::Visitor;
+use crate::auth::{Browsing, Visitor};
 use crate::db::catalog::Product;
 use crate::domain::FieldErrors;
 use crate::services::catalog::{self, CatalogFilter, Page, ProductRef, Sort};
@@ -127,7 +127,7 @@ impl ShopPage {
 
 pub async fn list(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Browsing(visitor): Browsing,
     Query(query): Query<ShopQuery>,
 ) -> PageResult<Response> {
     let mut errors = FieldErrors::default();
@@ -182,7 +182,7 @@ struct ProductPage {
 
 pub async fn product(
     State(state): State<AppState>,
-    visitor: Visitor,
+    Browsing(visitor): Browsing,
     Path(slug): Path<String>,
 ) -> PageResult<Response> {
     let product = catalog::view_product(

@@ -525,13 +525,19 @@ pub async fn get_json(client: &Client, url: impl reqwest::IntoUrl) -> Value {
 
 /// A counter's value on the app's /metrics page (0 when it has not been counted yet).
 pub async fn metric(client: &Client, app: &TestApp, name: &str) -> f64 {
-    let page = client.get(app.url("/metrics")).send().await.unwrap();
-    let text = page.text().await.unwrap();
-    text.lines()
+    metrics_text(client, app)
+        .await
+        .lines()
         .filter_map(|line| line.strip_prefix(name))
         .find_map(|rest| rest.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())
         .unwrap_or_default()
+}
+
+/// The app's /metrics page, as text.
+pub async fn metrics_text(client: &Client, app: &TestApp) -> String {
+    let page = client.get(app.url("/metrics")).send().await.unwrap();
+    page.text().await.unwrap()
 }
 
 /// Sends the new-password form of a reset link: the password, and typed again.

@@ -28,5 +28,6 @@ mod payments;
 mod pictures;
 mod pricing;
 mod resilience;
+mod round_trips;
 mod shop_list;
 mod storefront;

@@ -469,6 +469,88 @@ async fn anonymous_pages_answer_from_the_last_snapshot_through_a_long_outage_and
     assert!(fresh_again, "a fresh snapshot once the database is back");
 }
 
+/// While the database is away, a signed-in shopper still sees the catalog pages (from the
+/// snapshot), told that their account is out of reach, not signed out; pages that need the
+/// account answer 503 rather than asking them to sign in; writes answer 503; and once the
+/// database is back the same session works again.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn signed_in_pages_degrade_to_the_catalog_while_the_database_is_away() {
+    let (app, proxy) = app_behind_cuttable_database(&[
+        "--catalog-cache-ms",
+        "200",
+        "--database-acquire-timeout-ms",
+        "300",
+    ])
+    .await;
+    let shopper = app.signed_in("outage").await;
+    let products = get_json(&shopper, app.url("/api/v1/products")).await;
+    let slug = products[0]["slug"].as_str().unwrap().to_owned();
+    let pages = ["/", "/shop", &format!("/shop/{slug}")];
+    for path in pages {
+        let page = shopper.get(app.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        assert!(
+            page.text().await.unwrap().contains("action=\"/signout\""),
+            "{path} shows the shopper signed in"
+        );
+    }
+
+    proxy.cut().await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    for path in pages {
+        let page = answered(shopper.get(app.url(path))).await;
+        assert_eq!(
+            page.status(),
+            StatusCode::OK,
+            "{path} while the database is away"
+        );
+        let html = page.text().await.unwrap();
+        assert!(
+            html.contains("Your account is out of reach for a moment"),
+            "{path} says the account is out of reach"
+        );
+        assert!(
+            !html.contains("href=\"/signin"),
+            "{path} does not ask a signed-in shopper to sign in"
+        );
+    }
+    for path in ["/profile", "/orders"] {
+        let page = answered(shopper.get(app.url(path))).await;
+        assert_eq!(
+            page.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path} needs the account: 503, not the sign-in page"
+        );
+    }
+    let me = answered(shopper.get(app.url("/api/v1/me"))).await;
+    assert_eq!(me.status(), StatusCode::SERVICE_UNAVAILABLE, "/api/v1/me");
+    let write = answered(
+        shopper
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": products[0]["variants"][0]["id"], "quantity": 1})),
+    )
+    .await;
+    assert_eq!(write.status(), StatusCode::SERVICE_UNAVAILABLE, "a write");
+
+    proxy.restore();
+    let mut back = false;
+    for _ in 0..60 {
+        let page = shopper.get(app.url("/shop")).send().await.unwrap();
+        if page.status() == StatusCode::OK
+            && page.text().await.unwrap().contains("action=\"/signout\"")
+        {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        back,
+        "the same session signed in again once the database is back"
+    );
+}
+
 /// A slow link to the database: the server's own statement timeout does not count the time
 /// on the wire, so without a bound on the app's side a checkout would take as long as the
 /// link makes it. It answers 503 once the call timeout is spent, changes nothing, and goes
