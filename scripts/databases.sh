@@ -10,6 +10,8 @@ set -euo pipefail
 
 action=${1:?start or stop}
 run=${2:?run directory}
+# The shop user may create users (with GRANT OPTION on MariaDB, CREATEROLE on PostgreSQL): the
+# password-rotation tests make users of their own.
 # Not the usual ports, so that a developer's own servers are left alone.
 mysql_port=${MYSQL_PORT:-13306}
 pg_port=${PG_PORT:-15432}
@@ -53,7 +55,7 @@ start() {
     mariadb --socket="$run/mariadb/run/mysqld.sock" -uroot -e "
         CREATE DATABASE IF NOT EXISTS shop CHARACTER SET utf8mb4;
         CREATE USER IF NOT EXISTS 'shop'@'%' IDENTIFIED BY 'shoppw';
-        GRANT ALL ON *.* TO 'shop'@'%';"
+        GRANT ALL ON *.* TO 'shop'@'%' WITH GRANT OPTION;"
 
     # PostgreSQL refuses to run as root: it runs as the postgres user.
     id postgres >/dev/null 2>&1 || useradd --system --home "$run/pg" postgres
@@ -65,7 +67,7 @@ start() {
     printf "listen_addresses='127.0.0.1'\nport=%s\nunix_socket_directories='%s'\nfsync=off\nmax_connections=300\n" \
         "$pg_port" "$run/pgsock" >>"$run/pg/primary/postgresql.conf"
     su postgres -c "$(pg_bin)/pg_ctl -D $run/pg/primary -l $run/pg/primary.log -w start" >/dev/null
-    psql -h "$run/pgsock" -p "$pg_port" -U postgres -q -c "CREATE ROLE shop LOGIN CREATEDB PASSWORD 'shoppw'" \
+    psql -h "$run/pgsock" -p "$pg_port" -U postgres -q -c "CREATE ROLE shop LOGIN CREATEDB CREATEROLE PASSWORD 'shoppw'" \
         -c "CREATE DATABASE shop OWNER shop"
 
     echo "export MYSQL_TEST_URL=mysql://shop:shoppw@127.0.0.1:$mysql_port/shop"

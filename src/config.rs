@@ -124,6 +124,34 @@ pub struct CommonSettings {
     )]
     pub sqlite_busy_timeout_ms: u64,
 
+    /// A shell command whose output is the database password (or the JSON of an RDS secret,
+    /// `{"username": …, "password": …}`), used instead of the one in DATABASE_URL. The app
+    /// runs it before its first connection and again when the database refuses a new
+    /// connection's credentials, so that a rotated password needs no restart. Off by
+    /// default; the AWS deployment reads the RDS master secret with it.
+    #[arg(long, env = "DATABASE_PASSWORD_COMMAND", global = true)]
+    pub database_password_command: Option<String>,
+
+    /// Longest run of DATABASE_PASSWORD_COMMAND before it counts as failed.
+    #[arg(
+        long,
+        env = "DATABASE_PASSWORD_COMMAND_TIMEOUT_MS",
+        default_value_t = 5000,
+        global = true,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub database_password_command_timeout_ms: u64,
+
+    /// Shortest time between two runs of DATABASE_PASSWORD_COMMAND after refused
+    /// credentials: a wrong password does not make every request run it.
+    #[arg(
+        long,
+        env = "DATABASE_PASSWORD_REREAD_MIN_INTERVAL_MS",
+        default_value_t = 5000,
+        global = true
+    )]
+    pub database_password_reread_min_interval_ms: u64,
+
     /// How long an instance waits for another one's migrations before trying again.
     #[arg(
         long,

@@ -62,7 +62,7 @@ trap 'rm -rf "$stage"' EXIT
 dir=$stage/$name
 mkdir -p "$dir/bin" "$dir/systemd" "$dir/config" "$dir/docs"
 install -m 0755 "$binary" "$dir/bin/coffee-radar"
-install -m 0755 "$here/release/fetch-secrets" "$here/release/lifecycle-watch" "$here/release/secret-watch" "$dir/bin/"
+install -m 0755 "$here/release/fetch-secrets" "$here/release/lifecycle-watch" "$here/release/run-export" "$dir/bin/"
 install -m 0755 "$here/release/install.sh" "$dir/"
 install -m 0644 "$here/coffee-radar.service" "$here"/release/systemd/* "$dir/systemd/"
 install -m 0644 "$here"/release/config/* "$dir/config/"

@@ -8,9 +8,11 @@
 #     security-group chain, drain timings, the app's keep-alive above the ALB's idle timeout,
 #     IMDSv2, no SSH, settings the app really reads;
 #   - the systemd units (systemd-analyze verify), the scripts (bash -n, shellcheck if present);
-#   - fetch-secrets, lifecycle-watch and secret-watch against fake aws/curl/systemctl;
+#   - fetch-secrets, lifecycle-watch and run-export against fake aws/curl/systemctl/systemd-run;
 #   - build-release.sh with a stand-in binary (and its upload to moto's S3), deploy.sh --dry-run;
 #   - the template deployed into moto's CloudFormation, then inspected (tests/stack_test.py moto).
+#   - the export schedule's template: its role's one permission, statically and in moto
+#     (tests/stack_test.py export).
 #
 # Ends with "N passed, M failed"; exits non-zero when anything failed.
 set -uo pipefail
@@ -72,7 +74,7 @@ venv() {
 
 templates=("$here"/*.yaml)
 scripts=("$here/check.sh" "$here/build-release.sh" "$here/deploy.sh" "$here/release/install.sh"
-    "$here/release/fetch-secrets" "$here/release/lifecycle-watch" "$here/release/secret-watch")
+    "$here/release/fetch-secrets" "$here/release/lifecycle-watch" "$here/release/run-export")
 
 echo "# Templates: cfn-lint, checkov"
 if venv cfn-lint 'cfn-lint==1.58.0'; then
@@ -105,11 +107,11 @@ if command -v systemd-analyze >/dev/null; then
     mkdir -p "$sys/etc/systemd/system" "$sys/opt/coffee-radar/bin" "$sys/usr/lib/systemd"
     cp -r /usr/lib/systemd/system "$sys/usr/lib/systemd/" 2>/dev/null || cp -r /lib/systemd/system "$sys/usr/lib/systemd/"
     cp "$here/coffee-radar.service" "$here"/release/systemd/* "$sys/etc/systemd/system/"
-    for b in coffee-radar fetch-secrets lifecycle-watch secret-watch; do
+    for b in coffee-radar fetch-secrets lifecycle-watch; do
         printf '#!/bin/sh\n' >"$sys/opt/coffee-radar/bin/$b"
         chmod +x "$sys/opt/coffee-radar/bin/$b"
     done
-    units=(coffee-radar.service coffee-radar-lifecycle.service coffee-radar-secret-watch.service coffee-radar-secret-watch.timer)
+    units=(coffee-radar.service coffee-radar-lifecycle.service)
     # verify exits 0 on unknown keys and bad values: any output is a failure too.
     verify() {
         local out
@@ -142,15 +144,21 @@ cat >"$fake/aws" <<'EOF'
 #!/bin/bash
 echo "aws $*" >>"$CALLS"
 case "$*" in
-    *"secretsmanager get-secret-value --secret-id arn:db --output json"*)
-        python3 -c 'import json; print(json.dumps({"VersionId": "v2", "SecretString": json.dumps({"username": "shop admin", "password": "p@ss:/w%rd?#&\"$`\\ x"})}))' ;;
     *"get-secret-value --secret-id arn:smtp"*) echo '{"username": "AKIA$EXAMPLE", "password": "sm\"tp\\pw"}' ;;
-    *"--query VersionId"*) echo v3 ;;
+    *"sts assume-role --role-arn arn:export-role "*) printf 'ASIAEXPORT\texport-secret\texport-token\n' ;;
 esac
 EOF
 cat >"$fake/systemctl" <<'EOF'
 #!/bin/bash
 echo "systemctl $*" >>"$CALLS"
+EOF
+cat >"$fake/systemd-run" <<'EOF'
+#!/bin/bash
+# Records the command and the environment files it was given (read while they exist).
+echo "systemd-run $*" >>"$CALLS"
+for arg in "$@"; do
+    case $arg in EnvironmentFile=*) [ -f "${arg#EnvironmentFile=}" ] && cat "${arg#EnvironmentFile=}" >>"$CALLS" ;; esac
+done
 EOF
 chmod +x "$fake"/*
 cat >"$work/aws.env" <<'EOF'
@@ -170,7 +178,7 @@ fetch_secrets() {
     PATH=$fake:$PATH "$here/release/fetch-secrets" || return 1
     local file=$work/run/secrets.env
     [ "$(stat -c %a "$file")" = 400 ] || { echo "mode $(stat -c %a "$file")"; return 1; }
-    [ "$(cat "$work/run/secret-version")" = v2 ] || { echo "no secret-version"; return 1; }
+    ! grep -q DATABASE "$file" || { echo "the database password is the app's to read"; return 1; }
     # systemd reads double-quoted values like a POSIX shell does: read it back that way.
     (
         set -a
@@ -178,35 +186,29 @@ fetch_secrets() {
         . "$file"
         python3 - <<'PY'
 import os
-from urllib.parse import urlsplit, unquote, parse_qs
-url = urlsplit(os.environ["DATABASE_URL"])
-assert url.scheme == "mysql" and url.hostname == "db.example.internal" and url.port == 3306, url
-assert unquote(url.username) == "shop admin", url.username
-assert unquote(url.password) == 'p@ss:/w%rd?#&"$`\\ x', unquote(url.password)
-assert url.path == "/shop", url.path
-query = parse_qs(url.query)
-assert query == {"ssl-mode": ["VERIFY_IDENTITY"], "ssl-ca": ["/opt/coffee-radar/rds-ca.pem"]}, query
 assert os.environ["SMTP_USERNAME"] == "AKIA$EXAMPLE" and os.environ["SMTP_PASSWORD"] == 'sm"tp\\pw'
 PY
     )
 }
-expect "fetch-secrets writes a 0400 secrets.env with a URL-encoded DATABASE_URL (VERIFY_IDENTITY)" fetch_secrets
+expect "fetch-secrets writes a 0400 secrets.env with the SMTP credentials (and no database password)" fetch_secrets
 lifecycle() {
     : >"$CALLS"
     PATH=$fake:$PATH timeout 20 "$here/release/lifecycle-watch" || return 1
     cat "$CALLS"
-    grep -n . "$CALLS" | grep -q '^2:systemctl stop coffee-radar.service$' &&
-        grep -n . "$CALLS" | grep -q '^3:aws autoscaling complete-lifecycle-action --auto-scaling-group-name test-app --lifecycle-hook-name drain-before-terminate --instance-id i-0123456789abcdef0 --lifecycle-action-result CONTINUE$'
+    grep -n . "$CALLS" | grep -q '^1:systemctl stop coffee-radar.service$' &&
+        grep -n . "$CALLS" | grep -q '^2:aws autoscaling complete-lifecycle-action --auto-scaling-group-name test-app --lifecycle-hook-name drain-before-terminate --instance-id i-0123456789abcdef0 --lifecycle-action-result CONTINUE$'
 }
 expect "lifecycle-watch: on Terminated, stops the app (drain) and only then completes the hook" lifecycle
-secret_watch() {
+run_export() {
     : >"$CALLS"
-    echo v2 >"$work/run/secret-version"
-    PATH=$fake:$PATH "$here/release/secret-watch" || return 1
+    PATH=$fake:$PATH "$here/release/run-export" arn:export-role shop-bucket || return 1
     cat "$CALLS"
-    grep -q 'autoscaling start-instance-refresh --auto-scaling-group-name test-app' "$CALLS"
+    grep -q '^aws sts assume-role --role-arn arn:export-role ' "$CALLS" &&
+        grep -q '^systemd-run .*-p User=coffee-radar .*EnvironmentFile=/etc/coffee-radar/coffee-radar.env .*/opt/coffee-radar/bin/coffee-radar export --to s3://shop-bucket$' "$CALLS" &&
+        grep -qx 'AWS_ACCESS_KEY_ID=ASIAEXPORT' "$CALLS" && grep -qx 'AWS_SESSION_TOKEN=export-token' "$CALLS" &&
+        ! compgen -G "$work/run/.export*" >/dev/null # the credentials file is gone
 }
-expect "secret-watch: a rotated database secret starts an instance refresh" secret_watch
+expect "run-export: coffee-radar export to the bucket's exports/ under the assumed export role" run_export
 
 echo "# Release artifact and deploy.sh"
 printf '#!/bin/sh\necho coffee-radar stand-in\n' >"$work/coffee-radar"
@@ -217,7 +219,7 @@ release() {
     mkdir -p "$work/unpacked"
     tar -xzf "$work/dist/${key#releases/}" -C "$work/unpacked" --strip-components=1 || return 1
     (cd "$work/unpacked" && sha256sum --quiet -c SHA256SUMS) || return 1
-    for f in install.sh VERSION bin/coffee-radar bin/fetch-secrets bin/lifecycle-watch bin/secret-watch \
+    for f in install.sh VERSION bin/coffee-radar bin/fetch-secrets bin/lifecycle-watch bin/run-export \
         systemd/coffee-radar.service systemd/coffee-radar-lifecycle.service config/cloudwatch-agent.json; do
         [ -e "$work/unpacked/$f" ] || { echo "missing $f"; return 1; }
     done
@@ -233,9 +235,11 @@ deploy_plan() {
     cat "$work/plan"
     grep -q 'aws cloudformation deploy --stack-name shop .*CAPABILITY_NAMED_IAM .*ReleaseKey=$' "$work/plan" &&
         grep -q 'assets publish --to s3://' "$work/plan" &&
-        grep -q 'aws cloudformation deploy --stack-name shop .*DomainName=shop.example.com .*ReleaseKey=releases/coffee-radar-' "$work/plan"
+        grep -q 'aws cloudformation deploy --stack-name shop .*DomainName=shop.example.com .*ReleaseKey=releases/coffee-radar-' "$work/plan" &&
+        grep -q 'aws autoscaling start-instance-refresh .*MinHealthyPercentage.*100.*MaxHealthyPercentage.*150.*SkipMatching.*true.*AutoRollback.*true.*AlarmSpecification' "$work/plan" &&
+        grep -q 'aws cloudformation deploy --stack-name shop-export --template-file .*export.yaml .*InstanceRoleArn=' "$work/plan"
 }
-expect "deploy.sh --dry-run: stack without servers, release upload, assets publish, then the release" deploy_plan
+expect "deploy.sh --dry-run: stack without servers, release upload, assets publish, the release, an instance refresh of one at a time (100 % healthy, rollback on alarm), the export stack" deploy_plan
 
 echo "# moto: the template deployed into moto's CloudFormation"
 if venv moto 'moto[server]==5.2.5'; then
@@ -248,6 +252,8 @@ if venv moto 'moto[server]==5.2.5'; then
     done
     program "tests/stack_test.py moto" "$cache/moto/bin/python" "$here/tests/stack_test.py" moto \
         "$here/coffee-radar.yaml" "http://127.0.0.1:$port" "$work/user-data.sh"
+    program "tests/stack_test.py export" "$cache/moto/bin/python" "$here/tests/stack_test.py" export \
+        "$here/export.yaml" "$here/coffee-radar.yaml" "http://127.0.0.1:$port"
     if [ -s "$work/user-data.sh" ]; then
         expect "moto: rendered user data passes bash -n" bash -n "$work/user-data.sh"
         if command -v shellcheck >/dev/null; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Deploys Coffee Radar on AWS in one command: builds the release, creates or updates the
 # CloudFormation stack (deploy/aws/coffee-radar.yaml), uploads the release and the static
-# files to the stack's bucket, and rolls the servers onto the release. See docs/aws.md.
+# files to the stack's bucket, rolls the servers onto the release with an instance refresh,
+# and deploys the export schedule (deploy/aws/export.yaml, stack STACK-export). See docs/aws.md.
 #
 #   deploy/aws/deploy.sh --stack coffee-radar --certificate-arn arn:aws:acm:...   (first time)
 #   deploy/aws/deploy.sh --stack coffee-radar                                     (new release)
@@ -17,6 +18,7 @@
 #   --cloudfront-certificate-arn ARN   CloudFrontCertificateArn (us-east-1; default the same)
 #   --alarm-email ADDRESS        AlarmEmail
 #   --param KEY=VALUE            any other parameter (repeatable), e.g. --param MaxInstances=8
+#   --export-schedule EXPR       when the sales export runs (default cron(15 3 * * ? *), UTC)
 #   --binary PATH                deploy this binary instead of building one
 #   --dry-run                    print the AWS commands instead of running them
 #
@@ -26,11 +28,11 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-stack='' azs='' binary='' dry_run=''
+stack='' azs='' binary='' dry_run='' export_schedule=''
 region=${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}
 params=()
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//' >&2; exit "${1:-2}"; }
 need() { [ -n "${2:-}" ] || { echo "$1 needs a value" >&2; exit 2; }; }
 while (($#)); do
     case $1 in
@@ -45,6 +47,7 @@ while (($#)); do
         --alarm-email) need "$1" "${2:-}"; params+=("AlarmEmail=$2") ;;
         --param) need "$1" "${2:-}"; params+=("$2") ;;
         --binary) need "$1" "${2:-}"; binary=$2 ;;
+        --export-schedule) need "$1" "${2:-}"; export_schedule=$2 ;;
         --dry-run) dry_run=1; shift; continue ;;
         -h | --help) usage 0 ;;
         *) echo "unknown argument: $1" >&2; usage ;;
@@ -110,7 +113,40 @@ if [ "$status" = NONE ]; then
     fi
 fi
 
-step "1/5 Building the release"
+# The rolling-upgrade rule (docs/upgrades.md): one new instance at a time, launched and ready
+# before an old one drains (never under 100 % of the capacity healthy), back to the previous
+# launch template when the 5xx or unhealthy-host alarm goes off. The launch hook makes an
+# instance healthy only once its /readyz answers, so the warm-up is the health checks' own.
+refresh_preferences() {
+    local desired=$1 alarms=$2
+    # A batch of one: room above 100 % for exactly one more instance.
+    local max=$((100 + (100 + desired - 1) / desired))
+    ((max > 200)) && max=200
+    printf '{"MinHealthyPercentage": 100, "MaxHealthyPercentage": %s, "InstanceWarmup": 20, "SkipMatching": true, "AutoRollback": true, "AlarmSpecification": {"Alarms": ["%s"]}}' \
+        "$max" "${alarms//,/\", \"}"
+}
+group_capacity() {
+    [ -n "$dry_run" ] && { echo 2; return; }
+    aws autoscaling describe-auto-scaling-groups --auto-scaling-group-names "$1" \
+        --query 'AutoScalingGroups[0].DesiredCapacity' --output text
+}
+wait_for_refresh() {
+    [ -n "$dry_run" ] && return 0
+    local status
+    while :; do
+        status=$(aws autoscaling describe-instance-refreshes --auto-scaling-group-name "$1" --instance-refresh-ids "$2" \
+            --query 'InstanceRefreshes[0].Status' --output text)
+        case $status in
+            Successful) return 0 ;;
+            Failed | Cancelled | RollbackSuccessful | RollbackFailed | Baseline*)
+                echo "The instance refresh ended $status (aws autoscaling describe-instance-refreshes)." >&2
+                return 1 ;;
+        esac
+        sleep 30
+    done
+}
+
+step "1/6 Building the release"
 build_args=()
 [ -n "$binary" ] && build_args=(--binary "$binary")
 artifact_key=$("$here/build-release.sh" "${build_args[@]}")
@@ -118,17 +154,17 @@ artifact=${COFFEE_RADAR_RELEASE_DIR:-$root/target/aws-release}/${artifact_key#re
 [ -n "$binary" ] || binary=$root/target/release/coffee-radar
 
 if [ "$status" = NONE ]; then
-    step "2/5 Creating stack $stack in $region without servers (network, database, bucket, CDN; 20-40 minutes)"
+    step "2/6 Creating stack $stack in $region without servers (network, database, bucket, CDN; 20-40 minutes)"
     cfn_deploy "${params[@]}" ReleaseKey=
 else
-    step "2/5 Stack $stack exists ($status)"
+    step "2/6 Stack $stack exists ($status)"
 fi
 bucket=$(output AssetBucketName)
 
-step "3/5 Uploading the release to s3://$bucket/$artifact_key"
+step "3/6 Uploading the release to s3://$bucket/$artifact_key"
 run aws s3 cp --only-show-errors "$artifact" "s3://$bucket/$artifact_key"
 
-step "4/5 Publishing the static files to s3://$bucket/static/"
+step "4/6 Publishing the static files to s3://$bucket/static/"
 # The binary signs its own S3 requests: give it the CLI's credentials (profiles, SSO, ...).
 if [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -z "$dry_run" ]; then
     if creds=$(aws configure export-credentials --format env 2>/dev/null); then
@@ -140,8 +176,22 @@ if [ -z "${AWS_ACCESS_KEY_ID:-}" ] && [ -z "$dry_run" ]; then
 fi
 run "$binary" assets publish --to "s3://$bucket"
 
-step "5/5 Rolling the servers onto $artifact_key (one at a time; each must answer /readyz)"
+step "5/6 Rolling the servers onto $artifact_key (instance refresh: one at a time, each ready before an old one drains)"
 cfn_deploy "${params[@]}" "ReleaseKey=$artifact_key"
+group=$(output AutoScalingGroupName)
+preferences=$(refresh_preferences "$(group_capacity "$group")" "$(output RollbackAlarms)")
+if [ -n "$dry_run" ]; then
+    run aws autoscaling start-instance-refresh --auto-scaling-group-name "$group" --preferences "$preferences"
+else
+    refresh=$(aws autoscaling start-instance-refresh --auto-scaling-group-name "$group" \
+        --preferences "$preferences" --query InstanceRefreshId --output text)
+    wait_for_refresh "$group" "$refresh"
+fi
+step "6/6 The sales export on schedule (stack $stack-export)"
+export_params=("BucketName=$bucket" "InstanceRoleArn=$(output AppRoleArn)" "AutoScalingGroupName=$group")
+[ -n "$export_schedule" ] && export_params+=("ScheduleExpression=$export_schedule")
+run aws cloudformation deploy --stack-name "$stack-export" --template-file "$here/export.yaml" \
+    --capabilities CAPABILITY_IAM --no-fail-on-empty-changeset --parameter-overrides "${export_params[@]}"
 
 step "Done"
 [ -n "$dry_run" ] || aws cloudformation describe-stacks --stack-name "$stack" \

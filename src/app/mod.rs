@@ -52,6 +52,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(common: &CommonSettings, serve: &ServeSettings) -> anyhow::Result<Self> {
+        ops::metrics::install();
         let db = Db::open(&common.database_url(), &PoolSettings::from_settings(common))?;
         let storage = Storage::open(common, serve.storage_url.as_deref())?;
         let lifecycle = Arc::new(Lifecycle::default());

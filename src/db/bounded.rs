@@ -19,20 +19,26 @@
 //! between tries. On SQLite the writes therefore queue here, in order, on one async lock:
 //! each transaction begun for writing holds it from BEGIN to COMMIT, each write statement
 //! outside one for its run. Reads never wait for it (WAL lets them run beside the writer).
+//!
+//! With credentials read by command ([`super::credentials`]), a statement first gets a
+//! connection the server accepted: when a new connection's credentials are refused, they
+//! are read again and the connection tried once more, within the same bound.
 
 use std::cell::Cell;
 use std::fmt;
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::error::BoxDynError;
-use sqlx::{Any, AnyConnection, AnyPool, Describe, Either, Execute, Executor, SqlStr};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, SqlStr};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio::time::Instant;
+
+use super::credentials::{CredentialSource, is_refused_credentials};
 
 /// The pool, whose every statement (waiting for a connection included) ends within `limit`.
 #[derive(Debug, Clone)]
@@ -40,18 +46,62 @@ pub struct BoundedPool {
     pool: AnyPool,
     /// None: no bound.
     limit: Option<Duration>,
+    /// None: the credentials are those of the database URL.
+    credentials: Option<Arc<CredentialSource>>,
     /// SQLite's writers, one at a time (see the module's comment); None for the servers.
     writer: Option<Arc<Mutex<()>>>,
 }
 
 impl BoundedPool {
     /// A zero `limit` means no bound. `one_writer`: queue the writes here (SQLite).
-    pub fn new(pool: AnyPool, limit: Duration, one_writer: bool) -> Self {
+    pub fn new(
+        pool: AnyPool,
+        limit: Duration,
+        credentials: Option<CredentialSource>,
+        one_writer: bool,
+    ) -> Self {
         Self {
             pool,
             limit: (!limit.is_zero()).then_some(limit),
+            credentials: credentials.map(Arc::new),
             writer: one_writer.then(|| Arc::new(Mutex::new(()))),
         }
+    }
+
+    /// The options new connections are opened with, credentials read if need be (for a
+    /// connection outside the pool, such as the migrations').
+    pub async fn connect_options(&self) -> Result<sqlx::any::AnyConnectOptions, sqlx::Error> {
+        if let Some(credentials) = &self.credentials {
+            credentials.read_once(&self.pool).await?;
+        }
+        Ok((*self.pool.connect_options()).clone())
+    }
+
+    /// Runs `attempt` (which opens a connection) with the credentials read; when the server
+    /// refuses them, reads them again and runs it once more.
+    async fn with_credentials<T, Fut>(&self, attempt: impl Fn() -> Fut) -> Result<T, sqlx::Error>
+    where
+        Fut: Future<Output = Result<T, sqlx::Error>>,
+    {
+        let Some(credentials) = &self.credentials else {
+            return attempt().await;
+        };
+        credentials.read_once(&self.pool).await?;
+        let tried_at = Instant::now();
+        match attempt().await {
+            Err(error) if is_refused_credentials(&error) => {
+                if credentials.reread_after_refusal(&self.pool, tried_at).await {
+                    attempt().await
+                } else {
+                    Err(error)
+                }
+            }
+            outcome => outcome,
+        }
+    }
+
+    async fn acquire(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        self.with_credentials(|| self.pool.acquire()).await
     }
 
     /// The pool itself, unbounded (migrations, closing).
@@ -101,10 +151,14 @@ impl BoundedPool {
                 Some(writer) => Some(writer.lock_owned().await),
                 None => None,
             };
-            let tx = match begin {
-                Some(statement) => self.pool.begin_with(statement).await?,
-                None => self.pool.begin().await?,
-            };
+            let tx = self
+                .with_credentials(|| async {
+                    match begin {
+                        Some(statement) => self.pool.begin_with(statement).await,
+                        None => self.pool.begin().await,
+                    }
+                })
+                .await?;
             Ok((tx, turn))
         };
         crate::ops::metrics::database_round_trip();
@@ -348,27 +402,34 @@ impl Execute<'_, Any> for Peeked {
     }
 }
 
-/// Implements `Executor` for `$target` by running each statement on `$inner` within
-/// `$deadline`, the writes after their turn on `$writer` when there is one (all read from
-/// `$this`, the executor).
+/// Implements `Executor` for `$target`: each method binds the executor to `$this` and its
+/// arguments to the names given, then evaluates the body given for it.
 macro_rules! bounded_executor {
-    ($l:lifetime, $target:ty, |$this:ident| $deadline:expr, $writer:expr, $inner:expr) => {
+    ($l:lifetime, $target:ty, |$this:ident| {
+        fetch_many($query:ident) => $fetch_many:expr,
+        fetch_optional($query2:ident) => $fetch_optional:expr,
+        prepare_with($sql:ident, $parameters:ident) => $prepare_with:expr,
+        describe($sql2:ident) => $describe:expr $(,)?
+    }) => {
         impl<$l> Executor<$l> for $target {
             type Database = Any;
 
-            fn fetch_many<'e, 'q: 'e, E>(self, query: E) -> BoxStream<'e, Result<Step, sqlx::Error>>
+            fn fetch_many<'e, 'q: 'e, E>(
+                self,
+                $query: E,
+            ) -> BoxStream<'e, Result<Step, sqlx::Error>>
             where
                 $l: 'e,
                 E: 'q + Execute<'q, Any>,
             {
                 let $this = self;
                 crate::ops::metrics::database_round_trip();
-                many($writer, $deadline, $inner, query)
+                $fetch_many
             }
 
             fn fetch_optional<'e, 'q: 'e, E>(
                 self,
-                query: E,
+                $query2: E,
             ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
             where
                 $l: 'e,
@@ -376,38 +437,94 @@ macro_rules! bounded_executor {
             {
                 let $this = self;
                 crate::ops::metrics::database_round_trip();
-                optional($writer, $deadline, $inner, query)
+                Box::pin($fetch_optional)
             }
 
             fn prepare_with<'e>(
                 self,
-                sql: SqlStr,
-                parameters: &'e [AnyTypeInfo],
+                $sql: SqlStr,
+                $parameters: &'e [AnyTypeInfo],
             ) -> BoxFuture<'e, Result<AnyStatement, sqlx::Error>>
             where
                 $l: 'e,
             {
                 let $this = self;
-                Box::pin(within($deadline, $inner.prepare_with(sql, parameters)))
+                Box::pin($prepare_with)
             }
 
-            fn describe<'e>(self, sql: SqlStr) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
+            fn describe<'e>(
+                self,
+                $sql2: SqlStr,
+            ) -> BoxFuture<'e, Result<Describe<Any>, sqlx::Error>>
             where
                 $l: 'e,
             {
                 let $this = self;
-                Box::pin(within($deadline, $inner.describe(sql)))
+                Box::pin($describe)
             }
         }
     };
 }
 
-// The statements run on the pool, each within the limit from the moment it is sent.
-bounded_executor!('p, &'p BoundedPool, |pool| pool.deadline(), pool.writer.clone(), &pool.pool);
+// The statements run on the pool, each within the limit from the moment it is sent, on a
+// connection whose credentials the server accepted; on SQLite the writes after their turn.
+bounded_executor!('p, &'p BoundedPool, |pool| {
+    fetch_many(query) => pool.fetch_many_bounded(query),
+    fetch_optional(query) => pool.fetch_optional_bounded(query),
+    prepare_with(sql, parameters) => within(pool.deadline(), async move {
+        pool.acquire().await?.prepare_with(sql, parameters).await
+    }),
+    describe(sql) => within(pool.deadline(), async move {
+        pool.acquire().await?.describe(sql).await
+    }),
+});
 
-// The statements of a transaction, each within the transaction's deadline.
-// A transaction begun for writing already has its turn.
-bounded_executor!('c, &'c mut TxConn, |conn| conn.deadline, None, {
-    let connection: &'c mut AnyConnection = &mut conn.tx;
-    connection
+impl BoundedPool {
+    fn fetch_many_bounded<'e, 'q: 'e, E>(
+        &'e self,
+        query: E,
+    ) -> BoxStream<'e, Result<Step, sqlx::Error>>
+    where
+        E: 'q + Execute<'q, Any>,
+    {
+        let deadline = self.deadline();
+        if self.credentials.is_none() {
+            return many(self.writer.clone(), deadline, &self.pool, query);
+        }
+        // The connection must outlive the stream of its results: they are gathered first.
+        let gathered = async move {
+            let mut conn = self.acquire().await?;
+            Ok::<_, sqlx::Error>(conn.fetch_many(query).collect::<Vec<_>>().await)
+        };
+        let steps = futures::stream::once(gathered).flat_map(|gathered| match gathered {
+            Ok(steps) => futures::stream::iter(steps).left_stream(),
+            Err(error) => futures::stream::iter([Err(error)]).right_stream(),
+        });
+        stream_within(deadline, steps.boxed())
+    }
+
+    fn fetch_optional_bounded<'e, 'q: 'e, E>(
+        &'e self,
+        query: E,
+    ) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
+    where
+        E: 'q + Execute<'q, Any>,
+    {
+        let deadline = self.deadline();
+        if self.credentials.is_none() {
+            return optional(self.writer.clone(), deadline, &self.pool, query);
+        }
+        Box::pin(within(deadline, async move {
+            self.acquire().await?.fetch_optional(query).await
+        }))
+    }
+}
+
+// The statements of a transaction, each within the transaction's deadline (a transaction
+// begun for writing already has its turn).
+bounded_executor!('c, &'c mut TxConn, |conn| {
+    fetch_many(query) => stream_within(conn.deadline, conn.tx.fetch_many(query)),
+    fetch_optional(query) => within(conn.deadline, conn.tx.fetch_optional(query)),
+    prepare_with(sql, parameters) => within(conn.deadline, conn.tx.prepare_with(sql, parameters)),
+    describe(sql) => within(conn.deadline, conn.tx.describe(sql)),
 });

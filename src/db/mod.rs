@@ -6,6 +6,7 @@ pub mod bounded;
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod credentials;
 pub mod events;
 pub mod flask_source;
 pub mod imported;
@@ -21,6 +22,8 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use backon::Retryable;
+
+use credentials::CredentialSource;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
@@ -83,6 +86,8 @@ pub struct PoolSettings {
     pub migration_lock_wait: Duration,
     /// SQLite: how long a write waits for another process's lock.
     pub sqlite_busy_timeout: Duration,
+    /// None: the password is the database URL's.
+    pub password_command: Option<PasswordCommand>,
 }
 
 impl PoolSettings {
@@ -94,6 +99,15 @@ impl PoolSettings {
             call_timeout: Duration::from_millis(common.database_call_timeout_ms),
             migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
             sqlite_busy_timeout: Duration::from_millis(common.sqlite_busy_timeout_ms),
+            password_command: common.database_password_command.clone().map(|command| {
+                PasswordCommand {
+                    command,
+                    timeout: Duration::from_millis(common.database_password_command_timeout_ms),
+                    min_interval: Duration::from_millis(
+                        common.database_password_reread_min_interval_ms,
+                    ),
+                }
+            }),
         }
     }
 }
@@ -102,13 +116,12 @@ impl PoolSettings {
 pub struct Db {
     pool: BoundedPool,
     backend: Backend,
-    /// For the migrations' own connection.
-    url: String,
     acquire_timeout: Duration,
     migration_lock_wait: Duration,
 }
 
 pub use bounded::{BoundedPool, PoolUse, Tx};
+pub use credentials::PasswordCommand;
 
 impl Db {
     /// Opens the pool lazily, so that an instance starts (and answers /healthz) even while
@@ -167,15 +180,19 @@ impl Db {
                     Ok(())
                 })
             });
+        let credentials = match &settings.password_command {
+            Some(command) => Some(CredentialSource::new(command.clone(), &url)?),
+            None => None,
+        };
         let pool = BoundedPool::new(
             options.connect_lazy(&url)?,
             settings.call_timeout,
+            credentials,
             backend == Backend::Sqlite,
         );
         Ok(Self {
             pool,
             backend,
-            url,
             acquire_timeout: settings.acquire_timeout,
             migration_lock_wait: settings.migration_lock_wait,
         })
@@ -234,7 +251,7 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(2)
             .acquire_timeout(self.acquire_timeout)
-            .connect(&self.url)
+            .connect_with(self.pool.connect_options().await?)
             .await?;
         // The lock is held by a connection of its own while the migrator uses the
         // other; closing the pool releases it.

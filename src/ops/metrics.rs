@@ -30,6 +30,12 @@ fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// Installs the recorder, so that what happens while the app starts (its first database
+/// connections) is counted too.
+pub fn install() {
+    handle();
+}
+
 tokio::task_local! {
     /// How many round trips to the database the request being served has made.
     static DATABASE_ROUND_TRIPS: Cell<u64>;

@@ -355,24 +355,10 @@ async fn export_writes_csv_files_partitioned_by_date() {
     let app = TestApp::spawn().await;
     fixture(&app).await;
     let out = tempfile::tempdir().unwrap();
-    let output = app
-        .command()
-        .args([
-            "export",
-            "--to",
-            &format!("file://{}", out.path().display()),
-        ])
-        .output()
-        .unwrap();
+    let stdout = export_to(&app, &format!("file://{}", out.path().display()));
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        String::from_utf8_lossy(&output.stdout).contains("Exported 5 orders, 6 order lines"),
-        "{}",
-        String::from_utf8_lossy(&output.stdout)
+        stdout.contains("Exported 5 orders, 6 order lines"),
+        "{stdout}"
     );
 
     let day = std::fs::read_to_string(out.path().join("exports/orders/date=2026-03-02/orders.csv"))
@@ -407,4 +393,83 @@ async fn export_writes_csv_files_partitioned_by_date() {
         std::fs::read_to_string(out.path().join("exports/events/date=2026-03-05/events.csv"))
             .unwrap();
     assert_eq!(events.lines().count(), 1 + 10 + 4 + 3 + 2 + 7 + 3);
+}
+
+/// On AWS the export runs under a role that may only put objects under `exports/`: it must
+/// write nothing else, wherever it is pointed. A folder here, or a bucket of the S3 server
+/// named by TEST_S3_ENDPOINT (moto's in test.sh) when there is one.
+#[tokio::test]
+async fn export_writes_nothing_outside_exports() {
+    let app = TestApp::spawn().await;
+    fixture(&app).await;
+    let out = tempfile::tempdir().unwrap();
+    let s3 = std::env::var("TEST_S3_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty());
+    let bucket = format!("export-{}", std::process::id());
+    let to = match &s3 {
+        Some(endpoint) => {
+            let created = reqwest::Client::new()
+                .put(format!("{endpoint}/{bucket}"))
+                .send()
+                .await
+                .unwrap();
+            assert!(created.status().is_success(), "{}", created.status());
+            format!("s3://{bucket}")
+        }
+        None => format!("file://{}", out.path().display()),
+    };
+    export_to(&app, &to);
+
+    let written = match &s3 {
+        Some(endpoint) => {
+            let listing = reqwest::get(format!("{endpoint}/{bucket}?list-type=2"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            listing
+                .split("<Key>")
+                .skip(1)
+                .filter_map(|rest| rest.split_once("</Key>").map(|(key, _)| key.to_owned()))
+                .collect()
+        }
+        None => files_under(out.path()),
+    };
+    assert!(written.len() >= 3, "orders, lines and events: {written:?}");
+    let outside: Vec<&String> = written
+        .iter()
+        .filter(|key| !key.starts_with("exports/"))
+        .collect();
+    assert!(outside.is_empty(), "written outside exports/: {outside:?}");
+}
+
+/// Runs `coffee-radar export --to TO` on the app's database; its standard output.
+fn export_to(app: &TestApp, to: &str) -> String {
+    let output = app.command().args(["export", "--to", to]).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Every file below `root`, as a path relative to it with `/` between its parts.
+fn files_under(root: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                let relative = path.strip_prefix(root).unwrap();
+                files.push(relative.to_string_lossy().replace('\\', "/"));
+            }
+        }
+    }
+    files
 }

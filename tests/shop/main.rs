@@ -14,6 +14,7 @@ mod card_checkout;
 mod card_pages;
 mod checkout;
 mod connections;
+mod credentials;
 mod error_pages;
 mod fleet_start;
 mod guest_checkout;

@@ -3,7 +3,7 @@
 # it. Run as root by the launch template's user data, from the unpacked release, after it has
 # written /etc/coffee-radar/coffee-radar.env and /etc/coffee-radar/aws.env. Idempotent.
 #
-#   bin/        coffee-radar, fetch-secrets, lifecycle-watch, secret-watch -> /opt/coffee-radar/bin
+#   bin/        coffee-radar, fetch-secrets, lifecycle-watch, run-export  -> /opt/coffee-radar/bin
 #   systemd/    the units                                                  -> /etc/systemd/system
 #   config/     journald, rsyslog, logrotate and CloudWatch agent settings
 set -euo pipefail
@@ -62,7 +62,6 @@ systemctl disable --now ssh.service 2>/dev/null || true
 echo "== units"
 install -m 0644 "$here"/systemd/* /etc/systemd/system/
 systemctl daemon-reload
-systemctl enable coffee-radar.service coffee-radar-lifecycle.service coffee-radar-secret-watch.timer
+systemctl enable coffee-radar.service coffee-radar-lifecycle.service
 systemctl restart coffee-radar.service coffee-radar-lifecycle.service
-systemctl start coffee-radar-secret-watch.timer
 echo "Coffee Radar $(cat /opt/coffee-radar/VERSION) installed."

@@ -11,6 +11,12 @@
         the template and references to them replaced by placeholders; everything else is
         the real template (Fn::Sub is expanded to Fn::Join, which moto evaluates reliably).
 
+    python stack_test.py export EXPORT_TEMPLATE MAIN_TEMPLATE ENDPOINT
+        The export schedule's template: the export role may only put objects under exports/,
+        the instance role gains nothing, the schedule runs the export on one instance; then
+        the template deployed into moto (without the schedule, which moto lacks) and its
+        role's policy read back through IAM.
+
 Each check prints "ok - NAME" or "FAIL - NAME: why"; the exit code is 1 if any failed.
 """
 
@@ -118,7 +124,8 @@ def facts(template_path, unit_path, src_dir):
           isinstance(lb_idle, str) and lb_idle.isdigit() and keep_alive is not None
           and int(keep_alive.group(1)) > int(lb_idle),
           f"idle_timeout.timeout_seconds={lb_idle!r}, KEEP_ALIVE_TIMEOUT_SECS={keep_alive and keep_alive.group(1)!r}")
-    hook = res["AppServerGroup"]["Properties"]["LifecycleHookSpecificationList"][0]
+    hook = next(h for h in res["AppServerGroup"]["Properties"]["LifecycleHookSpecificationList"]
+                if h["LifecycleHookName"] == "drain-before-terminate")
     check(f"lifecycle hook heartbeat ({hook['HeartbeatTimeout']} s) > systemd's stop timeout",
           hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING" and hook["HeartbeatTimeout"] > stop)
     asg = res["AppServerGroup"]["Properties"]
@@ -134,6 +141,17 @@ def facts(template_path, unit_path, src_dir):
     written |= {"DATABASE_URL", "SMTP_USERNAME", "SMTP_PASSWORD"}  # fetch-secrets
     unknown = sorted(written - known)
     check("every setting given to the app is one it reads (src/)", not unknown and len(written) > 10, unknown)
+    # The password never sits in a file: the app reads the RDS master secret itself, at start
+    # and again after each rotation (no instance refresh for a new password).
+    url = re.search(r"^DATABASE_URL=(.*)$", app_env, re.M)
+    command = re.search(r'^DATABASE_PASSWORD_COMMAND="(.*)"$', app_env, re.M)
+    check("DATABASE_URL names the master user and no password; DATABASE_PASSWORD_COMMAND reads the RDS secret",
+          url is not None and url.group(1).startswith("mysql://${DatabaseMasterUsername}@${Database.Endpoint.Address}:")
+          and "VERIFY_IDENTITY" in url.group(1) and command is not None
+          and "secretsmanager get-secret-value" in command.group(1)
+          and "--secret-id ${Database.MasterUserSecret.SecretArn} --query SecretString" in command.group(1)
+          and "-u AWS_ACCESS_KEY_ID" in command.group(1),  # always the instance role, even in an export run
+          app_env)
     wanted = {"BEHIND_PROXY=true", "AWS_INSTANCE_METADATA=true", "LOG_FORMAT=json", "LISTEN_ADDR=0.0.0.0:${AppPort}",
               "STORAGE_URL=s3://${AssetBucket}/pictures", "PUBLIC_URL=${PublicUrl}", "ASSET_BASE_URL=${PublicUrl}"}
     check("proxy, metadata, JSON logs, S3 pictures, public and asset URLs are set",
@@ -145,6 +163,19 @@ def facts(template_path, unit_path, src_dir):
           all(s.get("Resource") not in ("*", ["*"]) and "*" not in json.dumps(s.get("Action")) for s in statements))
     secret = next(s for s in statements if s["Sid"] == "DatabaseSecret")
     check("secretsmanager:GetSecretValue only", secret["Action"] == "secretsmanager:GetSecretValue")
+    check("instance role: no instance refresh, nothing under exports/ (the export role writes there)",
+          "StartInstanceRefresh" not in json.dumps(statements) and "exports" not in json.dumps(statements))
+
+    # Instance refresh, the rolling-upgrade rule (docs/upgrades.md): deploy.sh starts it; the
+    # group only gates readiness. An instance enters service once /readyz answered.
+    group = res["AppServerGroup"]
+    hooks = {h["LifecycleHookName"]: h for h in group["Properties"]["LifecycleHookSpecificationList"]}
+    ready = hooks.get("ready-before-service", {})
+    check("launch hook: an instance serves only after user data saw /readyz (else it is abandoned)",
+          ready.get("LifecycleTransition") == "autoscaling:EC2_INSTANCE_LAUNCHING" and ready.get("DefaultResult") == "ABANDON"
+          and "--lifecycle-hook-name ready-before-service" in script and "curl -sf -o /dev/null http://127.0.0.1:${AppPort}/readyz" in script)
+    check("no CloudFormation rolling update: new releases roll through deploy.sh's instance refresh",
+          "UpdatePolicy" not in group and "RollbackAlarms" in t["Outputs"])
 
     rds = res["Database"]["Properties"]
     check("RDS MySQL Multi-AZ, encrypted, 7-day backups, deletion protection, managed password",
@@ -212,6 +243,88 @@ def facts(template_path, unit_path, src_dir):
     check("a CloudWatch dashboard", len(resources_of(t, "AWS::CloudWatch::Dashboard")) == 1)
     size = len(open(template_path, "rb").read())
     check(f"template fits `cloudformation deploy` without an S3 bucket ({size} < 51200 bytes)", size < 51200)
+
+
+# ----------------------------------------------------------------------------- export stack
+def policy_document(document):
+    """A policy as IAM returns it: a dict, its JSON (URL-encoded, as the API sends it), or, for
+    an inline policy made by moto's CloudFormation, its Python text."""
+    if not isinstance(document, str):
+        return document
+    from urllib.parse import unquote
+    try:
+        return json.loads(unquote(document))
+    except ValueError:
+        import ast
+        return ast.literal_eval(document)
+
+
+def export(export_path, main_path, endpoint):
+    t = load(export_path)
+    res = t["Resources"]
+    role = res["ExportRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    only_exports = [{"Sid": "WriteExports", "Effect": "Allow", "Action": "s3:PutObject",
+                     "Resource": {"Fn::Sub": "arn:${AWS::Partition}:s3:::${BucketName}/exports/*"}}]
+    check("export role: PutObject under exports/ and nothing else", statements == only_exports and "ManagedPolicyArns" not in role, statements)
+    trust = role["AssumeRolePolicyDocument"]["Statement"]
+    check("export role: only the instances' role may assume it",
+          trust == [{"Effect": "Allow", "Principal": {"AWS": {"Ref": "InstanceRoleArn"}}, "Action": "sts:AssumeRole"}], trust)
+    main = load(main_path)
+    check("the main template gives the export role's permission to nobody else",
+          "exports/" not in json.dumps(main["Resources"]["AppRole"]))
+    command = json.dumps(res["ExportCommand"]["Properties"]["Content"])
+    check("the command runs run-export with the export role and the bucket",
+          "/opt/coffee-radar/bin/run-export ${ExportRole.Arn} ${BucketName}" in command, command)
+    steps = res["ExportOnOneInstance"]["Properties"]["Content"]["mainSteps"]
+    check("the automation picks one running instance of the group and runs the command there",
+          [s["action"] for s in steps] == ["aws:executeAwsApi", "aws:runCommand"]
+          and steps[0]["outputs"][0]["Selector"] == "$.Reservations[0].Instances[0].InstanceId"
+          and steps[1]["inputs"]["InstanceIds"] == ["{{ pick.InstanceId }}"], steps)
+    automation = json.dumps(res["AutomationRole"]["Properties"]["Policies"])
+    check("the automation may send commands only to the shop's group",
+          '"Effect": "Deny", "Action": "ssm:SendCommand"' in automation and "aws:ResourceTag/aws:autoscaling:groupName" in automation)
+    target = res["ExportSchedule"]["Properties"]["Target"]
+    check("EventBridge Scheduler starts the automation on ScheduleExpression",
+          target["Arn"] == "arn:aws:scheduler:::aws-sdk:ssm:startAutomationExecution"
+          and res["ExportSchedule"]["Properties"]["ScheduleExpression"] == {"Ref": "ScheduleExpression"})
+
+    import boto3
+
+    session = boto3.session.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name="us-east-1")
+    cfn, iam = session.client("cloudformation", endpoint_url=endpoint), session.client("iam", endpoint_url=endpoint)
+    instance_role = iam.create_role(RoleName="coffee-radar-moto-instances", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))["Role"]["Arn"]
+    for_moto_export = copy.deepcopy(t)
+    del for_moto_export["Resources"]["ExportSchedule"]  # moto's CloudFormation has no Scheduler
+    for document in ("ExportCommand", "ExportOnOneInstance"):  # moto takes a document as text
+        properties = for_moto_export["Resources"][document]["Properties"]
+        properties.update(DocumentFormat="JSON", Content=json.dumps(properties["Content"]))
+    name = "coffee-radar-moto-export"
+    parameters = {"BucketName": "coffee-radar-moto-bucket", "InstanceRoleArn": instance_role, "AutoScalingGroupName": "coffee-radar-moto-app"}
+    cfn.create_stack(StackName=name, TemplateBody=json.dumps(sub_to_join(for_moto_export)), Capabilities=["CAPABILITY_IAM"],
+                     Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+    for _ in range(120):
+        status = cfn.describe_stacks(StackName=name)["Stacks"][0]["StackStatus"]
+        if not status.endswith("IN_PROGRESS"):
+            break
+        time.sleep(0.5)
+    check("moto: the export stack reaches CREATE_COMPLETE", status == "CREATE_COMPLETE", status)
+    if status != "CREATE_COMPLETE":
+        return
+    physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in cfn.list_stack_resources(StackName=name)["StackResourceSummaries"]}
+    role_name = physical["ExportRole"].split("/")[-1]
+    policies = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    documents = [iam.get_role_policy(RoleName=role_name, PolicyName=p)["PolicyDocument"] for p in policies]
+    documents = [policy_document(d) for d in documents]
+    granted = [(s["Effect"], s["Action"], s["Resource"]) for d in documents for s in d["Statement"]]
+    check("moto: the export role's one permission is PutObject on BUCKET/exports/*",
+          granted == [("Allow", "s3:PutObject", "arn:aws:s3:::coffee-radar-moto-bucket/exports/*")]
+          and not iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"], granted)
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    trust = policy_document(trust)
+    check("moto: only the instances' role may assume it",
+          [s["Principal"] for s in trust["Statement"]] == [{"AWS": instance_role}], trust)
 
 
 # ----------------------------------------------------------------------------- moto
@@ -435,6 +548,8 @@ def main():
         facts(*sys.argv[2:5])
     elif command == "moto":
         moto(sys.argv[2], sys.argv[3])
+    elif command == "export":
+        export(sys.argv[2], sys.argv[3], sys.argv[4])
     else:
         raise SystemExit(__doc__)
     sys.exit(1 if RESULTS["fail"] else 0)
