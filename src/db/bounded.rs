@@ -205,29 +205,31 @@ pub struct TxConn {
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        let TxConn {
-            tx,
-            deadline,
-            _turn,
-            ..
-        } = self.0;
-        crate::ops::metrics::database_round_trip();
-        let committed = within(deadline, tx.commit()).await;
-        drop(_turn);
-        committed
+        self.end(sqlx::Transaction::commit).await
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.end(sqlx::Transaction::rollback).await
+    }
+
+    /// Ends the transaction (`how`: commit or rollback) within its deadline, holding the
+    /// writers' turn until it has ended.
+    async fn end<F>(
+        self,
+        how: impl FnOnce(sqlx::Transaction<'static, Any>) -> F,
+    ) -> Result<(), sqlx::Error>
+    where
+        F: Future<Output = Result<(), sqlx::Error>>,
+    {
         let TxConn {
             tx,
             deadline,
             _turn,
-            ..
         } = self.0;
         crate::ops::metrics::database_round_trip();
-        let rolled_back = within(deadline, tx.rollback()).await;
+        let ended = within(deadline, how(tx)).await;
         drop(_turn);
-        rolled_back
+        ended
     }
 }
 
