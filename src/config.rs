@@ -114,6 +114,17 @@ pub struct CommonSettings {
     )]
     pub database_call_timeout_ms: u64,
 
+    /// A database connection idle for longer than this is checked (one round trip) before
+    /// its next statement; one used more recently goes straight to it (every connection is
+    /// also checked as it goes back to the pool). 0: check before every use.
+    #[arg(
+        long,
+        env = "DATABASE_CHECK_IDLE_AFTER_MS",
+        default_value_t = 1000,
+        global = true
+    )]
+    pub database_check_idle_after_ms: u64,
+
     /// SQLite only: how long a write waits for a lock held by another process (the shop's
     /// own writes queue in the app, one at a time, and never wait here for each other).
     #[arg(

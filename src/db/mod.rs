@@ -27,7 +27,7 @@ use credentials::CredentialSource;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
-use sqlx::{Any, AssertSqlSafe, Executor};
+use sqlx::{Any, AssertSqlSafe, Connection, Executor};
 
 static RELEASED_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -86,6 +86,8 @@ pub struct PoolSettings {
     pub migration_lock_wait: Duration,
     /// SQLite: how long a write waits for another process's lock.
     pub sqlite_busy_timeout: Duration,
+    /// A connection idle for longer is checked before its next statement.
+    pub check_idle_after: Duration,
     /// None: the password is the database URL's.
     pub password_command: Option<PasswordCommand>,
 }
@@ -99,6 +101,7 @@ impl PoolSettings {
             call_timeout: Duration::from_millis(common.database_call_timeout_ms),
             migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
             sqlite_busy_timeout: Duration::from_millis(common.sqlite_busy_timeout_ms),
+            check_idle_after: Duration::from_millis(common.database_check_idle_after_ms),
             password_command: common.database_password_command.clone().map(|command| {
                 PasswordCommand {
                     command,
@@ -135,12 +138,24 @@ impl Db {
         };
         let statement_timeout_ms = settings.statement_timeout.as_millis() as u64;
         let busy_timeout_ms = settings.sqlite_busy_timeout.as_millis() as u64;
+        let check_idle_after = settings.check_idle_after;
         let options = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .min_connections(0)
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Duration::from_secs(300))
-            .test_before_acquire(backend != Backend::Sqlite)
+            // sqlx checks every connection as it takes it back; checking it again before each
+            // statement would double the round trips. Only a connection idle for a while is
+            // checked first: the database may have gone (a failover) since.
+            .test_before_acquire(false)
+            .before_acquire(move |conn, meta| {
+                Box::pin(async move {
+                    if backend != Backend::Sqlite && meta.idle_for >= check_idle_after {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     match backend {

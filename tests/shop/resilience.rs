@@ -146,6 +146,8 @@ struct Cuttable {
     generation: Arc<AtomicUsize>,
     /// How long each chunk of bytes is held, either way, in milliseconds.
     delay_ms: Arc<AtomicU64>,
+    /// Chunks of bytes the app has sent the database: each a message (a statement, a ping).
+    sent: Arc<AtomicUsize>,
 }
 
 impl Cuttable {
@@ -155,7 +157,9 @@ impl Cuttable {
         let up = Arc::new(AtomicBool::new(true));
         let generation = Arc::new(AtomicUsize::new(0));
         let delay_ms = Arc::new(AtomicU64::new(0));
+        let sent = Arc::new(AtomicUsize::new(0));
         let (up2, generation2, delay2) = (up.clone(), generation.clone(), delay_ms.clone());
+        let sent2 = sent.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((inbound, _)) = listener.accept().await else {
@@ -167,6 +171,7 @@ impl Cuttable {
                 let target = target.clone();
                 let born = generation2.load(Ordering::SeqCst);
                 let (up3, generation3, delay3) = (up2.clone(), generation2.clone(), delay2.clone());
+                let sent3 = sent2.clone();
                 tokio::spawn(async move {
                     let Ok(outbound) = TcpStream::connect(&target).await else {
                         return;
@@ -174,8 +179,8 @@ impl Cuttable {
                     let (from_app, to_app) = inbound.into_split();
                     let (from_db, to_db) = outbound.into_split();
                     let relay = futures::future::join(
-                        relay(from_app, to_db, delay3.clone()),
-                        relay(from_db, to_app, delay3),
+                        relay(from_app, to_db, delay3.clone(), Some(sent3)),
+                        relay(from_db, to_app, delay3, None),
                     );
                     let cut = async {
                         while up3.load(Ordering::SeqCst)
@@ -193,7 +198,13 @@ impl Cuttable {
             up,
             generation,
             delay_ms,
+            sent,
         }
+    }
+
+    /// How many chunks of bytes the app has sent the database so far.
+    fn sent(&self) -> usize {
+        self.sent.load(Ordering::SeqCst)
     }
 
     /// Holds every chunk of bytes, either way, for `delay` before passing it on (zero: none).
@@ -214,15 +225,20 @@ impl Cuttable {
     }
 }
 
-/// Copies bytes from one side to the other, each chunk after the proxy's delay.
+/// Copies bytes from one side to the other, each chunk after the proxy's delay, counting
+/// the chunks in `count` if given.
 async fn relay(
     mut from: tokio::net::tcp::OwnedReadHalf,
     mut to: tokio::net::tcp::OwnedWriteHalf,
     delay_ms: Arc<AtomicU64>,
+    count: Option<Arc<AtomicUsize>>,
 ) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut chunk = vec![0; 16 * 1024];
     while let Ok(n @ 1..) = from.read(&mut chunk).await {
+        if let Some(count) = &count {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
         let delay = delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -615,21 +631,29 @@ async fn a_checkout_over_a_slow_link_to_the_database_answers_503_within_the_call
 #[tokio::test]
 #[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
 async fn a_request_s_database_calls_share_one_budget_over_a_slow_link() {
+    // One connection: the statements warmed below are prepared on the one that serves.
     let (app, proxy) = app_behind_cuttable_database(&[
         "--database-call-timeout-ms",
         "1000",
         "--request-timeout-secs",
         "120",
+        "--database-pool-size",
+        "1",
     ])
     .await;
     let shopper = app.signed_in("budget").await;
     let orders = || shopper.get(app.url("/orders"));
     let me = || shopper.get(app.url("/api/v1/me"));
     assert_eq!(answered(orders()).await.status(), StatusCode::OK);
+    assert_eq!(answered(me()).await.status(), StatusCode::OK);
+    // Each connection is checked as it goes back to the pool: let that end before the link
+    // slows down, or the next request would find none idle and open a new one (a handshake
+    // of several round trips).
+    tokio::time::sleep(SETTLE).await;
 
-    // 100 ms each way: the one statement of /api/v1/me takes about half the budget, the
-    // several of the orders page about one and a half.
-    proxy.slow_down(Duration::from_millis(100));
+    // 200 ms each way: the one statement of /api/v1/me takes about half the budget, the
+    // three or more of the orders page (session, orders, their lines) more than all of it.
+    proxy.slow_down(Duration::from_millis(200));
     assert_eq!(answered(me()).await.status(), StatusCode::OK, "one call");
     let page = answered(orders()).await;
     assert_eq!(
@@ -640,6 +664,43 @@ async fn a_request_s_database_calls_share_one_budget_over_a_slow_link() {
 
     proxy.slow_down(Duration::ZERO);
     assert_eq!(answered(orders()).await.status(), StatusCode::OK);
+}
+
+/// How long a connection's check on its way back to the pool takes on a fast link, with room.
+const SETTLE: Duration = Duration::from_millis(200);
+
+/// A connection used a moment ago goes straight to its statement: checking it first (a ping)
+/// would double the round trips of every statement, and its check as it went back to the
+/// pool (sqlx pings every connection it takes back) is that recent. One idle for longer than
+/// DATABASE_CHECK_IDLE_AFTER_MS is checked before use, as the database may have gone since.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn a_connection_used_a_moment_ago_is_not_pinged_before_its_statement() {
+    let (app, proxy) = app_behind_cuttable_database(&[
+        "--database-pool-size",
+        "1",
+        "--database-check-idle-after-ms",
+        "60000",
+    ])
+    .await;
+    let shopper = app.signed_in("warm").await;
+    let me = || async {
+        assert_eq!(
+            answered(shopper.get(app.url("/api/v1/me"))).await.status(),
+            StatusCode::OK
+        );
+        tokio::time::sleep(SETTLE).await;
+    };
+    // The first uses prepare the statement on the one connection.
+    me().await;
+    me().await;
+    let before = proxy.sent();
+    me().await;
+    assert_eq!(
+        proxy.sent() - before,
+        2,
+        "the statement, then the check on the way back to the pool, and nothing before"
+    );
 }
 
 #[tokio::test]
