@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Db, Tx, now_ms};
+use super::{Backend, Db, Tx, now_ms};
 use crate::domain::{Cents, Quantity};
 use crate::error::AppResult;
 
@@ -45,6 +45,13 @@ impl CartLine {
     }
 }
 
+/// A variant for sale as a cart sees it: its stock, and how many the cart holds (0: none).
+#[derive(Debug, Clone, Copy, FromRow)]
+pub struct CartSlot {
+    pub stock: i64,
+    pub in_cart: i64,
+}
+
 pub fn cart_total(lines: &[CartLine]) -> Cents {
     lines.iter().map(CartLine::line_total).sum()
 }
@@ -82,47 +89,51 @@ impl Db {
         Ok(row.map_or(0, |r| r.0))
     }
 
-    /// Sets the quantity of a variant in the cart, adding the line if it is new.
+    /// A variant for sale and what the cart holds of it, in one query; none when the
+    /// variant is not for sale.
+    pub async fn cart_slot(
+        &self,
+        owner: &CartOwner,
+        variant_id: i64,
+    ) -> AppResult<Option<CartSlot>> {
+        Ok(self
+            .query_as(
+                "SELECT v.stock, COALESCE(c.quantity, 0) AS in_cart \
+                 FROM variants v JOIN products p ON p.id = v.product_id \
+                 LEFT JOIN cart_items c ON c.variant_id = v.id AND c.owner = ? \
+                 WHERE v.id = ? AND v.hidden = 0 AND p.hidden = 0",
+            )
+            .bind(owner.key())
+            .bind(variant_id)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+
+    /// Sets the quantity of a variant in the cart, adding the line if it is new: one
+    /// upsert, so that two requests adding the same line never collide.
     pub async fn set_cart_quantity(
         &self,
         owner: &CartOwner,
         variant_id: i64,
         quantity: Quantity,
     ) -> AppResult<()> {
-        let owner = owner.key();
-        let updated = self
-            .query("UPDATE cart_items SET quantity = ? WHERE owner = ? AND variant_id = ?")
-            .bind(quantity.get())
-            .bind(&owner)
+        let sql = match self.backend() {
+            Backend::MySql => {
+                "INSERT INTO cart_items (owner, variant_id, quantity, added_at) VALUES (?, ?, ?, ?) \
+                 ON DUPLICATE KEY UPDATE quantity = VALUES(quantity)"
+            }
+            Backend::Sqlite | Backend::Postgres => {
+                "INSERT INTO cart_items (owner, variant_id, quantity, added_at) VALUES (?, ?, ?, ?) \
+                 ON CONFLICT (owner, variant_id) DO UPDATE SET quantity = excluded.quantity"
+            }
+        };
+        self.query(sql)
+            .bind(owner.key())
             .bind(variant_id)
+            .bind(quantity.get())
+            .bind(now_ms())
             .execute(self.pool())
             .await?;
-        if updated.rows_affected() == 0 {
-            let inserted = self
-                .query("INSERT INTO cart_items (owner, variant_id, quantity, added_at) VALUES (?, ?, ?, ?)")
-                .bind(&owner)
-                .bind(variant_id)
-                .bind(quantity.get())
-                .bind(now_ms())
-                .execute(self.pool())
-                .await;
-            match inserted {
-                // Another request added the line first: ours sets the quantity.
-                Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-                    self.query(
-                        "UPDATE cart_items SET quantity = ? WHERE owner = ? AND variant_id = ?",
-                    )
-                    .bind(quantity.get())
-                    .bind(&owner)
-                    .bind(variant_id)
-                    .execute(self.pool())
-                    .await?;
-                }
-                other => {
-                    other?;
-                }
-            }
-        }
         Ok(())
     }
 

@@ -171,26 +171,28 @@ impl Db {
     /// Turns the user's cart into an order in one transaction: stock is checked and taken
     /// with a guarded UPDATE (so concurrent buyers can never oversell), the order and its
     /// lines are written with a price snapshot, and the cart is emptied.
+    ///
+    /// A key seen before is not looked up first (a round trip every new order would pay):
+    /// the replay finds the cart empty, or fails on the key's unique index before taking
+    /// any stock, and answers with the earlier order.
     pub async fn place_order(&self, checkout: &Checkout<'_>) -> AppResult<Placed> {
-        if let Some(key) = checkout.idempotency_key
-            && let Some(order) = self.order_by_idempotency_key(checkout.buyer, key).await?
-        {
-            return Ok(Placed::Replayed(order));
-        }
         match self.place_order_retrying(checkout).await {
-            // A concurrent request with the same key may have won the race (and emptied the
-            // cart, or taken the key): if so, answer with its order.
-            Err(AppError::Conflict(message)) => {
+            // An earlier or concurrent request with the same key may have placed the order
+            // (and emptied the cart, used up the code, or taken the key): if so, answer
+            // with its order.
+            Err(refused @ (AppError::Conflict(_) | AppError::Invalid(_))) => {
                 let earlier = match checkout.idempotency_key {
                     Some(key) => self.order_by_idempotency_key(checkout.buyer, key).await?,
                     None => None,
                 };
-                match earlier {
-                    Some(order) => Ok(Placed::Replayed(order)),
-                    None if message == DUPLICATE_KEY => Err(AppError::Conflict(
-                        "Your order is being placed; please refresh in a moment.".into(),
-                    )),
-                    None => Err(AppError::Conflict(message)),
+                match (earlier, refused) {
+                    (Some(order), _) => Ok(Placed::Replayed(order)),
+                    (None, AppError::Conflict(message)) if message == DUPLICATE_KEY => {
+                        Err(AppError::Conflict(
+                            "Your order is being placed; please refresh in a moment.".into(),
+                        ))
+                    }
+                    (None, refused) => Err(refused),
                 }
             }
             other => other.map(Placed::New),
@@ -226,29 +228,6 @@ impl Db {
         let lines = self.cart_lines_in(&mut tx, &owner).await?;
         if lines.is_empty() {
             return Err(AppError::Conflict("Your cart is empty.".into()));
-        }
-        for line in &lines {
-            let taken = self
-                .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
-                .bind(line.quantity)
-                .bind(line.variant_id)
-                .bind(line.quantity)
-                .execute(&mut *tx)
-                .await?;
-            if taken.rows_affected() != 1 {
-                let left: Option<(i64,)> = self
-                    .query_as("SELECT stock FROM variants WHERE id = ?")
-                    .bind(line.variant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let left = left.map_or(0, |r| r.0);
-                return Err(AppError::Conflict(out_of_stock_message(
-                    &line.product_name,
-                    &line.color,
-                    &line.size,
-                    left,
-                )));
-            }
         }
         let now = now_ms();
         let subtotal = cart_total(&lines);
@@ -383,6 +362,30 @@ impl Db {
             return Err(AppError::Conflict(DUPLICATE_KEY.into()));
         }
         inserted?;
+        // Stock is taken after the order row, whose key a replay fails on.
+        for line in &lines {
+            let taken = self
+                .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
+                .bind(line.quantity)
+                .bind(line.variant_id)
+                .bind(line.quantity)
+                .execute(&mut *tx)
+                .await?;
+            if taken.rows_affected() != 1 {
+                let left: Option<(i64,)> = self
+                    .query_as("SELECT stock FROM variants WHERE id = ?")
+                    .bind(line.variant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let left = left.map_or(0, |r| r.0);
+                return Err(AppError::Conflict(out_of_stock_message(
+                    &line.product_name,
+                    &line.color,
+                    &line.size,
+                    left,
+                )));
+            }
+        }
         // The rehearsal's next release marks the orders it took (docs/upgrades.md).
         #[cfg(feature = "next-release-rehearsal")]
         self.query("UPDATE orders SET placed_by_release = ? WHERE id = ?")

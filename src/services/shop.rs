@@ -2,7 +2,7 @@
 
 use super::notices::OrderNews;
 use super::{Services, accounts};
-use crate::db::cart::{CartLine, CartOwner};
+use crate::db::cart::{CartLine, CartOwner, CartSlot};
 use crate::db::orders::{GuestProof, Order};
 use crate::db::users::UserRow;
 use crate::domain::order::{OrderLife, TimelineStep};
@@ -30,7 +30,12 @@ pub async fn add_to_cart(
         owner,
         new_guest_token,
     } = owner_or_new_guest(services, owner).await?;
-    let already = services.db.cart_quantity(&owner, variant_id).await?;
+    let slot = services
+        .db
+        .cart_slot(&owner, variant_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("That product variant"))?;
+    let already = slot.in_cart;
     // A valid quantity that would take the cart past the most of one item is a conflict
     // with the cart, as a shortage of stock is.
     let total = Quantity::parse(already + quantity.get()).map_err(|_| {
@@ -39,7 +44,7 @@ pub async fn add_to_cart(
             Quantity::MAX
         ))
     })?;
-    set_quantity_checked(services, &owner, variant_id, total.get()).await?;
+    put_in_cart(services, &owner, variant_id, &slot, total.get()).await?;
     let user_id = match &owner {
         CartOwner::User(id) => Some(*id),
         CartOwner::Guest(_) => None,
@@ -62,26 +67,27 @@ pub async fn set_cart_quantity(
     variant_id: i64,
     quantity: i64,
 ) -> AppResult<()> {
-    if services.db.cart_quantity(owner, variant_id).await? == 0 {
-        return Err(AppError::not_found("That item in your cart"));
-    }
-    set_quantity_checked(services, owner, variant_id, quantity).await
+    let slot = services
+        .db
+        .cart_slot(owner, variant_id)
+        .await?
+        .filter(|slot| slot.in_cart > 0)
+        .ok_or_else(|| AppError::not_found("That item in your cart"))?;
+    put_in_cart(services, owner, variant_id, &slot, quantity).await
 }
 
-async fn set_quantity_checked(
+/// Puts `quantity` of the variant in the cart in place of what it held, within the stock
+/// of `slot` (the variant and cart line as just read).
+async fn put_in_cart(
     services: &Services,
     owner: &CartOwner,
     variant_id: i64,
+    slot: &CartSlot,
     quantity: i64,
 ) -> AppResult<()> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
-    let variant = services
-        .db
-        .variant_by_id(variant_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("That product variant"))?;
-    if variant.stock < quantity.get() {
-        let message = match variant.stock {
+    if slot.stock < quantity.get() {
+        let message = match slot.stock {
             0 => "Sorry, that one is sold out.".to_owned(),
             n => format!("Only {n} left in stock."),
         };
@@ -186,15 +192,14 @@ async fn refill(services: &Services, order: &Order, owner: &CartOwner) -> AppRes
     let mut left_out = Vec::new();
     for line in &order.lines {
         let item = format!("{} ({}, {})", line.product_name, line.color, line.size);
-        let Some(variant) = services.db.variant_by_id(line.variant_id).await? else {
+        let Some(slot) = services.db.cart_slot(owner, line.variant_id).await? else {
             left_out.push(format!("{item} is no longer for sale."));
             continue;
         };
-        let in_cart = services.db.cart_quantity(owner, line.variant_id).await?;
-        let room = variant.stock.min(Quantity::MAX) - in_cart;
+        let room = slot.stock.min(Quantity::MAX) - slot.in_cart;
         let taken = line.quantity.min(room);
         if taken <= 0 {
-            left_out.push(match variant.stock {
+            left_out.push(match slot.stock {
                 0 => format!("{item} is sold out."),
                 _ => format!("{item}: your cart already holds all you can order."),
             });
@@ -206,7 +211,14 @@ async fn refill(services: &Services, order: &Order, owner: &CartOwner) -> AppRes
                 line.quantity
             ));
         }
-        set_quantity_checked(services, owner, line.variant_id, in_cart + taken).await?;
+        put_in_cart(
+            services,
+            owner,
+            line.variant_id,
+            &slot,
+            slot.in_cart + taken,
+        )
+        .await?;
     }
     Ok(left_out)
 }

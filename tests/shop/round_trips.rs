@@ -3,16 +3,41 @@
 
 use crate::common::{TestApp, add_to_cart, metrics_text};
 use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
 
 /// The sum of a counter's series for GET requests of `route`.
 async fn counted(app: &TestApp, name: &str, route: &str) -> f64 {
+    counted_for(app, name, "GET", route).await
+}
+
+/// The sum of a counter's series for `method` requests of `route`.
+async fn counted_for(app: &TestApp, name: &str, method: &str, route: &str) -> f64 {
     let text = metrics_text(&app.client(), app).await;
-    let labels = format!("route=\"{route}\"");
+    let labels = [format!("method=\"{method}\""), format!("route=\"{route}\"")];
     text.lines()
         .filter(|line| line.starts_with(&format!("{name}{{")))
-        .filter(|line| line.contains("method=\"GET\"") && line.contains(&labels))
+        .filter(|line| labels.iter().all(|label| line.contains(label)))
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// The round trips of one `method` request of `route`: those `send` made, after checking
+/// that it made exactly one such request.
+async fn round_trips_of<F: Future<Output = ()>>(
+    app: &TestApp,
+    method: &str,
+    route: &str,
+    send: F,
+) -> f64 {
+    let trips = counted_for(app, "http_database_round_trips_total", method, route).await;
+    let requests = counted_for(app, "http_requests_total", method, route).await;
+    send.await;
+    assert_eq!(
+        counted_for(app, "http_requests_total", method, route).await - requests,
+        1.0,
+        "{method} {route} counted once"
+    );
+    counted_for(app, "http_database_round_trips_total", method, route).await - trips
 }
 
 /// Round trips per request of `route`, over `times` GETs of `path` by `client`, each of
@@ -82,4 +107,67 @@ async fn a_guest_with_a_cart_costs_one_round_trip_and_an_anonymous_visitor_none(
     let visitor = app.client();
     let per_page = round_trips_per_page(&app, &visitor, "/", "/", "0").await;
     assert_eq!(per_page, 0.0, "an anonymous page comes from the snapshot");
+}
+
+/// At most: the session, the cart line and its variant together, the line's upsert, and
+/// the cart for the answer.
+const ADD_TO_CART_ROUND_TRIPS: f64 = 4.0;
+
+#[tokio::test]
+async fn adding_to_the_cart_costs_at_most_four_round_trips() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("addtrips").await;
+    let mug = app.variant_of("Coffee Radar Mug").await;
+    // A new line, then more of the same line: each answers with the whole cart.
+    for (quantity, in_cart) in [(1, 1), (2, 3)] {
+        let trips = round_trips_of(&app, "POST", "/api/v1/cart/items", async {
+            let added = shopper
+                .post(app.url("/api/v1/cart/items"))
+                .json(&json!({"variant_id": mug, "quantity": quantity}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(added.status(), StatusCode::CREATED);
+            let cart: Value = added.json().await.unwrap();
+            assert_eq!(cart["items"][0]["quantity"], in_cart, "{cart}");
+        })
+        .await;
+        assert!(
+            trips <= ADD_TO_CART_ROUND_TRIPS,
+            "adding {quantity} to the cart took {trips} round trips"
+        );
+    }
+}
+
+/// At most: the session, the delivery options, the saved address, BEGIN, the cart, the
+/// order (whose key a replay fails on), the stock, its lines, its history, emptying the
+/// cart, COMMIT.
+const CHECKOUT_ROUND_TRIPS: f64 = 11.0;
+
+#[tokio::test]
+async fn a_checkout_costs_at_most_eleven_round_trips() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("ordertrips").await;
+    let mug = app.variant_of("Coffee Radar Mug").await;
+    add_to_cart(&app, &shopper, mug, 2).await;
+    let stock = app.stock_of(mug).await;
+    let trips = round_trips_of(&app, "POST", "/api/v1/orders", async {
+        let placed = shopper
+            .post(app.url("/api/v1/orders"))
+            .header("idempotency-key", "trips-1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(placed.status(), StatusCode::CREATED);
+    })
+    .await;
+    assert_eq!(
+        app.stock_of(mug).await,
+        stock - 2,
+        "the order took its stock"
+    );
+    assert!(
+        trips <= CHECKOUT_ROUND_TRIPS,
+        "a checkout took {trips} round trips"
+    );
 }
