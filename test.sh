@@ -16,8 +16,9 @@ scripts/install-test-tools.sh
 log "Building the next release for the rolling-upgrade rehearsal (docs/upgrades.md)"
 # This tree with the cargo feature next-release-rehearsal (one more migration, from
 # deploy/rehearsal/), kept as target/debug/coffee-radar-next. Built first: the build below
-# puts the released binary back in target/debug/coffee-radar.
-cargo build --locked --bin coffee-radar --features next-release-rehearsal
+# puts the released binary back in target/debug/coffee-radar. Same targets as that build, so
+# that the dependencies resolve to the same features and are built once for both.
+cargo build --locked --workspace --all-targets --features coffee-radar/next-release-rehearsal
 ln -f target/debug/coffee-radar target/debug/coffee-radar-next
 
 log "Building once (debug profile, all targets)"
