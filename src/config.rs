@@ -116,11 +116,13 @@ pub struct CommonSettings {
 
     /// A database connection idle for longer than this is checked (one round trip) before
     /// its next statement; one used more recently goes straight to it (every connection is
-    /// also checked as it goes back to the pool). 0: check before every use.
+    /// also checked as it goes back to the pool). 0, the default: check before every use, as
+    /// a database that drops its connections (a restart, a failover) would otherwise fail
+    /// one request on each connection it dropped.
     #[arg(
         long,
         env = "DATABASE_CHECK_IDLE_AFTER_MS",
-        default_value_t = 1000,
+        default_value_t = 0,
         global = true
     )]
     pub database_check_idle_after_ms: u64,

@@ -145,8 +145,9 @@ impl Db {
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Duration::from_secs(300))
             // sqlx checks every connection as it takes it back; checking it again before each
-            // statement would double the round trips. Only a connection idle for a while is
-            // checked first: the database may have gone (a failover) since.
+            // statement costs a round trip more. Only a connection idle for longer than the
+            // setting is checked first (by default every one): the database may have dropped
+            // it since (a restart, a failover), and the statement would fail on it.
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
                 Box::pin(async move {
