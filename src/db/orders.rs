@@ -364,14 +364,10 @@ impl Db {
         inserted?;
         // Stock is taken after the order row, whose key a replay fails on.
         for line in &lines {
-            let taken = self
-                .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
-                .bind(line.quantity)
-                .bind(line.variant_id)
-                .bind(line.quantity)
-                .execute(&mut *tx)
-                .await?;
-            if taken.rows_affected() != 1 {
+            if !self
+                .take_stock(&mut tx, line.variant_id, line.quantity)
+                .await?
+            {
                 let left: Option<(i64,)> = self
                     .query_as("SELECT stock FROM variants WHERE id = ?")
                     .bind(line.variant_id)
@@ -807,14 +803,10 @@ impl Db {
             return Ok(false);
         }
         for line in &order.lines {
-            let taken = self
-                .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
-                .bind(line.quantity)
-                .bind(line.variant_id)
-                .bind(line.quantity)
-                .execute(&mut *tx)
-                .await?;
-            if taken.rows_affected() != 1 {
+            if !self
+                .take_stock(&mut tx, line.variant_id, line.quantity)
+                .await?
+            {
                 // Rolled back when `tx` drops: the order stays released.
                 return Ok(false);
             }
@@ -875,6 +867,21 @@ impl Db {
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
             Err(other) => Err(other.into()),
         }
+    }
+}
+
+impl Db {
+    /// Takes `quantity` of a variant's stock if that many are left (the guard that keeps
+    /// concurrent buyers from overselling); false, taking nothing, otherwise.
+    async fn take_stock(&self, tx: &mut Tx, variant_id: i64, quantity: i64) -> AppResult<bool> {
+        let taken = self
+            .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
+            .bind(quantity)
+            .bind(variant_id)
+            .bind(quantity)
+            .execute(&mut **tx)
+            .await?;
+        Ok(taken.rows_affected() == 1)
     }
 }
 
