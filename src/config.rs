@@ -116,13 +116,13 @@ pub struct CommonSettings {
 
     /// A database connection idle for longer than this is checked (one round trip) before
     /// its next statement; one used more recently goes straight to it (every connection is
-    /// also checked as it goes back to the pool). 0, the default: check before every use, as
-    /// a database that drops its connections (a restart, a failover) would otherwise fail
-    /// one request on each connection it dropped.
+    /// also checked as it goes back to the pool). When the database drops its connections (a
+    /// restart, a failover), the read that meets a dead one runs again and every connection
+    /// idle since is checked (db::liveness). 0: check before every use.
     #[arg(
         long,
         env = "DATABASE_CHECK_IDLE_AFTER_MS",
-        default_value_t = 0,
+        default_value_t = 1000,
         global = true
     )]
     pub database_check_idle_after_ms: u64,

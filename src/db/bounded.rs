@@ -286,6 +286,7 @@ async fn within<T>(
             .unwrap_or_else(|_| Err(timed_out())),
     };
     spend(started.elapsed());
+    super::liveness::note(&result);
     result
 }
 
@@ -295,13 +296,16 @@ fn stream_within<'e, T: Send + 'e>(
     stream: BoxStream<'e, Result<T, sqlx::Error>>,
 ) -> BoxStream<'e, Result<T, sqlx::Error>> {
     let Some(deadline) = deadline else {
-        return stream;
+        return stream.inspect(super::liveness::note).boxed();
     };
     futures::stream::unfold(Some(stream), move |stream| async move {
         let mut stream = stream?;
         let started = Instant::now();
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
         spend(started.elapsed());
+        if let Ok(Some(step)) = &next {
+            super::liveness::note(step);
+        }
         match next {
             Ok(Some(item)) => Some((item, Some(stream))),
             Ok(None) => None,

@@ -12,6 +12,7 @@ pub mod flask_source;
 pub mod imported;
 pub mod insights;
 pub mod limits;
+pub mod liveness;
 pub mod orders;
 pub mod places;
 pub mod retention;
@@ -146,12 +147,16 @@ impl Db {
             .idle_timeout(Duration::from_secs(300))
             // sqlx checks every connection as it takes it back; checking it again before each
             // statement costs a round trip more. Only a connection idle for longer than the
-            // setting is checked first (by default every one): the database may have dropped
-            // it since (a restart, a failover), and the statement would fail on it.
+            // setting is checked first: the database may have dropped it since (a restart, a
+            // failover), and the statement would fail on it; so is every connection idle
+            // since a statement last met a dropped one (see `liveness`).
             .test_before_acquire(false)
             .before_acquire(move |conn, meta| {
                 Box::pin(async move {
-                    if backend != Backend::Sqlite && meta.idle_for >= check_idle_after {
+                    if backend != Backend::Sqlite
+                        && (meta.idle_for >= check_idle_after
+                            || liveness::idle_since_a_drop(meta.idle_for))
+                    {
                         conn.ping().await?;
                     }
                     Ok(true)

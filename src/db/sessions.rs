@@ -66,12 +66,14 @@ impl Db {
     /// An account's role is read as in [`UserRow`]: one this shop does not know is an
     /// error, not a shopper.
     pub async fn session(&self, id: &str) -> AppResult<Option<SessionRow>> {
-        let rows: Vec<SessionJoin> = self
-            .query_as(SESSION_WITH_CART)
-            .bind(id)
-            .bind(now_ms())
-            .fetch_all(self.pool())
-            .await?;
+        // Most requests begin here: the read that meets a connection the database dropped.
+        let rows: Vec<SessionJoin> = super::liveness::read_again_if_dropped(|| {
+            self.query_as(SESSION_WITH_CART)
+                .bind(id)
+                .bind(now_ms())
+                .fetch_all(self.pool())
+        })
+        .await?;
         let cart_count = rows.iter().filter_map(|r| r.cart_quantity).sum();
         let Some(r) = rows.into_iter().next() else {
             return Ok(None);

@@ -678,6 +678,44 @@ async fn a_connection_used_a_moment_ago_is_not_pinged_before_its_statement() {
     );
 }
 
+/// When the database drops every connection at once (a restart, a failover, sessions ended
+/// by an operator), connections used a moment ago are not checked before their next
+/// statement: the request that meets a dead one is still served, and the requests after
+/// it find live connections.
+#[tokio::test]
+#[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
+async fn the_request_that_meets_a_connection_the_database_dropped_is_still_served() {
+    let (app, proxy) =
+        app_behind_cuttable_database(&["--database-check-idle-after-ms", "60000"]).await;
+    let shopper = app.signed_in("dropped").await;
+    // Several connections open and idle in the pool.
+    let me = || answered(shopper.get(app.url("/api/v1/me")));
+    for answer in futures::future::join_all((0..4).map(|_| me())).await {
+        assert_eq!(answer.status(), StatusCode::OK);
+    }
+
+    proxy.cut().await;
+    proxy.restore();
+    let answer = me().await;
+    assert_eq!(
+        answer.status(),
+        StatusCode::OK,
+        "the request that met a dropped connection: {}",
+        answer.text().await.unwrap()
+    );
+    let variant = app.variant_of("Coffee Radar Mug").await;
+    let added = answered(
+        shopper
+            .post(app.url("/api/v1/cart/items"))
+            .json(&json!({"variant_id": variant, "quantity": 1})),
+    )
+    .await;
+    assert_eq!(added.status(), StatusCode::CREATED, "a write after it");
+    for answer in futures::future::join_all((0..4).map(|_| me())).await {
+        assert_eq!(answer.status(), StatusCode::OK, "and the reads after it");
+    }
+}
+
 #[tokio::test]
 #[ignore = "needs a database server: TEST_DATABASE_URL with --run-ignored all (test.sh runs it on MariaDB and PostgreSQL)"]
 async fn an_instance_whose_database_is_down_at_start_still_starts_and_catches_up() {
