@@ -389,11 +389,9 @@ async fn page_middleware(
     let came_from = CameFrom::of(request.headers());
     request.extensions_mut().insert(token.clone());
     request.extensions_mut().insert(Flash::from_jar(&jar));
-    // The request as it came, to know the visitor again should it end on an error page.
-    let (parts, body) = request.into_parts();
-    let mut asked = parts.clone();
+    let asked = Asked::of(&request);
 
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = next.run(request).await;
 
     let status = response.status();
     if (status.is_client_error() || status.is_server_error()) && !is_html(&response) {
@@ -403,7 +401,14 @@ async fn page_middleware(
             .map(|m| m.0.clone())
             .unwrap_or_else(|| default_message(status).to_owned());
         let headers = response.headers().clone();
-        response = error_page_for(&state, &mut asked, status, message, came_from.back_link()).await;
+        response = error_page_for(
+            &state,
+            &mut asked.parts(token.clone()),
+            status,
+            message,
+            came_from.back_link(),
+        )
+        .await;
         for name in [header::RETRY_AFTER, header::SET_COOKIE] {
             for value in headers.get_all(&name) {
                 response.headers_mut().append(name.clone(), value.clone());
@@ -423,6 +428,52 @@ async fn page_middleware(
         }
     }
     response
+}
+
+/// What an error page needs of the request to know its visitor again: the method, the
+/// address, the headers a visitor is known by and the peer's address. Kept for every page
+/// (reference counts, no copy of the whole request), made into a request only for an
+/// error page.
+struct Asked {
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    peer: Option<axum::extract::ConnectInfo<std::net::SocketAddr>>,
+}
+
+impl Asked {
+    fn of(request: &Request) -> Self {
+        let known_by = [
+            header::COOKIE,
+            header::HeaderName::from_static("x-forwarded-for"),
+            header::HeaderName::from_static("x-forwarded-proto"),
+        ];
+        let mut headers = Vec::new();
+        for name in known_by {
+            for value in request.headers().get_all(&name) {
+                headers.push((name.clone(), value.clone()));
+            }
+        }
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers,
+            peer: request.extensions().get().cloned(),
+        }
+    }
+
+    /// The request again, with the CSRF token the page middleware gave it.
+    fn parts(self, token: CsrfToken) -> axum::http::request::Parts {
+        let mut request = Request::new(());
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        request.headers_mut().extend(self.headers);
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(peer);
+        }
+        request.extensions_mut().insert(token);
+        request.into_parts().0
+    }
 }
 
 fn is_html(response: &Response) -> bool {
