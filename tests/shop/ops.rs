@@ -260,6 +260,32 @@ async fn static_files_are_fingerprinted_and_cached() {
     assert_eq!(response.headers()["content-encoding"], "gzip");
 }
 
+/// A page and a catalog answer are gzipped for a browser that accepts it, and read back
+/// to the same text as the plain answer.
+#[tokio::test]
+async fn pages_and_the_catalog_are_gzipped_for_clients_that_accept_it() {
+    use std::io::Read;
+    let app = TestApp::spawn().await;
+    let client = app.client();
+    for (path, looks_like) in [("/shop", "</html>"), ("/api/v1/products", "\"slug\"")] {
+        let response = client
+            .get(app.url(path))
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        let zipped = response.bytes().await.unwrap();
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&zipped[..])
+            .read_to_string(&mut text)
+            .expect("gzip that reads back");
+        assert!(text.contains(looks_like), "{path}: {text}");
+        assert!(zipped.len() < text.len(), "{path}: compressed");
+    }
+}
+
 #[tokio::test]
 async fn readiness_names_the_storage_in_use() {
     let app = TestApp::spawn().await;
