@@ -1,14 +1,14 @@
 //! The application: it builds the shared state, and holds the router and the middleware
 //! stack in one place.
 
+mod headers;
 mod probes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware;
 use axum::response::IntoResponse;
@@ -22,7 +22,6 @@ use tower_http::csrf::CsrfLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::{CommonSettings, ServeSettings};
@@ -252,64 +251,32 @@ fn csrf_layer(public_url: &str) -> CsrfLayer {
     }
 }
 
-/// Headers that depend on how the request came: Strict-Transport-Security over HTTPS
-/// (behind the load balancer), and `Cache-Control: no-store` on every answer that did not
-/// choose its own caching. Pages and API answers carry the visitor's CSRF token, cart or
-/// personal data, so no browser or proxy cache may keep them; static files and pictures
-/// say how long they may be cached themselves.
-async fn transport_headers(
+/// What every request runs inside, in one layer: it is counted (`ops::metrics::track`),
+/// its database calls share one budget (a slow database costs each request at most
+/// DATABASE_CALL_TIMEOUT_MS of waiting, however many calls it makes), and an answer built
+/// from a catalog snapshot past its time to live (the database did not answer when it was
+/// due to be reloaded) says how old it is, `X-Catalog-Stale: 42s`, and is counted.
+async fn around_handlers(
     State(state): State<AppState>,
     request: axum::extract::Request,
     next: middleware::Next,
 ) -> axum::response::Response {
-    let https = state.config.is_https(request.headers());
-    let mut response = next.run(request).await;
-    let headers = response.headers_mut();
-    if https && state.config.hsts_max_age_secs > 0 {
-        let value = format!(
-            "max-age={}; includeSubDomains",
-            state.config.hsts_max_age_secs
-        );
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(header::STRICT_TRANSPORT_SECURITY, value);
+    let method = request.method().clone();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let answer = async {
+        let within_budget = state.services.within_database_budget(next.run(request));
+        let (mut response, stale) = services::catalog::watch_staleness(within_budget).await;
+        if let Some(age) = stale {
+            metrics::counter!("catalog_stale_answers_total").increment(1);
+            if let Ok(value) = HeaderValue::from_str(&format!("{}s", age.as_secs())) {
+                response
+                    .headers_mut()
+                    .insert(HeaderName::from_static("x-catalog-stale"), value);
+            }
         }
-    }
-    if !headers.contains_key(header::CACHE_CONTROL) {
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    }
-    response
-}
-
-/// A request's database calls share one budget: a slow database costs each request at most
-/// DATABASE_CALL_TIMEOUT_MS of waiting, however many calls it makes.
-async fn database_budget(
-    State(state): State<AppState>,
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    state
-        .services
-        .within_database_budget(next.run(request))
-        .await
-}
-
-/// An answer built from a catalog snapshot past its time to live (the database did not
-/// answer when it was due to be reloaded) says how old it is, `X-Catalog-Stale: 42s`, and
-/// is counted.
-async fn catalog_staleness(
-    request: axum::extract::Request,
-    next: middleware::Next,
-) -> axum::response::Response {
-    let (mut response, stale) = services::catalog::watch_staleness(next.run(request)).await;
-    if let Some(age) = stale {
-        metrics::counter!("catalog_stale_answers_total").increment(1);
-        if let Ok(value) = HeaderValue::from_str(&format!("{}s", age.as_secs())) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static("x-catalog-stale"), value);
-        }
-    }
-    response
+        response
+    };
+    ops::metrics::track(&method, route.as_ref(), answer).await
 }
 
 /// Gives a body to the error answers that the layers below the handlers make without one:
@@ -322,7 +289,8 @@ async fn explain_bare_errors(
 ) -> axum::response::Response {
     use axum::http::StatusCode;
     let is_api = request.uri().path().starts_with("/api/");
-    let back = web::back_link(request.headers());
+    // Where the "Go back" link leads is worked out only for an answer that needs it.
+    let came_from = web::CameFrom::of(request.headers());
     let response = next.run(request).await;
     let status = response.status();
     let bare = !response.headers().contains_key(header::CONTENT_TYPE);
@@ -345,7 +313,7 @@ async fn explain_bare_errors(
     let mut explained = if is_api {
         (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
     } else {
-        web::error_page(&state, status, message, back)
+        web::error_page(&state, status, message, came_from.back_link())
     };
     // What the layers below said (served by, security headers, cookies) still holds.
     let mut headers = response.headers().clone();
@@ -377,16 +345,19 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = format!("{:032x}", rand::random::<u128>());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bits = rand::random::<u128>();
+        let mut id = [0u8; 32];
+        for (i, digit) in id.iter_mut().enumerate() {
+            *digit = HEX[((bits >> (124 - 4 * i)) & 0xf) as usize];
+        }
+        HeaderValue::from_bytes(&id).ok().map(RequestId::new)
     }
 }
 
 /// Every route and the middleware around them. Layers run top to bottom on the way in.
 pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let served_by = HeaderValue::from_str(&state.config.instance_id)
-        .unwrap_or_else(|_| HeaderValue::from_static("unknown"));
     let middleware = ServiceBuilder::new()
         .layer(SetRequestIdLayer::new(request_id.clone(), RandomRequestId))
         .layer(ops::logging::layer())
@@ -396,42 +367,14 @@ pub fn router(state: AppState, request_timeout: Duration, body_limit: usize) -> 
             explain_bare_errors,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(middleware::from_fn(ops::metrics::track))
-        .layer(middleware::from_fn(catalog_staleness))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            database_budget,
+            around_handlers,
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-served-by"),
-            served_by,
-        ))
-        // Which release answered: during a rolling upgrade two serve side by side.
-        .layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static("x-app-version"),
-            HeaderValue::from_static(crate::RELEASE),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::CONTENT_SECURITY_POLICY,
-            web::csp::policy(&state.config.asset_base_url, None),
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            transport_headers,
-        ))
-        .layer(CompressionLayer::new())
+        .layer(headers::ResponseHeaders::new(state.config.clone()))
+        // The fastest level: pages are small and drawn for each visitor, and at the
+        // default level compressing one cost several times drawing it.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             request_timeout,

@@ -3,13 +3,14 @@
 //! server's timers, and the database pool's connections (what shows a queue building up).
 
 use std::cell::Cell;
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::header;
-use axum::middleware::Next;
+use axum::extract::MatchedPath;
+use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 const LATENCY_BUCKETS: &[f64] = &[
@@ -47,29 +48,100 @@ pub fn database_round_trip() {
     let _ = DATABASE_ROUND_TRIPS.try_with(|n| n.set(n.get() + 1));
 }
 
-pub async fn track(request: Request, next: Next) -> Response {
+/// Runs `answer`, the request's handling, and counts it: requests by method, route and
+/// status, round trips to the database and the latency by method and route, and the
+/// request in flight while it runs.
+pub async fn track<F>(method: &Method, route: Option<&MatchedPath>, answer: F) -> Response
+where
+    F: Future<Output = Response>,
+{
     handle();
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().to_string();
+    let route = route.map_or("unmatched", MatchedPath::as_str);
     let _in_flight = InFlight::start();
     let (response, round_trips) = DATABASE_ROUND_TRIPS
         .scope(Cell::new(0), async {
-            let response = next.run(request).await;
+            let response = answer.await;
             (response, DATABASE_ROUND_TRIPS.with(Cell::get))
         })
         .await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
+    let counted = RequestMetrics::of(method, route, response.status());
+    counted.requests.increment(1);
     // What each route costs the database: with http_requests_total, round trips per request.
-    metrics::counter!("http_database_round_trips_total", &labels[..2]).increment(round_trips);
-    metrics::histogram!("http_request_duration_seconds", &labels[..2])
-        .record(started.elapsed().as_secs_f64());
+    counted.round_trips.increment(round_trips);
+    counted.duration.record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The handles of one method, route and status's metrics. Registered once and kept: a
+/// lookup in the registry builds the labels and hashes them, which cost more than the
+/// rest of a small request.
+struct RequestMetrics {
+    requests: Counter,
+    round_trips: Counter,
+    duration: Histogram,
+}
+
+/// The handles by route, then by method and status (a route sees a handful of those).
+type Kept = HashMap<Box<str>, Vec<(Method, StatusCode, Arc<RequestMetrics>)>>;
+
+impl RequestMetrics {
+    fn of(method: &Method, route: &str, status: StatusCode) -> Arc<Self> {
+        static KEPT: OnceLock<RwLock<Kept>> = OnceLock::new();
+        let kept = KEPT.get_or_init(Default::default);
+        let find = |kept: &Kept| {
+            kept.get(route).and_then(|seen| {
+                seen.iter()
+                    .find(|(m, s, _)| m == method && *s == status)
+                    .map(|(_, _, metrics)| metrics.clone())
+            })
+        };
+        if let Some(metrics) = find(&kept.read().unwrap_or_else(PoisonError::into_inner)) {
+            return metrics;
+        }
+        let metrics = Arc::new(Self::register(method, route, status));
+        // A method the standard does not name is counted but not kept: whoever sends one
+        // chooses its name, and the memory kept for it would be theirs to fill.
+        if is_standard(method) {
+            let mut kept = kept.write().unwrap_or_else(PoisonError::into_inner);
+            if find(&kept).is_none() {
+                kept.entry(route.into()).or_default().push((
+                    method.clone(),
+                    status,
+                    metrics.clone(),
+                ));
+            }
+        }
+        metrics
+    }
+
+    fn register(method: &Method, route: &str, status: StatusCode) -> Self {
+        let labels = [
+            ("method", method.as_str().to_owned()),
+            ("route", route.to_owned()),
+            ("status", status.as_str().to_owned()),
+        ];
+        Self {
+            requests: metrics::counter!("http_requests_total", &labels),
+            round_trips: metrics::counter!("http_database_round_trips_total", &labels[..2]),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels[..2]),
+        }
+    }
+}
+
+fn is_standard(method: &Method) -> bool {
+    [
+        Method::GET,
+        Method::HEAD,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::OPTIONS,
+        Method::TRACE,
+        Method::CONNECT,
+    ]
+    .contains(method)
 }
 
 /// Counts a request in flight for as long as it lives, even when its client goes away and
@@ -77,15 +149,20 @@ pub async fn track(request: Request, next: Next) -> Response {
 struct InFlight;
 
 impl InFlight {
+    fn gauge() -> &'static Gauge {
+        static GAUGE: OnceLock<Gauge> = OnceLock::new();
+        GAUGE.get_or_init(|| metrics::gauge!("http_requests_in_flight"))
+    }
+
     fn start() -> Self {
-        metrics::gauge!("http_requests_in_flight").increment(1.0);
+        Self::gauge().increment(1.0);
         InFlight
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("http_requests_in_flight").decrement(1.0);
+        Self::gauge().decrement(1.0);
     }
 }
 

@@ -386,14 +386,12 @@ async fn page_middleware(
         .unwrap_or_else(|| CsrfToken(crate::domain::token::new_token()));
     let secure = state.config.is_https(request.headers());
     let had_flash = jar.get(FLASH_COOKIE).is_some();
-    let back = back_link(request.headers());
+    let came_from = CameFrom::of(request.headers());
     request.extensions_mut().insert(token.clone());
     request.extensions_mut().insert(Flash::from_jar(&jar));
-    // The request as it came, to know the visitor again should it end on an error page.
-    let (parts, body) = request.into_parts();
-    let mut asked = parts.clone();
+    let asked = Asked::of(&request);
 
-    let mut response = next.run(Request::from_parts(parts, body)).await;
+    let mut response = next.run(request).await;
 
     let status = response.status();
     if (status.is_client_error() || status.is_server_error()) && !is_html(&response) {
@@ -403,7 +401,14 @@ async fn page_middleware(
             .map(|m| m.0.clone())
             .unwrap_or_else(|| default_message(status).to_owned());
         let headers = response.headers().clone();
-        response = error_page_for(&state, &mut asked, status, message, back).await;
+        response = error_page_for(
+            &state,
+            &mut asked.parts(token.clone()),
+            status,
+            message,
+            came_from.back_link(),
+        )
+        .await;
         for name in [header::RETRY_AFTER, header::SET_COOKIE] {
             for value in headers.get_all(&name) {
                 response.headers_mut().append(name.clone(), value.clone());
@@ -423,6 +428,52 @@ async fn page_middleware(
         }
     }
     response
+}
+
+/// What an error page needs of the request to know its visitor again: the method, the
+/// address, the headers a visitor is known by and the peer's address. Kept for every page
+/// (reference counts, no copy of the whole request), made into a request only for an
+/// error page.
+struct Asked {
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: Vec<(header::HeaderName, HeaderValue)>,
+    peer: Option<axum::extract::ConnectInfo<std::net::SocketAddr>>,
+}
+
+impl Asked {
+    fn of(request: &Request) -> Self {
+        let known_by = [
+            header::COOKIE,
+            header::HeaderName::from_static("x-forwarded-for"),
+            header::HeaderName::from_static("x-forwarded-proto"),
+        ];
+        let mut headers = Vec::new();
+        for name in known_by {
+            for value in request.headers().get_all(&name) {
+                headers.push((name.clone(), value.clone()));
+            }
+        }
+        Self {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            headers,
+            peer: request.extensions().get().cloned(),
+        }
+    }
+
+    /// The request again, with the CSRF token the page middleware gave it.
+    fn parts(self, token: CsrfToken) -> axum::http::request::Parts {
+        let mut request = Request::new(());
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        request.headers_mut().extend(self.headers);
+        if let Some(peer) = self.peer {
+            request.extensions_mut().insert(peer);
+        }
+        request.extensions_mut().insert(token);
+        request.into_parts().0
+    }
 }
 
 fn is_html(response: &Response) -> bool {
@@ -539,6 +590,15 @@ pub fn local_target(target: &str) -> Option<String> {
     if !target.starts_with('/') || target.chars().any(|c| c.is_control() || c == '\\') {
         return None;
     }
+    if is_plain(target) {
+        return Some(target.to_owned());
+    }
+    resolved(target)
+}
+
+/// `target` resolved as a browser would, against a placeholder origin; `None` when it
+/// leaves that origin.
+fn resolved(target: &str) -> Option<String> {
     let base = url::Url::parse("http://shop.invalid/").ok()?;
     let resolved = base.join(target).ok()?;
     if resolved.origin() != base.origin() || resolved.path().starts_with("//") {
@@ -550,23 +610,82 @@ pub fn local_target(target: &str) -> Option<String> {
     })
 }
 
-/// The page a "Go back" link returns to: the referring page when it is one of ours.
-pub fn back_link(headers: &axum::http::HeaderMap) -> String {
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let referer = headers
-        .get(header::REFERER)
-        .and_then(|r| r.to_str().ok())
-        .and_then(|r| url::Url::parse(r).ok());
-    let same_site = |referer: &url::Url| {
-        let authority = match (referer.host_str(), referer.port()) {
-            (Some(h), Some(port)) => format!("{h}:{port}"),
-            (Some(h), None) => h.to_owned(),
-            (None, _) => return false,
+/// Whether `target` (which starts with `/`) is a path and query that a browser resolves to
+/// itself: letters, digits, `-`, `_`, `/`, `?`, `=` and `&` only (no dot segment, nothing
+/// to percent-encode), and not starting with `//`. Nearly every page's address is, and
+/// needs no parsing.
+fn is_plain(target: &str) -> bool {
+    !target.starts_with("//")
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/?=&".contains(&b))
+}
+
+/// What a "Go back" link needs of a request: its Host and Referer headers, kept (a
+/// reference count each) so that the link is worked out only for the page that shows it.
+pub struct CameFrom {
+    host: Option<HeaderValue>,
+    referer: Option<HeaderValue>,
+}
+
+impl CameFrom {
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        Self {
+            host: headers.get(header::HOST).cloned(),
+            referer: headers.get(header::REFERER).cloned(),
+        }
+    }
+
+    /// The page a "Go back" link returns to: the referring page when it is one of ours.
+    pub fn back_link(&self) -> String {
+        let host = self.host.as_ref().and_then(|h| h.to_str().ok());
+        let referer = self
+            .referer
+            .as_ref()
+            .and_then(|r| r.to_str().ok())
+            .and_then(|r| url::Url::parse(r).ok());
+        let same_site = |referer: &url::Url| {
+            let authority = match (referer.host_str(), referer.port()) {
+                (Some(h), Some(port)) => format!("{h}:{port}"),
+                (Some(h), None) => h.to_owned(),
+                (None, _) => return false,
+            };
+            host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
         };
-        host.is_some_and(|host| authority.eq_ignore_ascii_case(host))
-    };
-    referer
-        .filter(same_site)
-        .and_then(|r| local_target(&r[url::Position::BeforePath..url::Position::AfterQuery]))
-        .unwrap_or_else(|| "/".to_owned())
+        referer
+            .filter(same_site)
+            .and_then(|r| local_target(&r[url::Position::BeforePath..url::Position::AfterQuery]))
+            .unwrap_or_else(|| "/".to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plain_address_is_what_a_browser_resolves_it_to() {
+        for plain in [
+            "/",
+            "/shop",
+            "/shop/coffee-radar-mug",
+            "/shop?q=mug&sort=price_asc",
+            "/a//b",
+            "/orders/AB12?",
+        ] {
+            assert!(is_plain(plain), "{plain}");
+            assert_eq!(resolved(plain).as_deref(), Some(plain));
+        }
+        for other in [
+            "//evil.example",
+            "/a/../b",
+            "/a b",
+            "/%2e%2e/x",
+            "/x#top",
+            "/caf\u{e9}",
+        ] {
+            assert!(!is_plain(other), "{other}");
+        }
+        assert_eq!(local_target("//evil.example"), None);
+    }
 }

@@ -18,22 +18,18 @@ use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "home.html")]
-struct HomePage {
+struct HomePage<'a> {
     layout: Layout,
-    featured: Vec<Product>,
+    /// Borrowed from the catalog snapshot: the page is drawn from it, not from a copy.
+    featured: &'a [Product],
 }
 
 pub async fn home(
     State(state): State<AppState>,
     Browsing(visitor): Browsing,
 ) -> PageResult<Response> {
-    let featured = catalog::snapshot(&state.services)
-        .await?
-        .products
-        .iter()
-        .take(3)
-        .cloned()
-        .collect();
+    let catalog = catalog::snapshot(&state.services).await?;
+    let featured = &catalog.products[..catalog.products.len().min(3)];
     Ok(render(&HomePage {
         layout: Layout::load(&state, &visitor, HOME_TITLE, "home").await?,
         featured,
