@@ -2,7 +2,7 @@
 
 use sqlx::FromRow;
 
-use super::{Backend, Db, Tx, now_ms};
+use super::{Backend, Db, Sql, Tx, now_ms};
 use crate::domain::{Cents, Quantity};
 use crate::error::AppResult;
 
@@ -67,15 +67,6 @@ impl Db {
             .query_as(LINE_QUERY)
             .bind(owner.key())
             .fetch_all(self.pool())
-            .await?)
-    }
-
-    /// The cart as seen inside a checkout transaction.
-    pub async fn cart_lines_in(&self, tx: &mut Tx, owner: &CartOwner) -> AppResult<Vec<CartLine>> {
-        Ok(self
-            .query_as(LINE_QUERY)
-            .bind(owner.key())
-            .fetch_all(&mut **tx)
             .await?)
     }
 
@@ -147,12 +138,29 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn clear_cart_in(&self, tx: &mut Tx, owner: &CartOwner) -> AppResult<()> {
-        self.query("DELETE FROM cart_items WHERE owner = ?")
-            .bind(owner.key())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+    /// Takes the lines an order is placed from out of the cart, as they were read: false
+    /// (when the caller must roll back) unless every one was still there with the quantity
+    /// read. Of concurrent checkouts of one cart only one finds them (the others' DELETE
+    /// waits for its row locks or the writers' turn, then finds nothing), so a cart is
+    /// placed once; a line added meanwhile stays in the cart.
+    pub async fn take_cart_lines(
+        &self,
+        tx: &mut Tx,
+        owner: &CartOwner,
+        lines: &[CartLine],
+    ) -> AppResult<bool> {
+        let sql = Sql::repeated(
+            "DELETE FROM cart_items WHERE owner = ? AND (variant_id, quantity) IN (",
+            "(?, ?)",
+            lines.len(),
+            ")",
+        );
+        let mut take = self.query(sql).bind(owner.key());
+        for line in lines {
+            take = take.bind(line.variant_id).bind(line.quantity);
+        }
+        let taken = take.execute(&mut **tx).await?;
+        Ok(taken.rows_affected() == lines.len() as u64)
     }
 
     /// Carries a guest's cart over to the account that just signed in: quantities of a
