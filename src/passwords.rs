@@ -3,15 +3,27 @@
 
 use std::sync::{Arc, LazyLock};
 
-use argon2::{Argon2, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use tokio::sync::Semaphore;
 
 use crate::domain::token::new_token;
 use crate::error::AppError;
 
-/// Each Argon2id run takes 19 MiB (m=19456 KiB, t=2, p=1: the crate's defaults, OWASP's
-/// minimum) and a core: at most one per core runs at once, so a burst of sign-ins queues
-/// instead of exhausting memory. The memory is given back after each hash (see
+/// Argon2id with 7 MiB and 5 passes (m=7168 KiB, t=5, p=1): one of OWASP's equivalent
+/// minimum settings, as costly to guess as the crate's default 19 MiB and 2 passes for
+/// the same CPU, at little more than a third of the memory a hash holds while it runs.
+/// Hashes made with other settings still verify (a PHC string carries its own) and are
+/// replaced at sign-in.
+const MEMORY_KIB: u32 = 7 * 1024;
+const PASSES: u32 = 5;
+
+fn argon2id() -> Argon2<'static> {
+    let params = Params::new(MEMORY_KIB, PASSES, 1, None).expect("valid Argon2 parameters");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Each Argon2id run takes its memory and a core: at most one per core runs at once, so a
+/// burst of sign-ins queues instead of exhausting memory. The memory is given back after each hash (see
 /// [`crate::memory`]). Werkzeug's PBKDF2 needs no such memory but as much CPU: it queues too.
 static HASHING: LazyLock<Arc<Semaphore>> = LazyLock::new(|| {
     Arc::new(Semaphore::new(
@@ -39,10 +51,10 @@ async fn hashing<T: Send + 'static>(
     .map_err(|e| AppError::Internal(e.into()))
 }
 
-/// Hashes with Argon2id (the crate's default parameters) into a PHC string.
+/// Hashes with Argon2id (the settings above) into a PHC string.
 pub async fn hash_password(password: String) -> Result<String, AppError> {
     hashing(move || {
-        Argon2::default()
+        argon2id()
             .hash_password(password.as_bytes())
             .map(|hash| hash.to_string())
             .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing failed: {e}")))
@@ -59,7 +71,7 @@ pub async fn verify_password(hash: Option<String>, password: String) -> Result<b
         if is_legacy_hash(&hash) {
             return verify_werkzeug(&hash, &password);
         }
-        Argon2::default()
+        argon2id()
             .verify_password(password.as_bytes(), hash.as_str())
             .is_ok()
     })
@@ -69,6 +81,17 @@ pub async fn verify_password(hash: Option<String>, password: String) -> Result<b
 /// A hash from the Flask shop, to be replaced by Argon2id at the next sign-in.
 pub fn is_legacy_hash(hash: &str) -> bool {
     hash.starts_with("pbkdf2:")
+}
+
+/// A hash not made with today's settings (the Flask shop's PBKDF2, or Argon2 with other
+/// parameters): the next sign-in, which knows the password, replaces it.
+pub fn needs_rehash(hash: &str) -> bool {
+    let Ok(parsed) = argon2::PasswordHash::new(hash) else {
+        return true;
+    };
+    let costs = |p: &Params| (p.m_cost(), p.t_cost(), p.p_cost());
+    parsed.algorithm != Algorithm::Argon2id.ident()
+        || Params::try_from(&parsed).map(|p| costs(&p)).ok() != Some(costs(argon2id().params()))
 }
 
 /// werkzeug's `pbkdf2:sha256:ITERATIONS$SALT$HEX`: PBKDF2-HMAC-SHA256 over the salt's bytes.
@@ -107,7 +130,7 @@ fn verify_werkzeug(hash: &str, password: &str) -> bool {
 
 /// The Argon2id hash of a random password nobody knows, made once per process.
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    Argon2::default()
+    argon2id()
         .hash_password(new_token().as_bytes())
         .map(|hash| hash.to_string())
         .unwrap_or_default()
@@ -131,15 +154,14 @@ mod tests {
     #[tokio::test]
     async fn hashes_are_standard_argon2id_phc_strings_at_the_owasp_minimum() {
         let hash = hash_password("correct horse 42".into()).await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"), "{hash}");
+        assert!(!needs_rehash(&hash));
         let parsed = argon2::PasswordHash::new(&hash).expect("a PHC string");
         assert!(
             Argon2::default()
                 .verify_password(b"correct horse 42", &parsed)
-                .is_ok()
+                .is_ok(),
+            "any Argon2 implementation verifies it from the string alone"
         );
         assert!(
             verify_password(Some(hash.clone()), "correct horse 42".into())
@@ -148,6 +170,30 @@ mod tests {
         );
         assert!(
             !verify_password(Some(hash), "correct horse 43".into())
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_other_settings_still_verify_and_are_due_for_a_rehash() {
+        let older = Argon2::default()
+            .hash_password(b"correct horse 42")
+            .unwrap()
+            .to_string();
+        assert!(
+            older.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{older}"
+        );
+        assert!(needs_rehash(&older));
+        assert!(needs_rehash("pbkdf2:sha256:1000$salt$00"));
+        assert!(
+            verify_password(Some(older.clone()), "correct horse 42".into())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify_password(Some(older), "correct horse 43".into())
                 .await
                 .unwrap()
         );

@@ -131,8 +131,9 @@ pub async fn authenticate(
     services
         .events
         .record(Event::new(EventKind::SignIn).user(Some(user.id)));
-    if passwords::is_legacy_hash(&user.password_hash) {
-        // Imported from the Flask shop: upgrade to Argon2id now that we know the password.
+    if passwords::needs_rehash(&user.password_hash) {
+        // Imported from the Flask shop, or hashed with older settings: upgrade it now that
+        // the password is known.
         let upgraded = passwords::hash_password(password.to_owned()).await?;
         services.db.set_password_hash(user.id, &upgraded).await?;
     }

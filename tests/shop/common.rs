@@ -657,3 +657,36 @@ pub fn reset_link(mail: &str) -> String {
         .unwrap()
         .to_owned()
 }
+
+/// Whether `check` comes true within `tries` tries, `pause` apart: for what recovers by
+/// itself (a server starting, a database coming back).
+pub async fn eventually<Fut: Future<Output = bool>>(
+    tries: u32,
+    pause: std::time::Duration,
+    mut check: impl FnMut() -> Fut,
+) -> bool {
+    for _ in 0..tries {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(pause).await;
+    }
+    false
+}
+
+/// Whether GET `url` answers 200 within `tries` tries, `pause` apart.
+pub async fn answers_ok(
+    client: &Client,
+    url: &str,
+    tries: u32,
+    pause: std::time::Duration,
+) -> bool {
+    eventually(tries, pause, || async {
+        client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await
+}

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::common::{TestApp, png};
+use crate::common::{TestApp, answers_ok, png};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -323,19 +323,8 @@ async fn out_of_file_descriptors_the_server_pauses_accepting_without_spinning_an
     let pid = server.id().unwrap();
     let base = format!("http://{address}");
     let client = reqwest::Client::new();
-    let mut ready = false;
-    for _ in 0..200 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let healthz = format!("{base}/healthz");
+    let ready = answers_ok(&client, &healthz, 200, Duration::from_millis(50)).await;
     assert!(ready, "the server started");
 
     // More connections than the process has descriptors: the rest wait in the backlog while

@@ -25,6 +25,7 @@ mod insights;
 mod ops;
 mod orders_pages;
 mod password_reset;
+mod passwords;
 mod payments;
 mod pictures;
 mod pricing;

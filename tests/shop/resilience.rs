@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::common::{PASSWORD, TestApp, get_json, metric, png, test_database_url};
+use crate::common::{
+    PASSWORD, TestApp, answers_ok, eventually, get_json, metric, png, test_database_url,
+};
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode as AxumStatus};
 use axum::routing::{get, put};
@@ -45,19 +47,8 @@ async fn sigterm_turns_health_503_at_once_finishes_requests_in_flight_and_exits_
         .cookie_store(true)
         .build()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let healthz = format!("{base}/healthz");
+    let ready = answers_ok(&client, &healthz, 100, Duration::from_millis(50)).await;
     assert!(ready, "the server started");
     client
         .post(format!("{base}/api/v1/users"))
@@ -332,19 +323,8 @@ async fn a_database_outage_answers_503_quickly_and_the_instance_recovers_by_itse
     );
 
     proxy.restore();
-    let mut recovered = false;
-    for _ in 0..60 {
-        if client
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            recovered = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let me = app.url("/api/v1/me");
+    let recovered = answers_ok(&client, &me, 60, Duration::from_millis(500)).await;
     assert!(recovered, "the instance reconnects without a restart");
 }
 
@@ -473,15 +453,11 @@ async fn anonymous_pages_answer_from_the_last_snapshot_through_a_long_outage_and
     );
 
     proxy.restore();
-    let mut fresh_again = false;
-    for _ in 0..60 {
+    let fresh_again = eventually(60, Duration::from_millis(250), || async {
         let answer = client.get(app.url("/")).send().await.unwrap();
-        if answer.status() == StatusCode::OK && answer.headers().get("x-catalog-stale").is_none() {
-            fresh_again = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+        answer.status() == StatusCode::OK && answer.headers().get("x-catalog-stale").is_none()
+    })
+    .await;
     assert!(fresh_again, "a fresh snapshot once the database is back");
 }
 
@@ -550,17 +526,12 @@ async fn signed_in_pages_degrade_to_the_catalog_while_the_database_is_away() {
     assert_eq!(write.status(), StatusCode::SERVICE_UNAVAILABLE, "a write");
 
     proxy.restore();
-    let mut back = false;
-    for _ in 0..60 {
+    let back = eventually(60, Duration::from_millis(250), || async {
         let page = shopper.get(app.url("/shop")).send().await.unwrap();
-        if page.status() == StatusCode::OK
+        page.status() == StatusCode::OK
             && page.text().await.unwrap().contains("action=\"/signout\"")
-        {
-            back = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    })
+    .await;
     assert!(
         back,
         "the same session signed in again once the database is back"
@@ -740,20 +711,8 @@ async fn an_instance_whose_database_is_down_at_start_still_starts_and_catches_up
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     proxy.restore();
-    let mut caught_up = false;
-    for _ in 0..60 {
-        if app
-            .client()
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            caught_up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+    let readyz = app.url("/readyz");
+    let caught_up = answers_ok(&app.client(), &readyz, 60, Duration::from_millis(500)).await;
     assert!(
         caught_up,
         "the instance migrated the database once it answered"
