@@ -179,11 +179,10 @@ pub async fn add_cart_item(
     )
     .await?;
     let jar = auth::with_guest_session(&state, jar, added.new_guest_token, visitor.secure);
-    let lines = shop::cart(&state.services, Some(&added.owner)).await?;
     Ok((
         StatusCode::CREATED,
         jar,
-        Json(CartOut::from(lines.as_slice())),
+        Json(CartOut::from(added.cart.as_slice())),
     ))
 }
 

@@ -1,8 +1,9 @@
 //! Carts live in the database, keyed by their owner: a signed-in user, or a guest's session.
 
+use const_format::concatcp;
 use sqlx::FromRow;
 
-use super::{Backend, Db, Tx, now_ms};
+use super::{Backend, Db, Sql, Tx, now_ms};
 use crate::domain::{Cents, Quantity};
 use crate::error::AppResult;
 
@@ -56,10 +57,28 @@ pub fn cart_total(lines: &[CartLine]) -> Cents {
     lines.iter().map(CartLine::line_total).sum()
 }
 
-const LINE_QUERY: &str = "SELECT c.variant_id, p.id AS product_id, p.name AS product_name, p.slug, p.image_key, \
-     v.color, v.size, COALESCE(v.price_cents, p.price_cents) AS unit_price_cents, c.quantity, v.stock \
-     FROM cart_items c JOIN variants v ON v.id = c.variant_id JOIN products p ON p.id = v.product_id \
-     WHERE c.owner = ? AND v.hidden = 0 AND p.hidden = 0 ORDER BY c.added_at, c.variant_id";
+/// A cart line's columns, but its quantity and stock, from `variants v JOIN products p`.
+const LINE_HEAD: &str = "SELECT v.id AS variant_id, p.id AS product_id, p.name AS product_name, p.slug, \
+     p.image_key, v.color, v.size, COALESCE(v.price_cents, p.price_cents) AS unit_price_cents, ";
+/// The lines of the cart of `?` that are for sale, in the order they were added.
+const LINES_FROM: &str = "FROM cart_items c JOIN variants v ON v.id = c.variant_id \
+     JOIN products p ON p.id = v.product_id WHERE c.owner = ? AND v.hidden = 0 AND p.hidden = 0 ";
+const LINE_QUERY: &str = concatcp!(
+    LINE_HEAD,
+    "c.quantity, v.stock ",
+    LINES_FROM,
+    "ORDER BY c.added_at, c.variant_id"
+);
+/// The cart's lines, and first the variant `?` (if it is for sale) as a line of none.
+const LINES_AND_VARIANT_QUERY: &str = concatcp!(
+    LINE_HEAD,
+    "c.quantity, v.stock, c.added_at AS sort_at ",
+    LINES_FROM,
+    "UNION ALL ",
+    LINE_HEAD,
+    "0 AS quantity, v.stock, 0 AS sort_at FROM variants v JOIN products p ON p.id = v.product_id \
+     WHERE v.id = ? AND v.hidden = 0 AND p.hidden = 0 ORDER BY sort_at, variant_id"
+);
 
 impl Db {
     pub async fn cart_lines(&self, owner: &CartOwner) -> AppResult<Vec<CartLine>> {
@@ -70,13 +89,22 @@ impl Db {
             .await?)
     }
 
-    /// The cart as seen inside a checkout transaction.
-    pub async fn cart_lines_in(&self, tx: &mut Tx, owner: &CartOwner) -> AppResult<Vec<CartLine>> {
-        Ok(self
-            .query_as(LINE_QUERY)
+    /// The cart, and the variant as a cart line holding none of it, in one query; none for
+    /// the variant when it is not for sale.
+    pub async fn cart_and_variant(
+        &self,
+        owner: &CartOwner,
+        variant_id: i64,
+    ) -> AppResult<(Vec<CartLine>, Option<CartLine>)> {
+        let rows: Vec<CartLine> = self
+            .query_as(LINES_AND_VARIANT_QUERY)
             .bind(owner.key())
-            .fetch_all(&mut **tx)
-            .await?)
+            .bind(variant_id)
+            .fetch_all(self.pool())
+            .await?;
+        // A cart line holds one or more; the variant's own row, none.
+        let (variant, lines): (Vec<_>, Vec<_>) = rows.into_iter().partition(|l| l.quantity == 0);
+        Ok((lines, variant.into_iter().next()))
     }
 
     pub async fn cart_quantity(&self, owner: &CartOwner, variant_id: i64) -> AppResult<i64> {
@@ -147,12 +175,29 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    pub async fn clear_cart_in(&self, tx: &mut Tx, owner: &CartOwner) -> AppResult<()> {
-        self.query("DELETE FROM cart_items WHERE owner = ?")
-            .bind(owner.key())
-            .execute(&mut **tx)
-            .await?;
-        Ok(())
+    /// Takes the lines an order is placed from out of the cart, as they were read: false
+    /// (when the caller must roll back) unless every one was still there with the quantity
+    /// read. Of concurrent checkouts of one cart only one finds them (the others' DELETE
+    /// waits for its row locks or the writers' turn, then finds nothing), so a cart is
+    /// placed once; a line added meanwhile stays in the cart.
+    pub async fn take_cart_lines(
+        &self,
+        tx: &mut Tx,
+        owner: &CartOwner,
+        lines: &[CartLine],
+    ) -> AppResult<bool> {
+        let sql = Sql::repeated(
+            "DELETE FROM cart_items WHERE owner = ? AND (variant_id, quantity) IN (",
+            "(?, ?)",
+            lines.len(),
+            ")",
+        );
+        let mut take = self.query(sql).bind(owner.key());
+        for line in lines {
+            take = take.bind(line.variant_id).bind(line.quantity);
+        }
+        let taken = take.execute(&mut **tx).await?;
+        Ok(taken.rows_affected() == lines.len() as u64)
     }
 
     /// Carries a guest's cart over to the account that just signed in: quantities of a

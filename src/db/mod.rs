@@ -412,15 +412,27 @@ impl Sql {
     /// `head`, then `n` copies of `group` separated by commas, then `tail`: an
     /// `IN (?, ?, ?)` list, or the rows of a multi-row INSERT.
     pub fn repeated(head: &'static str, group: &'static str, n: usize, tail: &'static str) -> Self {
-        let mut sql = String::with_capacity(head.len() + n * (group.len() + 2) + tail.len());
-        sql.push_str(head);
+        Self::from(head).then_repeated(group, ", ", n).then(tail)
+    }
+
+    /// This text, then `n` copies of `group` separated by `separator` (the `WHEN ? THEN ?`
+    /// arms of a CASE, say).
+    pub fn then_repeated(self, group: &'static str, separator: &'static str, n: usize) -> Self {
+        let mut sql = self.0.into_owned();
+        sql.reserve(n * (group.len() + separator.len()));
         for i in 0..n {
             if i > 0 {
-                sql.push_str(", ");
+                sql.push_str(separator);
             }
             sql.push_str(group);
         }
-        sql.push_str(tail);
+        Self(Cow::Owned(sql))
+    }
+
+    /// This text, then `text`.
+    pub fn then(self, text: &'static str) -> Self {
+        let mut sql = self.0.into_owned();
+        sql.push_str(text);
         Self(Cow::Owned(sql))
     }
 }

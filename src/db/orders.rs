@@ -8,7 +8,7 @@ use std::time::Duration;
 use backon::Retryable;
 use sqlx::FromRow;
 
-use super::cart::{CartOwner, cart_total};
+use super::cart::{CartLine, CartOwner, cart_total};
 use super::checkout::{DeliveryOption, DiscountCode};
 use super::places::PlaceRow;
 use super::{Db, Sql, Tx, new_id, now_ms};
@@ -168,9 +168,10 @@ const ORDER_COLUMNS: &str = "id, code, user_id, username, status, subtotal_cents
 const LINE_COLUMNS: &str = "order_id, line_no, product_id, variant_id, product_name, color, size, unit_price_cents, quantity";
 
 impl Db {
-    /// Turns the user's cart into an order in one transaction: stock is checked and taken
-    /// with a guarded UPDATE (so concurrent buyers can never oversell), the order and its
-    /// lines are written with a price snapshot, and the cart is emptied.
+    /// Turns the user's cart into an order in one transaction: the lines leave the cart
+    /// first, as they were read (so concurrent checkouts of one cart place it once), stock
+    /// is checked and taken with one guarded UPDATE (so concurrent buyers can never
+    /// oversell), and the order and its lines are written with a price snapshot.
     ///
     /// A key seen before is not looked up first (a round trip every new order would pay):
     /// the replay finds the cart empty, or fails on the key's unique index before taking
@@ -224,30 +225,20 @@ impl Db {
 
     async fn place_order_once(&self, checkout: &Checkout<'_>) -> AppResult<Order> {
         let owner = checkout.buyer.cart_owner();
-        let mut tx = self.begin_write().await?;
-        let lines = self.cart_lines_in(&mut tx, &owner).await?;
+        // Read before the transaction (on SQLite, before the writers' turn): the first
+        // write takes these very lines out of the cart, or the order is not placed.
+        let lines = self.cart_lines(&owner).await?;
         if lines.is_empty() {
             return Err(AppError::Conflict("Your cart is empty.".into()));
         }
         let now = now_ms();
         let subtotal = cart_total(&lines);
         let discount = match checkout.discount {
-            Some(code) => {
-                let discount = code
-                    .rule
+            Some(code) => Some(
+                code.rule
                     .applies(subtotal, now)
-                    .map_err(|m| AppError::invalid("coupon", m))?;
-                if !self
-                    .take_discount_use(&mut tx, code.id, subtotal, now)
-                    .await?
-                {
-                    return Err(AppError::invalid(
-                        "coupon",
-                        "That discount code has just been used up or has expired.",
-                    ));
-                }
-                Some(discount)
-            }
+                    .map_err(|m| AppError::invalid("coupon", m))?,
+            ),
             None => None,
         };
         let totals = Totals::compute(
@@ -315,6 +306,20 @@ impl Db {
                 ..
             } => (Some(token_hash(session_id)), Some(*access_key_hash)),
         };
+        let mut tx = self.begin_write().await?;
+        if !self.take_cart_lines(&mut tx, &owner, &lines).await? {
+            return Err(AppError::Conflict(CART_CHANGED.into()));
+        }
+        if let Some(code) = checkout.discount
+            && !self
+                .take_discount_use(&mut tx, code.id, subtotal, now)
+                .await?
+        {
+            return Err(AppError::invalid(
+                "coupon",
+                "That discount code has just been used up or has expired.",
+            ));
+        }
         let inserted = self
             .query(
                 "INSERT INTO orders (id, code, user_id, username, status, subtotal_cents, delivery_cents, \
@@ -363,24 +368,12 @@ impl Db {
         }
         inserted?;
         // Stock is taken after the order row, whose key a replay fails on.
-        for line in &lines {
-            if !self
-                .take_stock(&mut tx, line.variant_id, line.quantity)
-                .await?
-            {
-                let left: Option<(i64,)> = self
-                    .query_as("SELECT stock FROM variants WHERE id = ?")
-                    .bind(line.variant_id)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let left = left.map_or(0, |r| r.0);
-                return Err(AppError::Conflict(out_of_stock_message(
-                    &line.product_name,
-                    &line.color,
-                    &line.size,
-                    left,
-                )));
-            }
+        let wanted: Vec<(i64, i64)> = lines
+            .iter()
+            .map(|line| (line.variant_id, line.quantity))
+            .collect();
+        if !self.take_stock(&mut tx, &wanted).await? {
+            return Err(self.out_of_stock(&mut tx, &lines).await?);
         }
         // The rehearsal's next release marks the orders it took (docs/upgrades.md).
         #[cfg(feature = "next-release-rehearsal")]
@@ -424,12 +417,40 @@ impl Db {
         insert_lines.execute(&mut *tx).await?;
         self.record_status(&mut tx, order.id, order.status, now)
             .await?;
-        self.clear_cart_in(&mut tx, &owner).await?;
         tx.commit().await?;
         Ok(Order {
             order,
             lines: order_lines,
         })
+    }
+
+    /// Why the stock of `lines` could not be taken: the first line with too few left.
+    async fn out_of_stock(&self, tx: &mut Tx, lines: &[CartLine]) -> AppResult<AppError> {
+        let sql = Sql::repeated(
+            "SELECT id, stock FROM variants WHERE id IN (",
+            "?",
+            lines.len(),
+            ")",
+        );
+        let mut query = self.query_as::<(i64, i64)>(sql);
+        for line in lines {
+            query = query.bind(line.variant_id);
+        }
+        let left = query.fetch_all(&mut **tx).await?;
+        let short = lines.iter().find_map(|line| {
+            let stock = left
+                .iter()
+                .find(|(id, _)| *id == line.variant_id)
+                .map_or(0, |(_, stock)| *stock);
+            (stock < line.quantity).then_some((line, stock))
+        });
+        Ok(AppError::Conflict(match short {
+            Some((line, stock)) => {
+                out_of_stock_message(&line.product_name, &line.color, &line.size, stock.max(0))
+            }
+            // Restocked meanwhile: the shopper may simply try again.
+            None => "The stock changed while your order was being placed; please try again.".into(),
+        }))
     }
 
     async fn order_by_idempotency_key(
@@ -668,6 +689,9 @@ impl Db {
 
 const DUPLICATE_KEY: &str = "duplicate order key";
 
+/// The refusal of a checkout whose cart another request placed (or changed) meanwhile.
+const CART_CHANGED: &str = "Your cart was ordered or changed while this order was being placed; check your orders and your cart.";
+
 /// The name an order without an account goes by, where staff see who ordered.
 pub const GUEST_NAME: &str = "guest";
 
@@ -802,14 +826,14 @@ impl Db {
         {
             return Ok(false);
         }
-        for line in &order.lines {
-            if !self
-                .take_stock(&mut tx, line.variant_id, line.quantity)
-                .await?
-            {
-                // Rolled back when `tx` drops: the order stays released.
-                return Ok(false);
-            }
+        let wanted: Vec<(i64, i64)> = order
+            .lines
+            .iter()
+            .map(|line| (line.variant_id, line.quantity))
+            .collect();
+        if !self.take_stock(&mut tx, &wanted).await? {
+            // Rolled back when `tx` drops: the order stays released.
+            return Ok(false);
         }
         tx.commit().await?;
         Ok(true)
@@ -871,17 +895,32 @@ impl Db {
 }
 
 impl Db {
-    /// Takes `quantity` of a variant's stock if that many are left (the guard that keeps
-    /// concurrent buyers from overselling); false, taking nothing, otherwise.
-    async fn take_stock(&self, tx: &mut Tx, variant_id: i64, quantity: i64) -> AppResult<bool> {
-        let taken = self
-            .query("UPDATE variants SET stock = stock - ? WHERE id = ? AND stock >= ?")
-            .bind(quantity)
-            .bind(variant_id)
-            .bind(quantity)
-            .execute(&mut **tx)
-            .await?;
-        Ok(taken.rows_affected() == 1)
+    /// Takes each line's quantity of its variant's stock if that many are left (the guard
+    /// that keeps concurrent buyers from overselling).
+    ///
+    /// All the lines (distinct variants, as `(variant_id, quantity)`) in one UPDATE; false
+    /// when one of them has too few left, and then the caller must roll back, for the
+    /// others may have been taken.
+    async fn take_stock(&self, tx: &mut Tx, lines: &[(i64, i64)]) -> AppResult<bool> {
+        let sql = Sql::from("UPDATE variants SET stock = stock - CASE id ")
+            .then_repeated("WHEN ? THEN ?", " ", lines.len())
+            .then(" END WHERE id IN (")
+            .then_repeated("?", ", ", lines.len())
+            .then(") AND stock >= CASE id ")
+            .then_repeated("WHEN ? THEN ?", " ", lines.len())
+            .then(" END");
+        let mut take = self.query(sql);
+        for &(variant_id, quantity) in lines {
+            take = take.bind(variant_id).bind(quantity);
+        }
+        for &(variant_id, _) in lines {
+            take = take.bind(variant_id);
+        }
+        for &(variant_id, quantity) in lines {
+            take = take.bind(variant_id).bind(quantity);
+        }
+        let taken = take.execute(&mut **tx).await?;
+        Ok(taken.rows_affected() == lines.len() as u64)
     }
 }
 

@@ -17,6 +17,17 @@ pub struct Added {
     pub new_guest_token: Option<String>,
 }
 
+/// What adding to the cart did.
+pub struct AddedToCart {
+    /// The visitor's cart, or a new guest session's.
+    pub owner: CartOwner,
+    /// The new guest session's token, for the cookie, when the visitor had no session.
+    pub new_guest_token: Option<String>,
+    /// The cart with the item in it: the cart as read before the write, with the quantity
+    /// written (no second read).
+    pub cart: Vec<CartLine>,
+}
+
 /// Adds `quantity` of a variant to the visitor's cart (on top of what is there), within
 /// the stock. A visitor without a session gets a guest session for their cart first.
 pub async fn add_to_cart(
@@ -24,18 +35,18 @@ pub async fn add_to_cart(
     owner: Option<CartOwner>,
     variant_id: i64,
     quantity: i64,
-) -> AppResult<Added> {
+) -> AppResult<AddedToCart> {
     let quantity = Quantity::parse(quantity).map_err(|m| AppError::invalid("quantity", m))?;
     let Added {
         owner,
         new_guest_token,
     } = owner_or_new_guest(services, owner).await?;
-    let slot = services
-        .db
-        .cart_slot(&owner, variant_id)
-        .await?
-        .ok_or_else(|| AppError::not_found("That product variant"))?;
-    let already = slot.in_cart;
+    let (mut cart, variant) = services.db.cart_and_variant(&owner, variant_id).await?;
+    let variant = variant.ok_or_else(|| AppError::not_found("That product variant"))?;
+    let already = cart
+        .iter()
+        .find(|line| line.variant_id == variant_id)
+        .map_or(0, |line| line.quantity);
     // A valid quantity that would take the cart past the most of one item is a conflict
     // with the cart, as a shortage of stock is.
     let total = Quantity::parse(already + quantity.get()).map_err(|_| {
@@ -44,7 +55,19 @@ pub async fn add_to_cart(
             Quantity::MAX
         ))
     })?;
+    let slot = CartSlot {
+        stock: variant.stock,
+        in_cart: already,
+    };
     put_in_cart(services, &owner, variant_id, &slot, total.get()).await?;
+    match cart.iter_mut().find(|line| line.variant_id == variant_id) {
+        Some(line) => line.quantity = total.get(),
+        // Added last: the cart is in the order its lines were added.
+        None => cart.push(CartLine {
+            quantity: total.get(),
+            ..variant
+        }),
+    }
     let user_id = match &owner {
         CartOwner::User(id) => Some(*id),
         CartOwner::Guest(_) => None,
@@ -54,9 +77,10 @@ pub async fn add_to_cart(
             .user(user_id)
             .variant(variant_id),
     );
-    Ok(Added {
+    Ok(AddedToCart {
         owner,
         new_guest_token,
+        cart,
     })
 }
 

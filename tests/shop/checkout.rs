@@ -1,7 +1,7 @@
 //! Checkout under pressure: concurrent buyers never oversell, retries never double-order,
 //! and shoppers only ever see their own orders.
 
-use crate::common::{TestApp, get_json};
+use crate::common::{TestApp, add_to_cart, get_json};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -99,6 +99,49 @@ async fn concurrent_writes_on_sqlite_take_turns_in_the_app_not_in_the_busy_handl
     );
     assert_eq!(app.count("orders").await, 60);
     assert_eq!(app.stock_of(variant).await, 1000 - 60);
+}
+
+/// Two tabs (or a retry with a fresh key) checking out one cart at once: the cart is
+/// placed once, and every other request is told so with a 409, never charged twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_checkouts_of_one_cart_with_different_keys_place_it_once() {
+    let app = TestApp::spawn().await;
+    let shopper = app.signed_in("twotabs").await;
+    let mug = app.variant_of("Coffee Radar Mug").await;
+    let bag = app.variant_of("Coffee Radar Bag").await;
+    app.set_stock(mug, 1000).await;
+    app.set_stock(bag, 1000).await;
+    for round in 0..3 {
+        add_to_cart(&app, &shopper, mug, 2).await;
+        add_to_cart(&app, &shopper, bag, 1).await;
+        let responses = join_all((0..8).map(|i| {
+            shopper
+                .post(app.url("/api/v1/orders"))
+                .header("idempotency-key", format!("tab-{round}-{i}"))
+                .send()
+        }))
+        .await;
+        let mut placed = 0;
+        for response in responses {
+            let response = response.unwrap();
+            match response.status() {
+                StatusCode::CREATED => placed += 1,
+                StatusCode::CONFLICT => {
+                    let error: Value = response.json().await.unwrap();
+                    assert!(
+                        error.to_string().contains("cart"),
+                        "the refusal says why: {error}"
+                    );
+                }
+                other => panic!("a checkout answered {other}"),
+            }
+        }
+        assert_eq!(placed, 1, "round {round}: the cart is placed once");
+        assert_eq!(app.count("orders").await, round + 1);
+        assert_eq!(app.count("order_lines").await, 2 * (round + 1));
+        assert_eq!(app.stock_of(mug).await, 1000 - 2 * (round + 1));
+        assert_eq!(app.stock_of(bag).await, 1000 - (round + 1));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
