@@ -117,6 +117,9 @@ impl From<crate::domain::UnknownValue> for AppError {
     }
 }
 
+/// What a shopper hears while the database is away.
+const DATABASE_AWAY: &str = "The shop's database is not answering. Please try again in a moment.";
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         use sqlx::Error as E;
@@ -140,13 +143,25 @@ impl From<sqlx::Error> for AppError {
             | E::Io(_)
             | E::Tls(_)
             | E::Protocol(_)
-            | E::WorkerCrashed => Self::Unavailable(
-                "The shop's database is not answering. Please try again in a moment.".into(),
-            ),
-            E::Database(ref db) if is_transient(db.as_ref()) => Self::Unavailable(
-                "The shop's database is not answering. Please try again in a moment.".into(),
-            ),
+            | E::WorkerCrashed => Self::Unavailable(DATABASE_AWAY.into()),
+            E::Database(ref db) if is_transient(db.as_ref()) => {
+                Self::Unavailable(DATABASE_AWAY.into())
+            }
             other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<rusqlite::Error> for AppError {
+    fn from(error: rusqlite::Error) -> Self {
+        use rusqlite::ErrorCode as C;
+        match error.sqlite_error_code() {
+            // Busy or locked beyond the busy timeout, or the file not there (yet).
+            Some(C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen) => {
+                tracing::warn!(%error, "database read failed");
+                Self::Unavailable(DATABASE_AWAY.into())
+            }
+            _ => Self::Internal(error.into()),
         }
     }
 }

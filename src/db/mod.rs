@@ -17,6 +17,7 @@ pub mod orders;
 pub mod places;
 pub mod retention;
 pub mod sessions;
+pub mod sqlite_reads;
 pub mod users;
 
 use std::borrow::Cow;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use backon::Retryable;
 
 use credentials::CredentialSource;
+use sqlite_reads::SqliteReads;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
@@ -122,6 +124,8 @@ pub struct Db {
     backend: Backend,
     acquire_timeout: Duration,
     migration_lock_wait: Duration,
+    /// SQLite: the hot reads, on the calling thread (see [`sqlite_reads`]).
+    sqlite_reads: Option<std::sync::Arc<SqliteReads>>,
 }
 
 pub use bounded::{BoundedPool, PoolUse, Tx};
@@ -216,6 +220,8 @@ impl Db {
             backend,
             acquire_timeout: settings.acquire_timeout,
             migration_lock_wait: settings.migration_lock_wait,
+            sqlite_reads: (backend == Backend::Sqlite)
+                .then(|| std::sync::Arc::new(SqliteReads::new(&url, settings.sqlite_busy_timeout))),
         })
     }
 
@@ -234,6 +240,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// SQLite's reads on the calling thread; None for the servers.
+    pub fn sqlite_reads(&self) -> Option<&SqliteReads> {
+        self.sqlite_reads.as_deref()
     }
 
     /// Where statements run, each bounded by the call timeout (see [`bounded`]).

@@ -58,3 +58,42 @@ async fn five_instances_starting_together_share_one_migrated_database() {
         "sessions live in the database, not in one instance"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_session_signed_out_through_one_instance_fails_at_once_on_every_other() {
+    let fleet = TestApp::spawn_fleet(3).await;
+    let (first, second, third) = (&fleet[0], &fleet[1], &fleet[2]);
+    let leaving = first.signed_in("leaver").await;
+    let staying = first.signed_in_again("leaver").await;
+    for app in &fleet {
+        let me = leaving.get(app.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(me.status(), StatusCode::OK, "signed in everywhere first");
+    }
+
+    let out = leaving
+        .delete(second.url("/api/v1/sessions"))
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success(), "{}", out.status());
+    for app in [first, third] {
+        let me = leaving.get(app.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(
+            me.status(),
+            StatusCode::UNAUTHORIZED,
+            "the very next request through another instance is refused"
+        );
+        let profile = leaving.get(app.url("/profile")).send().await.unwrap();
+        assert_eq!(
+            profile.status(),
+            StatusCode::SEE_OTHER,
+            "pages too ask to sign in again"
+        );
+        let me = staying.get(app.url("/api/v1/me")).send().await.unwrap();
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "the same shopper's other session lives on"
+        );
+    }
+}
