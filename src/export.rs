@@ -153,6 +153,7 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
             "product_id",
             "variant_id",
             "occurred_at",
+            "occurrences",
         ],
     );
     for e in db.all_events().await? {
@@ -165,6 +166,7 @@ pub async fn run(db: &Db, storage: &Storage) -> anyhow::Result<ExportSummary> {
                 text(e.product_id),
                 text(e.variant_id),
                 iso(e.occurred_at),
+                e.occurrences.to_string(),
             ],
         );
     }

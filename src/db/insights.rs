@@ -1,6 +1,6 @@
 //! The rows the sales insights are computed from (see [`crate::services::insights`]).
 
-use super::Db;
+use super::{Backend, Db};
 use crate::domain::OrderStatus;
 use crate::error::AppResult;
 
@@ -81,10 +81,23 @@ impl Db {
             .bind(end)
             .fetch_all(self.pool())
             .await?;
+        // SUM gives a decimal on the servers; the count is read as a 64-bit integer.
+        let count_events = match self.backend() {
+            Backend::Sqlite => {
+                "SELECT kind, area, SUM(occurrences) FROM events \
+                 WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area"
+            }
+            Backend::Postgres => {
+                "SELECT kind, area, CAST(SUM(occurrences) AS BIGINT) FROM events \
+                 WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area"
+            }
+            Backend::MySql => {
+                "SELECT kind, area, CAST(SUM(occurrences) AS SIGNED) FROM events \
+                 WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area"
+            }
+        };
         let events: Vec<(String, Option<String>, i64)> = self
-            .query_as(
-                "SELECT kind, area, COUNT(*) FROM events WHERE occurred_at >= ? AND occurred_at < ? GROUP BY kind, area",
-            )
+            .query_as(count_events)
             .bind(start)
             .bind(end)
             .fetch_all(self.pool())

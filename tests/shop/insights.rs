@@ -473,3 +473,33 @@ fn files_under(root: &std::path::Path) -> Vec<String> {
     }
     files
 }
+
+#[tokio::test]
+async fn repeated_views_are_stored_as_a_few_counted_rows_and_every_view_is_counted() {
+    let app = TestApp::spawn().await;
+    let staff = app.signed_in("counter").await;
+    app.grant_admin("counter");
+    let visitor = app.client();
+    for _ in 0..40 {
+        let page = visitor.get(app.url("/shop")).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+    }
+    app.state.services.flush_events().await;
+
+    let (rows,): (i64,) = app
+        .db
+        .query_as("SELECT COUNT(*) FROM events WHERE kind = 'page_view' AND area = 'shop'")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert!(
+        rows <= 3,
+        "40 views of one page written together are one row with its count, not 40: {rows}"
+    );
+    let report: Value = get_json(&staff, app.url("/api/v1/admin/insights")).await;
+    assert_eq!(
+        report["page_views"],
+        json!([{"area": "shop", "views": 40}]),
+        "every view counts"
+    );
+}
