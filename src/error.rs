@@ -152,20 +152,6 @@ impl From<sqlx::Error> for AppError {
     }
 }
 
-impl From<rusqlite::Error> for AppError {
-    fn from(error: rusqlite::Error) -> Self {
-        use rusqlite::ErrorCode as C;
-        match error.sqlite_error_code() {
-            // Busy or locked beyond the busy timeout, or the file not there (yet).
-            Some(C::DatabaseBusy | C::DatabaseLocked | C::CannotOpen) => {
-                tracing::warn!(%error, "database read failed");
-                Self::Unavailable(DATABASE_AWAY.into())
-            }
-            _ => Self::Internal(error.into()),
-        }
-    }
-}
-
 /// Errors that pass: the database is shutting down, restarting, failing over (a standby
 /// still read-only), or a transaction lost a deadlock or serialization race. Trying again
 /// later can succeed, so they are 503s, not 500s.

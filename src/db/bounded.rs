@@ -17,8 +17,10 @@
 //! SQLite's busy handler (1, 2, 5 … up to 100 ms between tries): under concurrent checkouts
 //! that made the tail (p99 over 100 ms, a maximum of a second) while the file sat idle
 //! between tries. On SQLite the writes therefore queue here, in order, on one async lock:
-//! each transaction begun for writing holds it from BEGIN to COMMIT, each write statement
-//! outside one for its run. Reads never wait for it (WAL lets them run beside the writer).
+//! each transaction holds it from BEGIN to COMMIT, each write statement outside one for its
+//! run. Reads never wait for it (WAL lets them run beside the writer). SQLite's statements
+//! run on the calling thread ([`super::sqlite_local`]), so only the wait for that turn can
+//! pass a deadline.
 //!
 //! With credentials read by command ([`super::credentials`]), a statement first gets a
 //! connection the server accepted: when a new connection's credentials are refused, they
@@ -29,13 +31,13 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::sqlite_local::{SqliteLocal, WriterTurn};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
 use sqlx::error::BoxDynError;
 use sqlx::pool::PoolConnection;
 use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, SqlStr};
-use tokio::sync::{Mutex, OwnedMutexGuard};
 use tokio::time::Instant;
 
 use super::credentials::{CredentialSource, is_refused_credentials};
@@ -48,23 +50,24 @@ pub struct BoundedPool {
     limit: Option<Duration>,
     /// None: the credentials are those of the database URL.
     credentials: Option<Arc<CredentialSource>>,
-    /// SQLite's writers, one at a time (see the module's comment); None for the servers.
-    writer: Option<Arc<Mutex<()>>>,
+    /// SQLite, whose statements run on the calling thread; None for the servers.
+    sqlite: Option<Arc<SqliteLocal>>,
 }
 
 impl BoundedPool {
-    /// A zero `limit` means no bound. `one_writer`: queue the writes here (SQLite).
+    /// A zero `limit` means no bound. `sqlite`: the statements run there, not on `pool`
+    /// (which then only applies the migrations).
     pub fn new(
         pool: AnyPool,
         limit: Duration,
         credentials: Option<CredentialSource>,
-        one_writer: bool,
+        sqlite: Option<SqliteLocal>,
     ) -> Self {
         Self {
             pool,
             limit: (!limit.is_zero()).then_some(limit),
             credentials: credentials.map(Arc::new),
-            writer: one_writer.then(|| Arc::new(Mutex::new(()))),
+            sqlite: sqlite.map(Arc::new),
         }
     }
 
@@ -139,35 +142,30 @@ impl BoundedPool {
     }
 
     /// A transaction started with `begin` (e.g. `BEGIN IMMEDIATE`), which must reach its
-    /// COMMIT within the limit. `for_writing`: it waits its turn among the writers (SQLite).
-    pub async fn begin_with(
-        &self,
-        begin: Option<&'static str>,
-        for_writing: bool,
-    ) -> Result<Tx, sqlx::Error> {
+    /// COMMIT within the limit. On SQLite it waits its turn among the writers.
+    pub async fn begin_with(&self, begin: Option<&'static str>) -> Result<Tx, sqlx::Error> {
         let deadline = self.deadline();
-        let started = async {
-            let turn = match self.writer.clone().filter(|_| for_writing) {
-                Some(writer) => Some(writer.lock_owned().await),
-                None => None,
-            };
-            let tx = self
-                .with_credentials(|| async {
+        crate::ops::metrics::database_round_trip();
+        let on = match &self.sqlite {
+            Some(sqlite) => {
+                let started = async {
+                    let mut turn = sqlite.turn().await?;
+                    turn.run_when_free(begin.unwrap_or("BEGIN"), None).await?;
+                    Ok(turn)
+                };
+                TxOn::Sqlite(within(deadline, started).await?)
+            }
+            None => {
+                let started = self.with_credentials(|| async {
                     match begin {
                         Some(statement) => self.pool.begin_with(statement).await,
                         None => self.pool.begin().await,
                     }
-                })
-                .await?;
-            Ok((tx, turn))
+                });
+                TxOn::Server(within(deadline, started).await?)
+            }
         };
-        crate::ops::metrics::database_round_trip();
-        let (tx, turn) = within(deadline, started).await?;
-        Ok(Tx(TxConn {
-            tx,
-            deadline,
-            _turn: turn,
-        }))
+        Ok(Tx(TxConn { on, deadline }))
     }
 }
 
@@ -197,39 +195,37 @@ pub struct Tx(TxConn);
 
 /// The connection of a [`Tx`], on which its statements run.
 pub struct TxConn {
-    tx: sqlx::Transaction<'static, Any>,
+    on: TxOn,
     deadline: Option<Instant>,
-    /// The writers' turn (SQLite), held until the transaction ends.
-    _turn: Option<OwnedMutexGuard<()>>,
+}
+
+enum TxOn {
+    Server(sqlx::Transaction<'static, Any>),
+    /// The writers' turn, held until the transaction ends.
+    Sqlite(WriterTurn),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.end(sqlx::Transaction::commit).await
+        self.end(true).await
     }
 
     pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.end(sqlx::Transaction::rollback).await
+        self.end(false).await
     }
 
-    /// Ends the transaction (`how`: commit or rollback) within its deadline, holding the
-    /// writers' turn until it has ended.
-    async fn end<F>(
-        self,
-        how: impl FnOnce(sqlx::Transaction<'static, Any>) -> F,
-    ) -> Result<(), sqlx::Error>
-    where
-        F: Future<Output = Result<(), sqlx::Error>>,
-    {
-        let TxConn {
-            tx,
-            deadline,
-            _turn,
-        } = self.0;
+    /// Commits (or rolls back) the transaction within its deadline.
+    async fn end(self, commit: bool) -> Result<(), sqlx::Error> {
         crate::ops::metrics::database_round_trip();
-        let ended = within(deadline, how(tx)).await;
-        drop(_turn);
-        ended
+        let TxConn { on, deadline } = self.0;
+        match on {
+            TxOn::Server(tx) if commit => within(deadline, tx.commit()).await,
+            TxOn::Server(tx) => within(deadline, tx.rollback()).await,
+            TxOn::Sqlite(mut turn) => {
+                let end = if commit { "COMMIT" } else { "ROLLBACK" };
+                turn.run(end, None).map(drop)
+            }
+        }
     }
 }
 
@@ -267,7 +263,7 @@ fn spend(spent: Duration) {
 }
 
 /// The error of a call past its bound: the database counts as not answering.
-fn timed_out() -> sqlx::Error {
+pub(super) fn timed_out() -> sqlx::Error {
     sqlx::Error::Io(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "the database call took longer than DATABASE_CALL_TIMEOUT_MS",
@@ -317,57 +313,32 @@ fn stream_within<'e, T: Send + 'e>(
 
 type Step = Either<AnyQueryResult, AnyRow>;
 
-/// `query` on `executor` within `deadline`; a write waits for its turn on `writer` first.
-fn many<'e, 'q: 'e, X, E>(
-    writer: Option<Arc<Mutex<()>>>,
-    deadline: Option<Instant>,
-    executor: X,
-    query: E,
-) -> BoxStream<'e, Result<Step, sqlx::Error>>
-where
-    X: Executor<'e, Database = Any> + 'e,
-    E: 'q + Execute<'q, Any>,
-{
-    let Some(writer) = writer else {
-        return stream_within(deadline, executor.fetch_many(query));
-    };
-    let query = Peeked::of(query);
-    if !writes(query.sql.as_str()) {
-        return stream_within(deadline, executor.fetch_many(query));
+/// Runs a statement on SQLite: a write in the writers' turn, a read on a read connection.
+async fn on_sqlite(sqlite: &SqliteLocal, mut query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
+    let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
+    let sql = query.sql.as_str();
+    if writes(sql) {
+        sqlite
+            .turn()
+            .await?
+            .run_when_free(sql, arguments.as_ref())
+            .await
+    } else {
+        sqlite.read(sql, arguments.as_ref())
     }
-    let mut waiting = Some((executor, query));
-    let queued = futures::stream::once(writer.lock_owned()).flat_map(move |turn| {
-        let (executor, query) = waiting.take().expect("one turn per statement");
-        executor.fetch_many(query).map(move |step| {
-            let _held_until_the_last_step = &turn;
-            step
-        })
-    });
-    stream_within(deadline, queued.boxed())
 }
 
-/// As [`many`], for at most one row.
-fn optional<'e, 'q: 'e, X, E>(
-    writer: Option<Arc<Mutex<()>>>,
-    deadline: Option<Instant>,
-    executor: X,
-    query: E,
-) -> BoxFuture<'e, Result<Option<AnyRow>, sqlx::Error>>
-where
-    X: Executor<'e, Database = Any> + 'e,
-    E: 'q + Execute<'q, Any>,
-{
-    let Some(writer) = writer else {
-        return Box::pin(within(deadline, executor.fetch_optional(query)));
-    };
-    let query = Peeked::of(query);
-    if !writes(query.sql.as_str()) {
-        return Box::pin(within(deadline, executor.fetch_optional(query)));
+/// The steps of a statement run at once, as the stream sqlx's executors give.
+fn gathered<'e>(steps: Result<Vec<Step>, sqlx::Error>) -> BoxStream<'e, Result<Step, sqlx::Error>> {
+    match steps {
+        Ok(steps) => futures::stream::iter(steps.into_iter().map(Ok)).boxed(),
+        Err(error) => futures::stream::iter([Err(error)]).boxed(),
     }
-    Box::pin(within(deadline, async move {
-        let _turn = writer.lock_owned().await;
-        executor.fetch_optional(query).await
-    }))
+}
+
+/// The first row of a statement run at once.
+fn first_row(steps: Result<Vec<Step>, sqlx::Error>) -> Result<Option<AnyRow>, sqlx::Error> {
+    Ok(steps?.into_iter().find_map(Either::right))
 }
 
 /// A statement taken apart so that its SQL can be read before it runs (sqlx's `sql()`
@@ -494,8 +465,14 @@ impl BoundedPool {
         E: 'q + Execute<'q, Any>,
     {
         let deadline = self.deadline();
+        if let Some(sqlite) = &self.sqlite {
+            let query = Peeked::of(query);
+            return futures::stream::once(within(deadline, on_sqlite(sqlite, query)))
+                .flat_map(gathered)
+                .boxed();
+        }
         if self.credentials.is_none() {
-            return many(self.writer.clone(), deadline, &self.pool, query);
+            return stream_within(deadline, self.pool.fetch_many(query));
         }
         // The connection must outlive the stream of its results: they are gathered first.
         let gathered = async move {
@@ -517,8 +494,14 @@ impl BoundedPool {
         E: 'q + Execute<'q, Any>,
     {
         let deadline = self.deadline();
+        if let Some(sqlite) = &self.sqlite {
+            let query = Peeked::of(query);
+            return Box::pin(
+                async move { first_row(within(deadline, on_sqlite(sqlite, query)).await) },
+            );
+        }
         if self.credentials.is_none() {
-            return optional(self.writer.clone(), deadline, &self.pool, query);
+            return Box::pin(within(deadline, self.pool.fetch_optional(query)));
         }
         Box::pin(within(deadline, async move {
             self.acquire().await?.fetch_optional(query).await
@@ -529,8 +512,39 @@ impl BoundedPool {
 // The statements of a transaction, each within the transaction's deadline (a transaction
 // begun for writing already has its turn).
 bounded_executor!('c, &'c mut TxConn, |conn| {
-    fetch_many(query) => stream_within(conn.deadline, conn.tx.fetch_many(query)),
-    fetch_optional(query) => within(conn.deadline, conn.tx.fetch_optional(query)),
-    prepare_with(sql, parameters) => within(conn.deadline, conn.tx.prepare_with(sql, parameters)),
-    describe(sql) => within(conn.deadline, conn.tx.describe(sql)),
+    fetch_many(query) => match &mut conn.on {
+        TxOn::Server(tx) => stream_within(conn.deadline, tx.fetch_many(query)),
+        TxOn::Sqlite(turn) => gathered(turn.run_peeked(Peeked::of(query))),
+    },
+    fetch_optional(query) => async move {
+        match &mut conn.on {
+            TxOn::Server(tx) => within(conn.deadline, tx.fetch_optional(query)).await,
+            TxOn::Sqlite(turn) => first_row(turn.run_peeked(Peeked::of(query))),
+        }
+    },
+    prepare_with(sql, parameters) => async move {
+        match &mut conn.on {
+            TxOn::Server(tx) => within(conn.deadline, tx.prepare_with(sql, parameters)).await,
+            TxOn::Sqlite(_) => Err(prepared_statements_unsupported()),
+        }
+    },
+    describe(sql) => async move {
+        match &mut conn.on {
+            TxOn::Server(tx) => within(conn.deadline, tx.describe(sql)).await,
+            TxOn::Sqlite(_) => Err(prepared_statements_unsupported()),
+        }
+    },
 });
+
+impl WriterTurn {
+    /// Runs a statement of this turn's transaction.
+    fn run_peeked(&mut self, mut query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
+        let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
+        self.run(query.sql.as_str(), arguments.as_ref())
+    }
+}
+
+/// The shop runs its statements directly; it never prepares one apart on SQLite.
+fn prepared_statements_unsupported() -> sqlx::Error {
+    sqlx::Error::Protocol("statements are not prepared apart on SQLite".into())
+}

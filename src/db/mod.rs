@@ -17,7 +17,7 @@ pub mod orders;
 pub mod places;
 pub mod retention;
 pub mod sessions;
-pub mod sqlite_reads;
+pub mod sqlite_local;
 pub mod users;
 
 use std::borrow::Cow;
@@ -26,7 +26,7 @@ use std::time::Duration;
 use backon::Retryable;
 
 use credentials::CredentialSource;
-use sqlite_reads::SqliteReads;
+use sqlite_local::SqliteLocal;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions};
 use sqlx::query::{Query, QueryAs};
@@ -124,8 +124,6 @@ pub struct Db {
     backend: Backend,
     acquire_timeout: Duration,
     migration_lock_wait: Duration,
-    /// SQLite: the hot reads, on the calling thread (see [`sqlite_reads`]).
-    sqlite_reads: Option<std::sync::Arc<SqliteReads>>,
 }
 
 pub use bounded::{BoundedPool, PoolUse, Tx};
@@ -213,15 +211,14 @@ impl Db {
             options.connect_lazy(&url)?,
             settings.call_timeout,
             credentials,
-            backend == Backend::Sqlite,
+            (backend == Backend::Sqlite)
+                .then(|| SqliteLocal::new(&url, settings.sqlite_busy_timeout)),
         );
         Ok(Self {
             pool,
             backend,
             acquire_timeout: settings.acquire_timeout,
             migration_lock_wait: settings.migration_lock_wait,
-            sqlite_reads: (backend == Backend::Sqlite)
-                .then(|| std::sync::Arc::new(SqliteReads::new(&url, settings.sqlite_busy_timeout))),
         })
     }
 
@@ -240,11 +237,6 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// SQLite's reads on the calling thread; None for the servers.
-    pub fn sqlite_reads(&self) -> Option<&SqliteReads> {
-        self.sqlite_reads.as_deref()
     }
 
     /// Where statements run, each bounded by the call timeout (see [`bounded`]).
@@ -321,8 +313,8 @@ impl Db {
     /// writers never deadlock upgrading read locks.
     pub async fn begin_write(&self) -> Result<Tx, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with(Some("BEGIN IMMEDIATE"), true).await,
-            _ => self.pool.begin_with(None, false).await,
+            Backend::Sqlite => self.pool.begin_with(Some("BEGIN IMMEDIATE")).await,
+            _ => self.pool.begin_with(None).await,
         }
     }
 

@@ -1,7 +1,6 @@
 //! Server-side sessions. The cookie holds a random token; the database holds only its
 //! SHA-256, so a leaked database cannot be replayed as cookies.
 
-use super::sqlite_reads::read_row;
 use super::users::UserRow;
 use super::{Db, now_ms};
 use crate::domain::Role;
@@ -16,20 +15,19 @@ pub struct SessionRow {
     pub cart_count: i64,
 }
 
-read_row! {
-    struct SessionJoin {
-        session_id: String,
-        id: Option<i64>,
-        username: Option<String>,
-        email: Option<String>,
-        password_hash: Option<String>,
-        first_name: Option<String>,
-        address: Option<String>,
-        photo_key: Option<String>,
-        role: Option<String>,
-        created_at: Option<i64>,
-        cart_quantity: Option<i64>,
-    }
+#[derive(sqlx::FromRow)]
+struct SessionJoin {
+    session_id: String,
+    id: Option<i64>,
+    username: Option<String>,
+    email: Option<String>,
+    password_hash: Option<String>,
+    first_name: Option<String>,
+    address: Option<String>,
+    photo_key: Option<String>,
+    role: Option<String>,
+    created_at: Option<i64>,
+    cart_quantity: Option<i64>,
 }
 
 /// The session, its user and the quantities of its cart's lines: one row per line (or one
@@ -68,21 +66,14 @@ impl Db {
     /// An account's role is read as in [`UserRow`]: one this shop does not know is an
     /// error, not a shopper.
     pub async fn session(&self, id: &str) -> AppResult<Option<SessionRow>> {
-        let now = now_ms();
-        let rows: Vec<SessionJoin> = match self.sqlite_reads() {
-            Some(reads) => reads.fetch_all(SESSION_WITH_CART, (id, now))?,
-            // Most requests begin here: the read that meets a connection the database
-            // dropped.
-            None => {
-                super::liveness::read_again_if_dropped(|| {
-                    self.query_as(SESSION_WITH_CART)
-                        .bind(id)
-                        .bind(now)
-                        .fetch_all(self.pool())
-                })
-                .await?
-            }
-        };
+        // Most requests begin here: the read that meets a connection the database dropped.
+        let rows: Vec<SessionJoin> = super::liveness::read_again_if_dropped(|| {
+            self.query_as(SESSION_WITH_CART)
+                .bind(id)
+                .bind(now_ms())
+                .fetch_all(self.pool())
+        })
+        .await?;
         let cart_count = rows.iter().filter_map(|r| r.cart_quantity).sum();
         let Some(r) = rows.into_iter().next() else {
             return Ok(None);
