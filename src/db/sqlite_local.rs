@@ -118,9 +118,8 @@ impl SqliteLocal {
 
     fn open(&self, for_reading: bool) -> Result<Connection, sqlx::Error> {
         let open = || -> rusqlite::Result<Connection> {
-            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-                | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+            // Never created here: the migrations create the file (as its URL allows).
+            let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
             let conn = Connection::open_with_flags(&self.path, flags)?;
             conn.set_prepared_statement_cache_capacity(PREPARED_STATEMENTS);
             conn.pragma_update(None, "foreign_keys", true)?;
@@ -303,6 +302,13 @@ fn is_busy(error: &dyn DatabaseError) -> bool {
 /// extended result code (as sqlx's own SQLite driver reports them), the rest as what they are.
 fn error(error: rusqlite::Error) -> sqlx::Error {
     match error {
+        // The file is not there (yet): the database is away, not broken.
+        rusqlite::Error::SqliteFailure(failure, _) if failure.code == ErrorCode::CannotOpen => {
+            sqlx::Error::Io(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                error.to_string(),
+            ))
+        }
         rusqlite::Error::SqliteFailure(failure, message) => {
             sqlx::Error::Database(Box::new(LocalError {
                 code: failure.code,

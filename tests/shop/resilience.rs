@@ -1052,3 +1052,31 @@ async fn a_stored_state_the_shop_does_not_know_is_a_server_error_not_a_guess() {
     spoil("UPDATE users SET role = 'staff'").await;
     assert_eq!(answers(&me_url).await.0, StatusCode::INTERNAL_SERVER_ERROR);
 }
+
+/// An SQLite file that is not there, named without `?mode=rwc` (which would create it):
+/// the shop cannot migrate it, says so with a 503, and creates nothing behind its back.
+#[tokio::test]
+async fn a_missing_sqlite_file_is_a_503_and_is_not_created_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("absent.db");
+    let url = format!("sqlite://{}", file.display());
+    let app = TestApp::start(tempfile::tempdir().unwrap(), url, &[]).await;
+    let client = app.client();
+    for path in ["/api/v1/products", "/shop", "/readyz"] {
+        let answer = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(
+            answer.status(),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            answer.text().await.unwrap()
+        );
+    }
+    let signed_in = client
+        .post(app.url("/api/v1/sessions"))
+        .json(&json!({"username": "nobody", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(!file.exists(), "no empty database was created in its place");
+}
