@@ -3,8 +3,9 @@
 //! searches.
 //!
 //! Recording never slows a request down: events go into a bounded queue, a background task
-//! writes them in batches (identical events as one row with their number), and when the queue is full (the database is slow or away) new
-//! events are dropped and counted rather than waited for. The queue is flushed when the
+//! writes them in batches (identical events as one row with their number), and when the
+//! queue is full (the database is slow or away) new events are dropped and counted rather
+//! than waited for. The queue is flushed when the
 //! instance drains.
 
 use std::collections::HashMap;
@@ -44,7 +45,9 @@ impl EventKind {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+/// An event as recorded; two equal ones are the same for the insights (their moment is
+/// kept beside them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Event {
     pub kind: Option<EventKind>,
     pub area: Option<&'static str>,
@@ -126,51 +129,32 @@ impl EventSink {
     }
 }
 
-/// What makes two events the same for the insights: all but their moment.
-type Identity = (
-    Option<EventKind>,
-    Option<&'static str>,
-    Option<i64>,
-    Option<i64>,
-    Option<i64>,
-);
-
 /// The events waiting to be written, identical ones together: under load most are the
 /// same few page views, and one row with their number costs the database one insert
 /// instead of hundreds. A row keeps its first event's moment (at most [`INTERVAL`] early).
 #[derive(Default)]
 struct Pending {
-    events: HashMap<Identity, (i64, i64)>,
+    /// Each different event with its first moment and its number.
+    events: HashMap<Event, (i64, i64)>,
 }
 
 impl Pending {
     fn add(&mut self, event: Event, at: i64) {
-        let identity = (
-            event.kind,
-            event.area,
-            event.user_id,
-            event.product_id,
-            event.variant_id,
-        );
-        self.events.entry(identity).or_insert((at, 0)).1 += 1;
+        self.events.entry(event).or_insert((at, 0)).1 += 1;
     }
 
     fn rows(&mut self) -> Vec<EventRow> {
         self.events
             .drain()
-            .map(
-                |((kind, area, user_id, product_id, variant_id), (first_at, occurrences))| {
-                    EventRow {
-                        kind: kind.map_or("unknown", EventKind::as_str).to_owned(),
-                        area: area.map(str::to_owned),
-                        user_id,
-                        product_id,
-                        variant_id,
-                        occurred_at: first_at,
-                        occurrences,
-                    }
-                },
-            )
+            .map(|(event, (first_at, occurrences))| EventRow {
+                kind: event.kind.map_or("unknown", EventKind::as_str).to_owned(),
+                area: event.area.map(str::to_owned),
+                user_id: event.user_id,
+                product_id: event.product_id,
+                variant_id: event.variant_id,
+                occurred_at: first_at,
+                occurrences,
+            })
             .collect()
     }
 }

@@ -31,7 +31,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::sqlite_local::{SqliteLocal, WriterTurn};
 use futures::future::BoxFuture;
 use futures::stream::{BoxStream, StreamExt};
 use sqlx::any::{AnyArguments, AnyQueryResult, AnyRow, AnyStatement, AnyTypeInfo};
@@ -41,6 +40,7 @@ use sqlx::{Any, AnyPool, Describe, Either, Execute, Executor, SqlStr};
 use tokio::time::Instant;
 
 use super::credentials::{CredentialSource, is_refused_credentials};
+use super::sqlite_local::{SqliteLocal, WriterTurn};
 
 /// The pool, whose every statement (waiting for a connection included) ends within `limit`.
 #[derive(Debug, Clone)]
@@ -263,7 +263,7 @@ fn spend(spent: Duration) {
 }
 
 /// The error of a call past its bound: the database counts as not answering.
-pub(super) fn timed_out() -> sqlx::Error {
+fn timed_out() -> sqlx::Error {
     sqlx::Error::Io(std::io::Error::new(
         std::io::ErrorKind::TimedOut,
         "the database call took longer than DATABASE_CALL_TIMEOUT_MS",
@@ -311,12 +311,13 @@ fn stream_within<'e, T: Send + 'e>(
     .boxed()
 }
 
-type Step = Either<AnyQueryResult, AnyRow>;
+/// What a statement gives, step by step: its rows, then its count of changed rows.
+pub(super) type Step = Either<AnyQueryResult, AnyRow>;
 
 /// Runs a statement on SQLite: a write in the writers' turn, a read on a read connection.
-async fn on_sqlite(sqlite: &SqliteLocal, mut query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
-    let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
-    let sql = query.sql.as_str();
+async fn on_sqlite(sqlite: &SqliteLocal, query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
+    let (sql, arguments) = query.into_parts()?;
+    let sql = sql.as_str();
     if writes(sql) {
         sqlite
             .turn()
@@ -350,6 +351,12 @@ struct Peeked {
 }
 
 impl Peeked {
+    /// Its SQL and its bound values, for a driver of our own (SQLite's, on this thread).
+    fn into_parts(mut self) -> Result<(SqlStr, Option<AnyArguments>), sqlx::Error> {
+        let arguments = self.take_arguments().map_err(sqlx::Error::Encode)?;
+        Ok((self.sql, arguments))
+    }
+
     fn of<'q>(mut query: impl Execute<'q, Any>) -> Self {
         let arguments = Some(query.take_arguments());
         let persistent = query.persistent();
@@ -538,9 +545,9 @@ bounded_executor!('c, &'c mut TxConn, |conn| {
 
 impl WriterTurn {
     /// Runs a statement of this turn's transaction.
-    fn run_peeked(&mut self, mut query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
-        let arguments = query.take_arguments().map_err(sqlx::Error::Encode)?;
-        self.run(query.sql.as_str(), arguments.as_ref())
+    fn run_peeked(&mut self, query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
+        let (sql, arguments) = query.into_parts()?;
+        self.run(sql.as_str(), arguments.as_ref())
     }
 }
 

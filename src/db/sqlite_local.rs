@@ -39,8 +39,7 @@ use sqlx_core::ext::ustr::UStr;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
-/// What a statement gives: its rows, then its count of changed rows (as sqlx streams it).
-pub type Step = Either<AnyQueryResult, AnyRow>;
+use super::bounded::Step;
 
 /// Statements each connection keeps prepared: every statement of the shop, with room.
 const PREPARED_STATEMENTS: usize = 256;
