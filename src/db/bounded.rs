@@ -553,5 +553,5 @@ impl WriterTurn {
 
 /// The shop runs its statements directly; it never prepares one apart on SQLite.
 fn prepared_statements_unsupported() -> sqlx::Error {
-    sqlx::Error::Protocol("statements are not prepared apart on SQLite".into())
+    sqlx::Error::AnyDriverError("statements are not prepared apart on SQLite".into())
 }

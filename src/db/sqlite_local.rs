@@ -319,7 +319,9 @@ fn error(error: rusqlite::Error) -> sqlx::Error {
         | rusqlite::Error::IntegralValueOutOfRange(..)
         | rusqlite::Error::Utf8Error(..)
         | rusqlite::Error::InvalidColumnType(..) => sqlx::Error::Decode(Box::new(error)),
-        other => sqlx::Error::Protocol(format!("SQLite: {other}")),
+        // A statement of ours SQLite could not take as given (two in one text, a wrong
+        // number of values): a bug here, not the database being away.
+        other => sqlx::Error::AnyDriverError(Box::new(other)),
     }
 }
 
@@ -369,5 +371,44 @@ impl DatabaseError for LocalError {
             275 => ErrorKind::CheckViolation,
             _ => ErrorKind::Other,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statement_sqlite_cannot_take_is_an_error_of_ours_not_an_outage() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.db");
+        Connection::open(&file).unwrap();
+        let local = SqliteLocal::new(&format!("sqlite://{}", file.display()), Duration::ZERO);
+        let Err(error) = local.read("SELECT 1; SELECT 2", None) else {
+            panic!("two statements in one text are refused");
+        };
+        assert!(matches!(error, sqlx::Error::AnyDriverError(_)), "{error:?}");
+        assert!(!crate::db::liveness::is_dropped_connection(&error));
+        let answer = crate::error::AppError::from(error);
+        assert!(
+            matches!(answer, crate::error::AppError::Internal(_)),
+            "{answer:?}"
+        );
+    }
+
+    #[test]
+    fn a_missing_file_is_the_database_being_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("absent.db");
+        let local = SqliteLocal::new(&format!("sqlite://{}", file.display()), Duration::ZERO);
+        let Err(error) = local.read("SELECT 1", None) else {
+            panic!("a missing file is not read");
+        };
+        let answer = crate::error::AppError::from(error);
+        assert!(
+            matches!(answer, crate::error::AppError::Unavailable(_)),
+            "{answer:?}"
+        );
+        assert!(!file.exists());
     }
 }
