@@ -52,6 +52,8 @@ pub struct BoundedPool {
     credentials: Option<Arc<CredentialSource>>,
     /// SQLite, whose statements run on the calling thread; None for the servers.
     sqlite: Option<Arc<SqliteLocal>>,
+    /// Its reads may take long (see [`BoundedPool::for_long_reads`]).
+    long_reads: bool,
 }
 
 impl BoundedPool {
@@ -68,6 +70,20 @@ impl BoundedPool {
             limit: (!limit.is_zero()).then_some(limit),
             credentials: credentials.map(Arc::new),
             sqlite: sqlite.map(Arc::new),
+            long_reads: false,
+        }
+    }
+
+    /// The pool for reads that may take long (a report over every order of a period).
+    ///
+    /// SQLite's statements run on the calling thread, a worker of the runtime, whose other
+    /// tasks wait meanwhile: a read of a few hundred milliseconds would stall the requests
+    /// sharing that worker. So these reads hand the worker's tasks over to another thread
+    /// while they run, which costs a thread wake-up: too much for the short reads of pages.
+    pub fn for_long_reads(&self) -> Self {
+        Self {
+            long_reads: true,
+            ..self.clone()
         }
     }
 
@@ -314,8 +330,13 @@ fn stream_within<'e, T: Send + 'e>(
 /// What a statement gives, step by step: its rows, then its count of changed rows.
 pub(super) type Step = Either<AnyQueryResult, AnyRow>;
 
-/// Runs a statement on SQLite: a write in the writers' turn, a read on a read connection.
-async fn on_sqlite(sqlite: &SqliteLocal, query: Peeked) -> Result<Vec<Step>, sqlx::Error> {
+/// Runs a statement on SQLite: a write in the writers' turn, a read on a read connection
+/// (off the runtime's workers if it may take long).
+async fn on_sqlite(
+    sqlite: &SqliteLocal,
+    query: Peeked,
+    long_read: bool,
+) -> Result<Vec<Step>, sqlx::Error> {
     let (sql, arguments) = query.into_parts()?;
     let sql = sql.as_str();
     if writes(sql) {
@@ -324,8 +345,19 @@ async fn on_sqlite(sqlite: &SqliteLocal, query: Peeked) -> Result<Vec<Step>, sql
             .await?
             .run_when_free(sql, arguments.as_ref())
             .await
+    } else if long_read {
+        beside_the_workers(|| sqlite.read(sql, arguments.as_ref()))
     } else {
         sqlite.read(sql, arguments.as_ref())
+    }
+}
+
+/// Runs `work`, which may take long, while this worker's other tasks go on on another
+/// thread (on a single-threaded runtime there is no other: they wait).
+fn beside_the_workers<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|runtime| runtime.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
     }
 }
 
@@ -474,9 +506,12 @@ impl BoundedPool {
         let deadline = self.deadline();
         if let Some(sqlite) = &self.sqlite {
             let query = Peeked::of(query);
-            return futures::stream::once(within(deadline, on_sqlite(sqlite, query)))
-                .flat_map(gathered)
-                .boxed();
+            return futures::stream::once(within(
+                deadline,
+                on_sqlite(sqlite, query, self.long_reads),
+            ))
+            .flat_map(gathered)
+            .boxed();
         }
         if self.credentials.is_none() {
             return stream_within(deadline, self.pool.fetch_many(query));
@@ -503,9 +538,9 @@ impl BoundedPool {
         let deadline = self.deadline();
         if let Some(sqlite) = &self.sqlite {
             let query = Peeked::of(query);
-            return Box::pin(
-                async move { first_row(within(deadline, on_sqlite(sqlite, query)).await) },
-            );
+            return Box::pin(async move {
+                first_row(within(deadline, on_sqlite(sqlite, query, self.long_reads)).await)
+            });
         }
         if self.credentials.is_none() {
             return Box::pin(within(deadline, self.pool.fetch_optional(query)));

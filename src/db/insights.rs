@@ -48,6 +48,7 @@ pub struct SalesFacts {
 impl Db {
     /// What the insights of `[start, end)` (UTC milliseconds) are computed from.
     pub async fn sales_facts(&self, start: i64, end: i64) -> AppResult<SalesFacts> {
+        let pool = self.pool().for_long_reads();
         let orders: Vec<OrderFact> = self
             .query_as(
                 "SELECT user_id, total_cents, delivery_cents, discount_cents, refunded_cents, created_at \
@@ -57,7 +58,7 @@ impl Db {
             .bind(end)
             .bind(OrderStatus::Cancelled.as_str())
             .bind(OrderStatus::AwaitingPayment.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(&pool)
             .await?;
         let lines: Vec<LineFact> = self
             .query_as(
@@ -69,7 +70,7 @@ impl Db {
             .bind(end)
             .bind(OrderStatus::Cancelled.as_str())
             .bind(OrderStatus::AwaitingPayment.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(&pool)
             .await?;
         let first_orders: Vec<(i64, i64)> = self
             .query_as(
@@ -79,7 +80,7 @@ impl Db {
             .bind(OrderStatus::Cancelled.as_str())
             .bind(OrderStatus::AwaitingPayment.as_str())
             .bind(end)
-            .fetch_all(self.pool())
+            .fetch_all(&pool)
             .await?;
         // SUM gives a decimal on the servers; the count is read as a 64-bit integer.
         let count_events = match self.backend() {
@@ -100,13 +101,13 @@ impl Db {
             .query_as(count_events)
             .bind(start)
             .bind(end)
-            .fetch_all(self.pool())
+            .fetch_all(&pool)
             .await?;
         let stock: Vec<VariantStock> = self
             .query_as(
                 "SELECT v.id, p.name, v.color, v.size, v.stock FROM variants v JOIN products p ON p.id = v.product_id",
             )
-            .fetch_all(self.pool())
+            .fetch_all(&pool)
             .await?;
         Ok(SalesFacts {
             orders,

@@ -13,7 +13,9 @@
 //! written once for the three databases. sqlx's SQLite driver still applies migrations.
 //!
 //! - Reads run on connections kept for them (`query_only`); in WAL mode a read never waits
-//!   for the writer, and each sees the last commit (nothing is cached).
+//!   for the writer, and each sees the last commit (nothing is cached). A read that may
+//!   take long (a staff report) first hands its worker's other tasks to another thread
+//!   ([`super::BoundedPool::for_long_reads`]).
 //! - Writes run on the one writer connection, whose lock is the writers' turn (see
 //!   [`super::bounded`]): a write statement takes it for its run, a transaction from BEGIN
 //!   to COMMIT. A turn that ends inside a transaction rolls it back.
@@ -63,7 +65,29 @@ pub struct SqliteLocal {
 /// made afresh for each statement they were half the cost of a read (callgrind).
 struct LocalConnection {
     conn: Connection,
-    columns: HashMap<Box<str>, Columns>,
+    columns: KnownColumns,
+}
+
+/// The columns of each statement run, by its text.
+#[derive(Default)]
+struct KnownColumns(HashMap<Box<str>, Columns>);
+
+impl KnownColumns {
+    /// The columns of `statement` (the statement of `sql`), kept for its next rows.
+    fn of(&mut self, sql: &str, statement: &rusqlite::Statement<'_>) -> Columns {
+        if let Some(columns) = self.0.get(sql)
+            && columns.describe(statement)
+        {
+            return columns.clone();
+        }
+        // As many texts as statements kept prepared: dynamic SQL stays bounded.
+        if self.0.len() >= PREPARED_STATEMENTS {
+            self.0.clear();
+        }
+        let columns = Columns::of(statement);
+        self.0.insert(sql.into(), columns.clone());
+        columns
+    }
 }
 
 /// A statement's columns as its rows carry them.
@@ -89,6 +113,16 @@ impl Columns {
                 .collect(),
         );
         Self { names, positions }
+    }
+
+    /// Whether these are still `statement`'s columns (a migration may change a `SELECT *`).
+    fn describe(&self, statement: &rusqlite::Statement<'_>) -> bool {
+        self.names.len() == statement.column_count()
+            && self
+                .names
+                .iter()
+                .enumerate()
+                .all(|(i, name)| statement.column_name(i).is_ok_and(|n| n == &**name))
     }
 }
 
@@ -171,7 +205,7 @@ impl SqliteLocal {
         let conn = open().map_err(error)?;
         Ok(LocalConnection {
             conn,
-            columns: HashMap::new(),
+            columns: KnownColumns::default(),
         })
     }
 }
@@ -236,7 +270,10 @@ fn run(
     sql: &str,
     arguments: Option<&AnyArguments>,
 ) -> Result<Vec<Step>, sqlx::Error> {
-    let conn = &local.conn;
+    let LocalConnection {
+        conn,
+        columns: known_columns,
+    } = local;
     let mut statement = conn.prepare_cached(sql).map_err(error)?;
     for (i, value) in arguments
         .into_iter()
@@ -247,23 +284,17 @@ fn run(
             .raw_bind_parameter(i + 1, ToSqlOutput::Borrowed(bindable(value)))
             .map_err(error)?;
     }
-    let width = statement.column_count();
-    // Kept while the statement gives as many columns (a migration may widen a `SELECT *`).
-    let columns = match local.columns.get(sql) {
-        Some(columns) if columns.names.len() == width => columns.clone(),
-        _ => {
-            let columns = Columns::of(&statement);
-            local.columns.insert(sql.into(), columns.clone());
-            columns
-        }
-    };
-    let Columns { names, positions } = columns;
     let read_only = statement.readonly();
     let mut steps = Vec::new();
+    let mut named = None;
     let mut rows = statement.raw_query();
     while let Some(row) = rows.next().map_err(error)? {
-        let mut columns = Vec::with_capacity(width);
-        let mut values = Vec::with_capacity(width);
+        // Named at the first row: a statement prepared before a schema change is prepared
+        // again by its first step, and only then gives its new columns.
+        let Columns { names, positions } =
+            named.get_or_insert_with(|| known_columns.of(sql, row.as_ref()));
+        let mut columns = Vec::with_capacity(names.len());
+        let mut values = Vec::with_capacity(names.len());
         for (ordinal, name) in names.iter().enumerate() {
             let kind = readable(row.get_ref(ordinal).map_err(error)?)?;
             columns.push(AnyColumn {
@@ -448,5 +479,28 @@ mod tests {
             "{answer:?}"
         );
         assert!(!file.exists());
+    }
+
+    #[test]
+    fn a_statement_whose_columns_were_renamed_gives_rows_with_the_new_names() {
+        use sqlx::Row;
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("shop.db");
+        let other = Connection::open(&file).unwrap();
+        other
+            .execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (7)")
+            .unwrap();
+        let local = SqliteLocal::new(&format!("sqlite://{}", file.display()), Duration::ZERO);
+        let row = |steps: Vec<Step>| steps.into_iter().find_map(Either::right).unwrap();
+        let before = row(local.read("SELECT * FROM t", None).unwrap());
+        assert_eq!(before.try_get::<i64, _>("a").unwrap(), 7);
+
+        // Same text, same number of columns, another name (a migration run beside it).
+        other
+            .execute_batch("ALTER TABLE t RENAME COLUMN a TO b")
+            .unwrap();
+        let after = row(local.read("SELECT * FROM t", None).unwrap());
+        assert_eq!(after.try_get::<i64, _>("b").unwrap(), 7);
+        assert!(after.try_get::<i64, _>("a").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Insights for staff, checked against figures computed by hand from a fixture.
 
-use crate::common::{TestApp, count_of, document, get_json, text_of};
+use crate::common::{TestApp, count_of, document, get_json, metric, text_of};
+use coffee_radar::db::Backend;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -501,5 +502,61 @@ async fn repeated_views_are_stored_as_a_few_counted_rows_and_every_view_is_count
         report["page_views"],
         json!([{"area": "shop", "views": 40}]),
         "every view counts"
+    );
+}
+
+/// A report over a big shop reads for a long while; on one worker thread (the whole
+/// runtime here), the shop must keep answering other requests meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_long_report_does_not_hold_up_the_other_requests() {
+    let app = TestApp::spawn().await;
+    let staff = app.signed_in("analyst").await;
+    app.grant_admin("analyst");
+    let when = at(3, 5, 12, 0);
+    // 200,000 orders of the period (400 × 500: MariaDB bounds a recursion to 1,000 steps).
+    let orders = match app.db.backend() {
+        Backend::MySql => {
+            "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, created_at, updated_at) \
+             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 499), \
+             ids(id) AS (SELECT a.i * 500 + b.i + 1 FROM n a CROSS JOIN n b WHERE a.i < 400) \
+             SELECT id, CONCAT('LOAD-', id), NULL, 'x', 'placed', 1000, 'Somewhere 1', ?, ? FROM ids"
+        }
+        Backend::Sqlite | Backend::Postgres => {
+            "INSERT INTO orders (id, code, user_id, username, status, total_cents, shipping_address, created_at, updated_at) \
+             WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 499), \
+             ids(id) AS (SELECT a.i * 500 + b.i + 1 FROM n a CROSS JOIN n b WHERE a.i < 400) \
+             SELECT id, 'LOAD-' || id, NULL, 'x', 'placed', 1000, 'Somewhere 1', ?, ? FROM ids"
+        }
+    };
+    app.db
+        .query(orders)
+        .bind(when)
+        .bind(when)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+
+    let report = tokio::spawn(
+        staff
+            .get(app.url("/api/v1/admin/insights?from=2026-03-01&to=2026-03-10"))
+            .send(),
+    );
+    // Until the report is done, the metrics are asked for again and again: the shop must
+    // answer them while it still counts the report as in flight (beside the metrics call).
+    let observer = app.client();
+    let mut answered_beside_it = false;
+    while !report.is_finished() {
+        if metric(&observer, &app, "http_requests_in_flight").await >= 2.0 {
+            answered_beside_it = true;
+            break;
+        }
+    }
+    let report = report.await.unwrap().unwrap();
+    assert_eq!(report.status(), StatusCode::OK);
+    let report: Value = report.json().await.unwrap();
+    assert_eq!(report["orders"], 200_000);
+    assert!(
+        answered_beside_it,
+        "another request was answered while the report was being read"
     );
 }
