@@ -137,6 +137,17 @@ pub struct CommonSettings {
     )]
     pub sqlite_busy_timeout_ms: u64,
 
+    /// SQLite only: how often the server copies the committed pages of the write-ahead log
+    /// into the database file, on a thread of its own, so that no commit waits for it. Zero
+    /// leaves it to SQLite, which does it on the committing thread every 1,000 pages.
+    #[arg(
+        long,
+        env = "SQLITE_CHECKPOINT_INTERVAL_MS",
+        default_value_t = 100,
+        global = true
+    )]
+    pub sqlite_checkpoint_interval_ms: u64,
+
     /// A shell command whose output is the database password (or the JSON of an RDS secret,
     /// `{"username": …, "password": …}`), used instead of the one in DATABASE_URL. The app
     /// runs it before its first connection and again when the database refuses a new

@@ -89,6 +89,8 @@ pub struct PoolSettings {
     pub migration_lock_wait: Duration,
     /// SQLite: how long a write waits for another process's lock.
     pub sqlite_busy_timeout: Duration,
+    /// SQLite: how often the WAL is checkpointed beside the writer; zero: as SQLite does.
+    pub sqlite_checkpoint_every: Duration,
     /// A connection idle for longer is checked before its next statement.
     pub check_idle_after: Duration,
     /// None: the password is the database URL's.
@@ -104,6 +106,7 @@ impl PoolSettings {
             call_timeout: Duration::from_millis(common.database_call_timeout_ms),
             migration_lock_wait: Duration::from_secs(common.database_migration_lock_wait_secs),
             sqlite_busy_timeout: Duration::from_millis(common.sqlite_busy_timeout_ms),
+            sqlite_checkpoint_every: Duration::from_millis(common.sqlite_checkpoint_interval_ms),
             check_idle_after: Duration::from_millis(common.database_check_idle_after_ms),
             password_command: common.database_password_command.clone().map(|command| {
                 PasswordCommand {
@@ -211,8 +214,13 @@ impl Db {
             options.connect_lazy(&url)?,
             settings.call_timeout,
             credentials,
-            (backend == Backend::Sqlite)
-                .then(|| SqliteLocal::new(&url, settings.sqlite_busy_timeout)),
+            (backend == Backend::Sqlite).then(|| {
+                SqliteLocal::new(
+                    &url,
+                    settings.sqlite_busy_timeout,
+                    settings.sqlite_checkpoint_every,
+                )
+            }),
         );
         Ok(Self {
             pool,

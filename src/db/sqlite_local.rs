@@ -29,7 +29,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -53,6 +53,11 @@ const BUSY_PAUSE: Duration = Duration::from_millis(2);
 pub struct SqliteLocal {
     path: PathBuf,
     busy_timeout: Duration,
+    /// How often the checkpointer runs; zero: SQLite's automatic checkpoints instead.
+    checkpoint_every: Duration,
+    /// Dropped with this, which stops the checkpointer (started with the writer); None
+    /// when it could not start.
+    checkpointer: OnceLock<Option<mpsc::Sender<()>>>,
     /// Read connections not in use: as many stay open as threads have read at once.
     readers: Mutex<Vec<LocalConnection>>,
     /// The writer connection (opened at its first turn); its lock is the writers' turn.
@@ -136,12 +141,14 @@ impl std::fmt::Debug for SqliteLocal {
 
 impl SqliteLocal {
     /// For the database at `url` (`sqlite://FILE?…`).
-    pub fn new(url: &str, busy_timeout: Duration) -> Self {
+    pub fn new(url: &str, busy_timeout: Duration, checkpoint_every: Duration) -> Self {
         let file = url.strip_prefix("sqlite://").unwrap_or(url);
         let file = file.split('?').next().unwrap_or_default();
         Self {
             path: PathBuf::from(file),
             busy_timeout,
+            checkpoint_every,
+            checkpointer: OnceLock::new(),
             readers: Mutex::new(Vec::new()),
             writer: Arc::new(tokio::sync::Mutex::new(None)),
         }
@@ -199,6 +206,9 @@ impl SqliteLocal {
             } else {
                 // The writer never blocks its thread on a lock: see `WriterTurn::run_when_free`.
                 conn.busy_timeout(Duration::ZERO)?;
+                if self.checkpoints_beside() {
+                    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+                }
             }
             Ok(conn)
         };
@@ -208,6 +218,58 @@ impl SqliteLocal {
             columns: KnownColumns::default(),
         })
     }
+
+    /// Whether the checkpointer runs (starting it with the first writer).
+    fn checkpoints_beside(&self) -> bool {
+        !self.checkpoint_every.is_zero()
+            && self
+                .checkpointer
+                .get_or_init(|| {
+                    checkpointer(self.path.clone(), self.checkpoint_every)
+                        .inspect_err(|error| {
+                            tracing::warn!(%error, "no SQLite checkpointer: SQLite checkpoints as it commits");
+                        })
+                        .ok()
+                })
+                .is_some()
+    }
+}
+
+/// Starts the thread that copies the WAL's committed pages into the database file every
+/// `every`, until the sender it gives is dropped.
+///
+/// SQLite would otherwise checkpoint on the committing thread, once the WAL reaches 1,000
+/// pages: writing and syncing the file there, in the writers' turn, while every other
+/// write waited (checkout under load: p99 24 ms with it, 17 ms without). A passive
+/// checkpoint waits for nobody, and writers go on appending to the WAL while it runs.
+fn checkpointer(path: PathBuf, every: Duration) -> std::io::Result<mpsc::Sender<()>> {
+    let (stop, stopped) = mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("sqlite-checkpoint".into())
+        .spawn(move || {
+            let mut conn = None;
+            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                let checkpointed = checkpoint(&mut conn, &path);
+                if let Err(error) = checkpointed {
+                    // Tried again, on a new connection, next time.
+                    tracing::warn!(%error, "SQLite checkpoint failed");
+                    conn = None;
+                }
+            }
+        })?;
+    Ok(stop)
+}
+
+/// One passive checkpoint, on `conn` (opened if need be).
+fn checkpoint(conn: &mut Option<Connection>, path: &std::path::Path) -> rusqlite::Result<()> {
+    let conn = match conn {
+        Some(conn) => conn,
+        None => conn.insert(Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?),
+    };
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
 }
 
 /// The writers' turn, with the writer connection.
@@ -452,7 +514,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("shop.db");
         Connection::open(&file).unwrap();
-        let local = SqliteLocal::new(&format!("sqlite://{}", file.display()), Duration::ZERO);
+        let local = SqliteLocal::new(
+            &format!("sqlite://{}", file.display()),
+            Duration::ZERO,
+            Duration::ZERO,
+        );
         let Err(error) = local.read("SELECT 1; SELECT 2", None) else {
             panic!("two statements in one text are refused");
         };
@@ -469,7 +535,11 @@ mod tests {
     fn a_missing_file_is_the_database_being_away() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("absent.db");
-        let local = SqliteLocal::new(&format!("sqlite://{}", file.display()), Duration::ZERO);
+        let local = SqliteLocal::new(
+            &format!("sqlite://{}", file.display()),
+            Duration::ZERO,
+            Duration::ZERO,
+        );
         let Err(error) = local.read("SELECT 1", None) else {
             panic!("a missing file is not read");
         };
@@ -490,7 +560,11 @@ mod tests {
         other
             .execute_batch("CREATE TABLE t (a INTEGER); INSERT INTO t VALUES (7)")
             .unwrap();
-        let local = SqliteLocal::new(&format!("sqlite://{}", file.display()), Duration::ZERO);
+        let local = SqliteLocal::new(
+            &format!("sqlite://{}", file.display()),
+            Duration::ZERO,
+            Duration::ZERO,
+        );
         let row = |steps: Vec<Step>| steps.into_iter().find_map(Either::right).unwrap();
         let before = row(local.read("SELECT * FROM t", None).unwrap());
         assert_eq!(before.try_get::<i64, _>("a").unwrap(), 7);

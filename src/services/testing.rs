@@ -42,6 +42,7 @@ impl TestShop {
                 call_timeout: Duration::ZERO,
                 migration_lock_wait: Duration::from_secs(5),
                 sqlite_busy_timeout: Duration::from_secs(5),
+                sqlite_checkpoint_every: Duration::from_millis(100),
                 check_idle_after: Duration::ZERO,
                 password_command: None,
             },

@@ -1,10 +1,11 @@
 //! Checkout under pressure: concurrent buyers never oversell, retries never double-order,
 //! and shoppers only ever see their own orders.
 
-use crate::common::{TestApp, add_to_cart, get_json};
+use crate::common::{TestApp, add_to_cart, eventually, get_json};
 use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fifty_concurrent_checkouts_of_ten_in_stock_make_exactly_ten_orders() {
@@ -342,5 +343,40 @@ async fn order_mails_come_as_text_and_html_with_the_lines_and_the_figures() {
             &format!("Subject: Your Coffee Radar order {cancelled} is cancelled").as_str()
         ),
         "{subjects:?}"
+    );
+}
+
+/// SQLite's write-ahead log is copied into the database file beside the writers, so that
+/// no commit waits for it: an order is soon in the file itself, not only in the log.
+#[tokio::test]
+async fn an_order_soon_reaches_the_sqlite_file_itself_not_only_its_log() {
+    let app = TestApp::spawn().await;
+    let Some(file) = app.database_url.strip_prefix("sqlite://") else {
+        return; // the database servers keep their own logs
+    };
+    let file = file.split('?').next().unwrap().to_owned();
+    let shopper = app.signed_in("walter").await;
+    let code = app.order_one(&shopper, "Coffee Radar Mug").await;
+
+    // Read as an immutable file, SQLite sees the database file alone, without its log.
+    let in_the_file = || {
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_URI;
+        rusqlite::Connection::open_with_flags(format!("file:{file}?immutable=1"), flags)
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT COUNT(*) FROM orders WHERE code = ?",
+                    [&code],
+                    |row| row.get::<_, i64>(0),
+                )
+            })
+            .is_ok_and(|orders| orders == 1)
+    };
+    assert!(
+        eventually(100, Duration::from_millis(50), || std::future::ready(
+            in_the_file()
+        ))
+        .await,
+        "order {code} was checkpointed into {file}"
     );
 }
